@@ -1,0 +1,41 @@
+/* The kbprof command table and the helpers every subcommand shares.
+ * cli/ is argument parsing and wiring only: each cmd_<name>.c parses its
+ * options and calls into the libraries. */
+#ifndef KBPROF_BUILTIN_H
+#define KBPROF_BUILTIN_H
+
+#include <stdio.h>
+
+/* Exit codes shared by every subcommand. */
+enum {
+	KBPROF_EXIT_OK = 0,
+	KBPROF_EXIT_FAIL = 1,  /* the work failed: bad input, I/O error, ... */
+	KBPROF_EXIT_USAGE = 2, /* the command line was wrong */
+};
+
+struct kbprof_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the subcommand name */
+	const char *summary;              /* one line, for `kbprof --help` */
+	const char *usage;                /* the full help text: `kbprof help CMD` */
+};
+
+extern const struct kbprof_cmd kbprof_commands[];
+
+/* Prints "kbprof CMD: <message>\n" to stderr and returns KBPROF_EXIT_FAIL. */
+__attribute__((format(printf, 2, 3))) int cli_fail(const char *cmd, const char *fmt, ...);
+
+/* Prints the usage error and a hint to stderr, returns KBPROF_EXIT_USAGE. */
+__attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Parses a non-negative decimal integer option; returns 0 or -1. */
+int cli_parse_u64(const char *text, unsigned long long *out);
+
+#define CMD(name) int cmd_##name(int argc, char **argv)
+CMD(help);
+CMD(version);
+CMD(gen);
+
+extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
+
+#endif

@@ -1,0 +1,14 @@
+/* The command table: one row per subcommand, in the order `kbprof --help`
+ * lists them. Add a row here and a cmd_<name>.c beside it. */
+#include "cli/builtin.h"
+
+#include <stddef.h>
+
+const struct kbprof_cmd kbprof_commands[] = {
+    {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
+     cmd_gen_usage},
+    {"help", cmd_help, "show help for kbprof or for one command", cmd_help_usage},
+    {"version", cmd_version, "print the version and the commit it was built from",
+     cmd_version_usage},
+    {NULL, NULL, NULL, NULL},
+};
