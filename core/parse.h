@@ -1,0 +1,53 @@
+/* parse: MeTTa text to terms (module prefix mt_parse_).
+ *
+ * A hand-written lexer and recursive-descent parser (with an explicit depth
+ * limit, never a C stack overflow) that streams over its input: each
+ * top-level atom is handed to a callback as soon as it is complete, so a
+ * 139 MB file is never held as a tree. Atoms are built persistent
+ * (hash-consed) in the given store, with variables numbered per top-level
+ * atom (see term.h).
+ *
+ * Errors name the place and the cause, "FILE:LINE:COL: cause", e.g.
+ * "kb.metta:3:1: unclosed '(' (opened at 1:5)". Lines and columns count
+ * from 1; columns count bytes. */
+#ifndef MT_PARSE_H
+#define MT_PARSE_H
+
+#include "core/term.h"
+
+#define MT_PARSE_DEFAULT_MAX_DEPTH 10000
+
+struct mt_parse_opts {
+	const char *filename; /* for messages; "<input>" if NULL */
+	uint32_t max_depth;   /* 0: MT_PARSE_DEFAULT_MAX_DEPTH */
+};
+
+/* Where an atom started in the input. */
+struct mt_srcpos {
+	uint32_t line, col;
+	size_t offset;
+};
+
+/* Called once per top-level atom. `bang` is 1 for `!expr`. `names` is valid
+ * during the call only. Return 0 to go on, non-zero to stop parsing (that
+ * value is returned by the parse call, and err is left untouched). */
+typedef int (*mt_atom_fn)(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+			  struct mt_srcpos where);
+
+/* Parses `len` bytes. Returns 0, the callback's non-zero value, or -1 with
+ * err set on a syntax error or memory exhaustion. */
+int mt_parse_buffer(struct mt_store *store, const char *text, size_t len,
+		    const struct mt_parse_opts *opts, mt_atom_fn fn, void *ctx, struct kb_error *err);
+
+/* Parses a file ("-" is standard input). Same returns as mt_parse_buffer;
+ * I/O errors name the file and the cause. */
+int mt_parse_file(struct mt_store *store, const char *path, const struct mt_parse_opts *opts,
+		  mt_atom_fn fn, void *ctx, struct kb_error *err);
+
+/* Parses exactly one atom from a string (for queries given on a command
+ * line); variables are numbered as in a top-level atom. Returns 0 and sets
+ * *atom, or -1 with err set (empty input and trailing text are errors). */
+int mt_parse_one(struct mt_store *store, const char *text, size_t len, mt_term *atom,
+		 struct kb_error *err);
+
+#endif
