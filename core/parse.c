@@ -25,6 +25,12 @@
  *  - The input must be valid UTF-8 and contain no NUL byte, comments
  *    included.
  *
+ * Probe regions: "parse" covers a whole parse call. Interning, hash-consing
+ * and indexing happen inline, atom by atom, inside it; only their bulk
+ * operations (table growth: "intern" in the store and symbol table,
+ * "index" in the space) are regions of their own, so a region is never
+ * per atom.
+ *
  * Owner: a struct parser lives on the caller's stack for one parse call
  * and frees its stacks before returning; terms belong to the store. */
 #include "core/parse.h"

@@ -140,6 +140,7 @@ static int table_maybe_grow(struct mt_space *sp, struct table *t,
 	uint32_t *slots = mt_table_new((size_t)mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("index");
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		uint32_t s = t->slots[i];
 		if (!s)
@@ -154,6 +155,7 @@ static int table_maybe_grow(struct mt_space *sp, struct table *t,
 	free(t->slots);
 	t->slots = slots;
 	t->mask = mask;
+	KBPROF_REGION_END("index");
 	return 0;
 }
 
@@ -552,13 +554,15 @@ static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 	if (rk->count > MT_SPACE_FIRST_ARG_MIN)
 		return fa_join(sp, k, e);
 	/* the key just reached the threshold: group all its rules so far */
+	KBPROF_REGION_BEGIN("index");
 	uint32_t last = sp->rkeys[k].last, x = last;
+	int rc = 0;
 	do {
 		x = sp->e[x].next_rule;
-		if (fa_join(sp, k, x))
-			return -1;
-	} while (x != last);
-	return 0;
+		rc = fa_join(sp, k, x);
+	} while (rc == 0 && x != last);
+	KBPROF_REGION_END("index");
+	return rc;
 }
 
 static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
@@ -598,6 +602,7 @@ static int build_atoms(struct mt_space *sp)
 	struct table t;
 	if (table_init(&t, (uint32_t)size))
 		return -1;
+	KBPROF_REGION_BEGIN("index");
 	free(sp->atoms.slots);
 	sp->atoms = t;
 	for (uint32_t e = 0; e < sp->n; e++) {
@@ -615,6 +620,7 @@ static int build_atoms(struct mt_space *sp)
 		sp->atoms.slots[i] = ((e + 1) << 3) | SLOT_TAG(h);
 	}
 	sp->atoms_built = 1;
+	KBPROF_REGION_END("index");
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  * stacks, never C recursion, so term depth is bounded by memory only. */
 #include "core/mem.h"
 #include "core/store_impl.h"
+#include "kbprof/probe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,7 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	/* The heap is a sequence of expressions: walk it in order, so the
 	 * reads stream and only the writes into the new table are random.
 	 * The walk covers the pending expressions too. */
@@ -141,6 +143,7 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 	st->hc = slots;
 	st->hc_mask = new_mask;
 	memset(st->pend_pos, 0, sizeof st->pend_pos);
+	KBPROF_REGION_END("intern");
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * (hashes are not stored, to keep a symbol at its name plus 12 bytes). */
 #include "core/symtab.h"
 #include "core/mem.h"
+#include "kbprof/probe.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -44,6 +45,7 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	for (uint32_t id = 0; id < t->count; id++) {
 		const char *s = t->names[id];
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
@@ -55,6 +57,7 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 	free(t->slots);
 	t->slots = slots;
 	t->mask = new_mask;
+	KBPROF_REGION_END("intern");
 	return 0;
 }
 
