@@ -377,3 +377,16 @@ Test(parser, tokens_after_tricky_strings_and_comments_read_the_same)
 	}
 	mt_store_free(st);
 }
+
+Test(parser, skips_a_leading_byte_order_mark)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "\xef\xbb\xbf(a b)\n\xef\xbb\xbf";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 2, "only the first mark is skipped");
+	cr_expect_eq(c.where[0].col, 1);
+	cr_expect_eq(c.where[0].offset, 3);
+	cr_expect_eq(mt_tag(c.atoms[1]), MT_SYM);
+	mt_store_free(st);
+}
