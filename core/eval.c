@@ -287,7 +287,7 @@ static inline void go_fail(struct mt_eval_it *it)
 }
 
 __attribute__((format(printf, 2, 3))) static void go_fatal(struct mt_eval_it *it, const char *fmt,
-							    ...)
+							   ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -318,7 +318,7 @@ static mt_term mk_expr(struct mt_eval_ctx *ctx, const mt_term *kids, uint32_t n)
 
 /* (Error atom msg) with msg a string atom. */
 __attribute__((format(printf, 3, 4))) static mt_term mk_error(struct mt_eval_ctx *ctx, mt_term atom,
-							       const char *fmt, ...)
+							      const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -497,7 +497,8 @@ static int cand_next(struct mt_eval_ctx *ctx, struct cand *c, uint32_t *entry)
 
 static int is_rule(struct mt_eval_ctx *ctx, mt_term atom)
 {
-	return mt_is_expr(atom) && arity(ctx, atom) == 3 && args(ctx, atom)[0] == mt_sym(MT_S_EQUAL);
+	return mt_is_expr(atom) && arity(ctx, atom) == 3 &&
+	       args(ctx, atom)[0] == mt_sym(MT_S_EQUAL);
 }
 
 /* Tries candidates until one unifies. For a rule call, success evaluates
@@ -560,7 +561,8 @@ static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_
 		}
 		c->matched = 1;
 		if (kind == CP_RULES) {
-			mt_term body = mt_subst(&ctx->b, args(ctx, atom)[2], base, MT_SUBST_SHALLOW);
+			mt_term body =
+			    mt_subst(&ctx->b, args(ctx, atom)[2], base, MT_SUBST_SHALLOW);
 			if (body == MT_NONE) {
 				oom(it);
 				return;
@@ -601,7 +603,8 @@ static int trivial(struct mt_eval_ctx *ctx, mt_term e)
 	case MT_TBOX:
 		return 1;
 	case MT_SYM:
-		return e != mt_sym(MT_S_EMPTY) && (!ctx->opts.symbol_rules || !sym_may_reduce(ctx, e));
+		return e != mt_sym(MT_S_EMPTY) &&
+		       (!ctx->opts.symbol_rules || !sym_may_reduce(ctx, e));
 	default:
 		return arity(ctx, e) == 0;
 	}
@@ -707,12 +710,13 @@ static void apply_strict(struct mt_eval_it *it, struct frame *f)
 			break;
 		case MT_ARITH_DIV_ZERO:
 			res = reduced(ctx, f->a, v, f->n);
-			ret_value(it, res == MT_NONE ? res : mk_error_term(ctx, res, ctx->s_div0), k);
+			ret_value(it, res == MT_NONE ? res : mk_error_term(ctx, res, ctx->s_div0),
+				  k);
 			return;
 		case MT_ARITH_OVERFLOW:
 			res = reduced(ctx, f->a, v, f->n);
-			ret_value(it, res == MT_NONE ? res : mk_error_term(ctx, res, ctx->s_overflow),
-				  k);
+			ret_value(
+			    it, res == MT_NONE ? res : mk_error_term(ctx, res, ctx->s_overflow), k);
 			return;
 		case MT_ARITH_OOM:
 			oom(it);
@@ -863,7 +867,8 @@ static void case_select(struct mt_eval_it *it, mt_term v, mt_term cases, mt_term
 		mt_term c = deref(ctx, args(ctx, cases)[i]);
 		if (!mt_is_expr(c) || arity(ctx, c) != 2) {
 			ret_value(it,
-				  mk_error(ctx, expr, "case expects a list of (<pattern> <result>) pairs"),
+				  mk_error(ctx, expr,
+					   "case expects a list of (<pattern> <result>) pairs"),
 				  k);
 			return;
 		}
@@ -902,9 +907,8 @@ static void match_goal(struct mt_eval_it *it, mt_term p, struct frame *k)
 
 /* ---- assertions ---- */
 
-static void print_list(struct mt_eval_ctx *ctx, const struct mt_varnames *names,
-		       const mt_term *v, uint32_t n, const unsigned char *pick, int want,
-		       const char *sep)
+static void print_list(struct mt_eval_ctx *ctx, const struct mt_varnames *names, const mt_term *v,
+		       uint32_t n, const unsigned char *pick, int want, const char *sep)
 {
 	int first = 1;
 	for (uint32_t i = 0; i < n; i++) {
@@ -918,8 +922,8 @@ static void print_list(struct mt_eval_ctx *ctx, const struct mt_varnames *names,
 }
 
 /* Compares the results (as multisets) and returns () or an Error. */
-static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actual,
-			      mt_term expected, int alpha)
+static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actual, mt_term expected,
+			      int alpha)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
 	actual = deref(ctx, actual);
@@ -976,7 +980,8 @@ static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actua
 		}
 		res = MT_NONE;
 		if (!c->msg.oom) {
-			mt_term s = mt_string(ctx->store, c->msg.data ? c->msg.data : "", c->msg.len, 1);
+			mt_term s =
+			    mt_string(ctx->store, c->msg.data ? c->msg.data : "", c->msg.len, 1);
 			if (s != MT_NONE)
 				res = mk_error_term(ctx, expr, s);
 		}
@@ -1076,10 +1081,11 @@ static void letstar_step(struct mt_eval_it *it, mt_term t, uint32_t i, struct fr
 	}
 	mt_term pair = mt_is_expr(pairs) ? deref(ctx, args(ctx, pairs)[i]) : MT_NONE;
 	if (pair == MT_NONE || !mt_is_expr(pair) || arity(ctx, pair) != 2) {
-		ret_value(it,
-			  mk_error(ctx, t,
-				   "List of (<pattern> <atom>) pairs is expected as a second argument"),
-			  k);
+		ret_value(
+		    it,
+		    mk_error(ctx, t,
+			     "List of (<pattern> <atom>) pairs is expected as a second argument"),
+		    k);
 		return;
 	}
 	struct frame *f = new_frame(it, K_LETSTAR, k, 0, t);
@@ -1181,9 +1187,10 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 			return 0;
 		mt_term list = deref(ctx, a[1]);
 		if (!mt_is_expr(list)) {
-			ret_value(it,
-				  mk_error(ctx, t, "superpose expects single expression as an argument"),
-				  k);
+			ret_value(
+			    it,
+			    mk_error(ctx, t, "superpose expects single expression as an argument"),
+			    k);
 			return 1;
 		}
 		uint32_t m = arity(ctx, list);
@@ -1220,8 +1227,8 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 			return 0;
 		mt_term tail = deref(ctx, a[2]);
 		if (!mt_is_expr(tail)) {
-			ret_value(it, mk_error(ctx, t, "cons-atom expects an expression as its tail"),
-				  k);
+			ret_value(
+			    it, mk_error(ctx, t, "cons-atom expects an expression as its tail"), k);
 			return 1;
 		}
 		ret_value(it, rebuild(ctx, &a[1], 1, tail, 0), k);
@@ -1232,8 +1239,8 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 			return 0;
 		mt_term e = nonempty_expr(ctx, a[1]);
 		if (e == MT_NONE) {
-			ret_value(it,
-				  mk_error(ctx, t, "decons-atom expects a non-empty expression"), k);
+			ret_value(
+			    it, mk_error(ctx, t, "decons-atom expects a non-empty expression"), k);
 			return 1;
 		}
 		mt_term pair[2] = {args(ctx, e)[0], MT_NONE};
@@ -1248,7 +1255,8 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 		mt_term e = nonempty_expr(ctx, a[1]);
 		if (e == MT_NONE) {
 			ret_value(it,
-				  mk_error(ctx, t, "%s expects a non-empty expression as an argument",
+				  mk_error(ctx, t,
+					   "%s expects a non-empty expression as an argument",
 					   id == MT_S_CAR_ATOM ? "car-atom" : "cdr-atom"),
 				  k);
 			return 1;

@@ -112,10 +112,10 @@ void mt_eval_teardown(struct mt_eval_it *it);
 
 /* Counters of the last (or current) query, for benchmarks and profiles. */
 struct mt_eval_stats {
-	uint64_t steps;       /* evaluation steps */
-	uint64_t rule_tries;  /* unifications of a rule's head with a call */
-	uint64_t max_depth;   /* deepest continuation stack reached */
-	uint64_t results;     /* results produced */
+	uint64_t steps;      /* evaluation steps */
+	uint64_t rule_tries; /* unifications of a rule's head with a call */
+	uint64_t max_depth;  /* deepest continuation stack reached */
+	uint64_t results;    /* results produced */
 };
 void mt_eval_get_stats(const struct mt_eval_ctx *ctx, struct mt_eval_stats *stats);
 

@@ -42,8 +42,7 @@ static int is_ground_expr(const struct mt_store *store, mt_term t)
 	return (mt_expr_header(store, t) & MT_HDR_GROUND) != 0;
 }
 
-int mt_code_put(struct mt_store *store, struct mt_codebuf *buf, mt_term t,
-		struct mt_termvec *stack)
+int mt_code_put(struct mt_store *store, struct mt_codebuf *buf, mt_term t, struct mt_termvec *stack)
 {
 	size_t base = stack->len;
 	if (mt_termvec_push(stack, t))

@@ -89,7 +89,7 @@ enum mt_tag {
 	X(EMPTY, "Empty")                                                                          \
 	X(ERROR, "Error")                                                                          \
 	X(TYPE, "Type")                                                                            \
-	/* built-ins of the evaluator (eval.c dispatches on these ids) */                         \
+	/* built-ins of the evaluator (eval.c dispatches on these ids) */                          \
 	X(IF, "if")                                                                                \
 	X(LET, "let")                                                                              \
 	X(LETSTAR, "let*")                                                                         \

@@ -161,7 +161,9 @@ static inline mt_term resolve(struct mt_bindings *b, mt_term t, uint32_t off)
 {
 	if (mt_tag(t) != MT_VAR)
 		return t;
-	uint32_t g = off ? gvar(b, mt_payload(t), off) : mt_payload(t);
+	/* offset 0 is a rule renamed at base 0 as well as a global term: the
+	 * number is counted as handed out either way */
+	uint32_t g = gvar(b, mt_payload(t), off);
 	if (g == UINT32_MAX)
 		return MT_NONE;
 	mt_term v = mt_bind_value(b, g);
@@ -305,7 +307,7 @@ mt_term mt_subst(struct mt_bindings *b, mt_term t, uint32_t off, enum mt_subst_m
 			mt_term x = cur;
 			uint32_t xo = coff;
 			if (mt_tag(x) == MT_VAR) {
-				uint32_t g = xo ? gvar(b, mt_payload(x), xo) : mt_payload(x);
+				uint32_t g = gvar(b, mt_payload(x), xo);
 				if (g == UINT32_MAX)
 					goto fail;
 				mt_term v = mt_bind_value(b, g);
