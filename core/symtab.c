@@ -2,6 +2,7 @@
  * probing; the table doubles at 3/4 load and is rebuilt from the names
  * (hashes are not stored, to keep a symbol at its name plus 12 bytes). */
 #include "core/symtab.h"
+#include "core/mem.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -40,7 +41,7 @@ void mt_symtab_free(struct mt_symtab *t)
 
 static int rehash(struct mt_symtab *t, uint32_t new_mask)
 {
-	uint32_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
 	for (uint32_t id = 0; id < t->count; id++) {
@@ -69,6 +70,7 @@ int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 		return -1;
 	if (want > t->cap) {
 		const char **names = realloc(t->names, want * sizeof *names);
+		mt_hint_huge(names, want * sizeof *names);
 		if (!names)
 			return -1;
 		t->names = names;
@@ -88,7 +90,7 @@ uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len,
 			continue;
 		uint32_t id = (s >> TAG_BITS) - 1;
 		const char *n = t->names[id];
-		if (mt_symtab_len(n) == len && memcmp(n, name, len) == 0)
+		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len))
 			return id;
 	}
 }
@@ -113,24 +115,9 @@ static const char *store_name(struct mt_symtab *t, const char *name, size_t len)
 	return p + prefix;
 }
 
-uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
-			  int *created)
+uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
+			  uint32_t slot)
 {
-	uint32_t tag = slot_tag(hash);
-	uint32_t i = (uint32_t)hash & t->mask;
-	for (;; i = (i + 1) & t->mask) {
-		uint32_t s = t->slots[i];
-		if (!s)
-			break;
-		if ((s & TAG_MASK) != tag)
-			continue;
-		uint32_t id = (s >> TAG_BITS) - 1;
-		const char *n = t->names[id];
-		if (mt_symtab_len(n) == len && memcmp(n, name, len) == 0) {
-			*created = 0;
-			return id;
-		}
-	}
 	if (t->count >= MT_SYMTAB_MAX_IDS)
 		return UINT32_MAX;
 	if (t->count == t->cap) {
@@ -140,6 +127,7 @@ uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uin
 		const char **names = realloc(t->names, (size_t)cap * sizeof *names);
 		if (!names)
 			return UINT32_MAX;
+		mt_hint_huge(names, (size_t)cap * sizeof *names);
 		t->names = names;
 		t->cap = cap;
 	}
@@ -148,17 +136,15 @@ uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uin
 		return UINT32_MAX;
 	uint32_t id = t->count++;
 	t->names[id] = stored;
-	t->slots[i] = ((id + 1) << TAG_BITS) | tag;
-	if ((uint64_t)t->count * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1)) {
-		/* The symbol is in; the table stays fuller than planned, which
-		 * only costs probes, until the next successful growth. */
-		if (t->count + 1 > t->mask) {
-			t->slots[i] = 0;
-			t->count--;
-			return UINT32_MAX;
-		}
+	t->slots[slot] = ((id + 1) << TAG_BITS) | slot_tag(hash);
+	/* a failed growth only leaves the table fuller than planned; refuse
+	 * new symbols before it is full */
+	if ((uint64_t)t->count * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1) &&
+	    t->count + 2 >= t->mask) {
+		t->slots[slot] = 0;
+		t->count--;
+		return UINT32_MAX;
 	}
-	*created = 1;
 	return id;
 }
 
