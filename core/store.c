@@ -6,6 +6,7 @@
  * stacks, never C recursion, so term depth is bounded by memory only. */
 #include "core/mem.h"
 #include "core/store_impl.h"
+#include "kbprof/probe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static const char *const wellknown_names[] = {
     MT_WELLKNOWN(MT_WK_NAME)
 #undef MT_WK_NAME
 };
+
+static int hc_rehash(struct mt_store *st, uint32_t new_mask);
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
@@ -32,8 +35,8 @@ struct mt_store *mt_store_new(void)
 		goto fail;
 	st->hc_mask = 1023;
 	st->bx_mask = 63;
-	st->hc = calloc((size_t)st->hc_mask + 1, sizeof *st->hc);
-	st->bx = calloc((size_t)st->bx_mask + 1, sizeof *st->bx);
+	st->hc = mt_table_new((size_t)st->hc_mask + 1, sizeof *st->hc);
+	st->bx = mt_table_new((size_t)st->bx_mask + 1, sizeof *st->bx);
 	if (!st->hc || !st->bx)
 		goto fail;
 	if (grow((void **)&st->heap, &st->heap_cap, 1024, sizeof *st->heap, MT_HEAP_MAX_WORDS) ||
@@ -59,24 +62,38 @@ void mt_store_free(struct mt_store *st)
 	if (!st)
 		return;
 	mt_symtab_free(&st->syms);
-	free(st->heap);
-	free(st->hc);
-	free(st->boxes);
-	free(st->bx);
+	mt_array_free(st->heap);
+	mt_array_free(st->sym_born);
+	mt_array_free(st->hc);
+	mt_array_free(st->boxes);
+	mt_array_free(st->bx);
 	mt_arena_release(&st->arena);
-	free(st->sheap);
-	free(st->sboxes);
-	free(st->sbytes);
+	mt_array_free(st->sheap);
+	mt_array_free(st->sboxes);
+	mt_array_free(st->sbytes);
 	free(st);
 }
 
 size_t mt_store_bytes(const struct mt_store *st)
 {
 	return sizeof *st + mt_symtab_bytes(&st->syms) + st->heap_len * sizeof *st->heap +
+	       st->sym_born_cap * sizeof *st->sym_born +
 	       ((size_t)st->hc_mask + 1) * sizeof *st->hc + st->nboxes * sizeof *st->boxes +
 	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
 	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
 	       st->sbytes_len;
+}
+
+void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
+{
+	uint64_t want = (uint64_t)st->hc_count + exprs, cap = (uint64_t)st->hc_mask + 1;
+	while (want * 4 > cap * 3 && cap < ((uint64_t)1 << 31))
+		cap *= 2;
+	if (cap - 1 > st->hc_mask)
+		hc_rehash(st, (uint32_t)(cap - 1));
+	if (syms > MT_SYMTAB_MAX_IDS)
+		syms = MT_SYMTAB_MAX_IDS;
+	mt_symtab_reserve(&st->syms, (uint32_t)syms);
 }
 
 size_t mt_store_expr_count(const struct mt_store *st)
@@ -91,10 +108,22 @@ size_t mt_store_box_count(const struct mt_store *st)
 
 /* ---- symbols ---- */
 
+void mt_store_note_symbol(struct mt_store *st, uint32_t id)
+{
+	if (id >= st->sym_born_cap) {
+		size_t old = st->sym_born_cap;
+		if (grow((void **)&st->sym_born, &st->sym_born_cap, (size_t)id + 1,
+			 sizeof *st->sym_born, (size_t)MT_SYMTAB_MAX_IDS + 1))
+			return; /* the symbol counts as old: look-ups use the table */
+		memset(st->sym_born + old, 0, (st->sym_born_cap - old) * sizeof *st->sym_born);
+	}
+	st->sym_born[id] = (uint32_t)st->heap_len;
+}
+
 uint32_t mt_sym_intern(struct mt_store *st, const char *name, size_t len)
 {
 	int created;
-	return mt_symtab_intern(&st->syms, name, len, mt_symtab_hash(name, len), &created);
+	return mt_store_intern(st, name, len, mt_symtab_hash(name, len), &created);
 }
 
 uint32_t mt_sym_find(const struct mt_store *st, const char *name, size_t len)
@@ -127,6 +156,7 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	/* The heap is a sequence of expressions: walk it in order, so the
 	 * reads stream and only the writes into the new table are random.
 	 * The walk covers the pending expressions too. */
@@ -137,10 +167,11 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 		hc_insert(slots, new_mask, mt_expr_hash(hdr, heap + p + 1, arity), (uint32_t)p);
 		p += 1 + (size_t)arity;
 	}
-	free(st->hc);
+	mt_array_free(st->hc);
 	st->hc = slots;
 	st->hc_mask = new_mask;
 	memset(st->pend_pos, 0, sizeof st->pend_pos);
+	KBPROF_REGION_END("intern");
 	return 0;
 }
 
@@ -150,6 +181,38 @@ static inline int words_equal(const uint32_t *a, const mt_term *b, uint32_t n)
 		if (a[i] != b[i])
 			return 0;
 	return 1;
+}
+
+/* Heap words a look-up scans instead of probing the table. */
+#define SCAN_MAX 128
+
+/* The earliest heap position an expression with these children can have. */
+static inline size_t youngest_child(const struct mt_store *st, const mt_term *args, uint32_t arity)
+{
+	size_t t = 1;
+	for (uint32_t i = 0; i < arity; i++) {
+		mt_term c = args[i];
+		size_t b = 0;
+		if (mt_tag(c) == MT_EXPR)
+			b = mt_payload(c);
+		else if (mt_tag(c) == MT_SYM && mt_payload(c) < st->sym_born_cap)
+			b = st->sym_born[mt_payload(c)];
+		if (b > t)
+			t = b;
+	}
+	return t;
+}
+
+/* Finds an expression in the heap tail from `from`; the tail is a run of
+ * whole expressions. Returns MT_NONE when it is not there. */
+static mt_term scan_tail(const struct mt_store *st, size_t from, uint32_t hdr, const mt_term *args)
+{
+	const uint32_t *heap = st->heap;
+	uint32_t arity = mt_hdr_arity(hdr);
+	for (size_t p = from; p < st->heap_len; p += 1 + (size_t)mt_hdr_arity(heap[p]))
+		if (heap[p] == hdr && words_equal(heap + p + 1, args, arity))
+			return mt_make(MT_EXPR, (uint32_t)p);
+	return MT_NONE;
 }
 
 static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term *args, uint64_t h,
@@ -190,15 +253,23 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	uint32_t arity = mt_hdr_arity(hdr);
 	uint64_t h = mt_expr_hash(hdr, args, arity);
 	uint32_t i = 0;
-	if (known_new) {
-		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
-	} else {
-		mt_term found = hc_lookup(st, hdr, args, h, &i);
+	if (!known_new) {
+		size_t from = youngest_child(st, args, arity);
+		mt_term found;
+		if (st->heap_len - from <= SCAN_MAX) {
+			/* absent from the tail means absent: insert as new */
+			found = scan_tail(st, from, hdr, args);
+			known_new = found == MT_NONE;
+		} else {
+			found = hc_lookup(st, hdr, args, h, &i);
+		}
 		if (found != MT_NONE) {
 			*created = 0;
 			return found;
 		}
 	}
+	if (known_new)
+		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
 	if (st->hc_count + 2 >= st->hc_mask)
 		return MT_NONE; /* the table is full and could not grow */
 	size_t need = st->heap_len + 1 + (size_t)arity;
@@ -345,7 +416,7 @@ static int bx_rehash(struct mt_store *st, uint32_t new_mask)
 			i = (i + 1) & new_mask;
 		slots[i] = (k + 1) << MT_TAG_BITS;
 	}
-	free(st->bx);
+	mt_array_free(st->bx);
 	st->bx = slots;
 	st->bx_mask = new_mask;
 	return 0;
@@ -542,8 +613,8 @@ static int walk_push_out(struct walk *w, mt_term t)
 
 static void walk_free(struct walk *w)
 {
-	free(w->frames);
-	free(w->out);
+	mt_array_free(w->frames);
+	mt_array_free(w->out);
 }
 
 /* Persistent equivalent of a scratch box: created (create=1) or looked up. */
