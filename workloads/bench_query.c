@@ -328,8 +328,8 @@ static int bench_fib(const struct opts *o)
 	       o->fib, (unsigned long long)a, (unsigned long long)calls, o->fib_runs, m * 1e3,
 	       m / (double)calls * 1e9, cm * 1e3, cm / (double)calls * 1e9,
 	       (unsigned long long)stats.steps);
-	printf("fib: MeTTaTron ~17000 ns per call: %.0fx less per call\n",
-	       17000.0 / (m / (double)calls * 1e9));
+	printf("fib: vs MeTTaTron's ~17000 ns per call: %.0fx less (wall), %.0fx less (cpu)\n",
+	       17000.0 / (m / (double)calls * 1e9), 17000.0 / (cm / (double)calls * 1e9));
 	rc = 0;
 out:
 	free(t);
