@@ -836,6 +836,10 @@ static void parser_init(struct parser *ps, struct mt_store *st, const char *text
 	ps->st = st;
 	ps->start = ps->p = ps->line_start = (const unsigned char *)text;
 	ps->end = ps->start + len;
+	/* a UTF-8 byte-order mark is not text: skip it, and count columns
+	 * from the first character after it */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		ps->p = ps->line_start = ps->start + 3;
 	ps->line = 1;
 	ps->file = file ? file : "<input>";
 	ps->max_depth = max_depth ? max_depth : MT_PARSE_DEFAULT_MAX_DEPTH;
@@ -948,7 +952,9 @@ int mt_parse_file(struct mt_store *st, const char *path, const struct mt_parse_o
 	void *map = NULL;
 	if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
 		len = (size_t)sb.st_size;
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		/* populated at once: the parse reads every byte, and one pass
+		 * of faults in bulk beats a fault per few pages */
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 		if (map == MAP_FAILED)
 			map = NULL;
 		else
