@@ -36,8 +36,9 @@ CMD(help);
 CMD(version);
 CMD(gen);
 CMD(kb);
+CMD(metta);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
-extern const char cmd_kb_usage[];
+extern const char cmd_kb_usage[], cmd_metta_usage[];
 
 #endif
