@@ -5,9 +5,10 @@
  *       ns per KBPROF_REGION_BEGIN/END pair: probes off (the default), on
  *       with wall time and calls only, on with trace records, and on with
  *       the default events (one read(2) per PMU group per boundary).
- *   bench-probes work [--ms MS]
- *       the workload the next two modes measure: regions around phases that
- *       fault fresh pages and compute, about MS ms of CPU in all.
+ *   bench-probes work [--scale X]
+ *       the workload the next two modes measure: 20 phases in regions, each
+ *       faulting 512 fresh pages and computing 50 matches, X * 2e8 steps of
+ *       a xorshift in all (X = 1: about 0.3 s on a 2020s x86 core).
  *   bench-probes overhead --kbprof PATH [--runs R] [-- CMD ARGS]
  *       median wall time of CMD (default: this program's `work`) plain,
  *       under kbprof stat, perf stat, kbprof record -F 1000 (with and
@@ -163,13 +164,10 @@ static uint64_t compute(uint64_t n)
 	return x;
 }
 
-static int cmd_work(double ms)
+static int cmd_work(double scale)
 {
-	/* Calibrate once: iterations of compute() per ms. */
-	uint64_t t0 = now_ns();
-	sink += compute(1000000);
-	double per_ms = 1e6 / ((double)(now_ns() - t0) / 1e6);
-	uint64_t total = (uint64_t)(per_ms * ms * 0.8);
+	/* A fixed amount of work (never calibrated: every run does the same). */
+	uint64_t total = (uint64_t)(scale * 2e8);
 	KBPROF_REGION_BEGIN("work");
 	for (int phase = 0; phase < 20; phase++) {
 		KBPROF_REGION_BEGIN("load");
@@ -309,22 +307,19 @@ static int cmd_overhead(const char *kbprof, int runs, char *const *cmd)
 static const char *const agree_events[NAGREE] = {"page-faults", "minor-faults", "task-clock",
 						 "context-switches"};
 
-static int kbprof_values(const char *kbprof, char *const *cmd, double *out)
+static int kbprof_values(const char *kbprof, bool regions, char *const *cmd, double *out)
 {
 	char json[] = "/tmp/bench-probes-json-XXXXXX";
 	int fd = mkstemp(json);
 	if (fd < 0)
 		return -1;
 	close(fd);
-	char *pre[] = {(char *)kbprof,
-		       "stat",
-		       "-e",
-		       "page-faults,minor-faults,task-clock,context-switches",
-		       "--json",
-		       "-o",
-		       json,
-		       "--",
-		       NULL};
+	char *pre[] = {
+	    (char *)kbprof, "stat", "-e", "page-faults,minor-faults,task-clock,context-switches",
+	    "--json",       "-o",   json, regions ? "--" : "--no-regions",
+	    "--",           NULL};
+	if (regions)
+		pre[8] = NULL;
 	char *argv[MAXARGS];
 	build_argv(argv, pre, cmd);
 	int rc = run_wall(argv) < 0 ? -1 : 0;
@@ -365,9 +360,10 @@ static int perf_values(char *const *cmd, double *out)
 	FILE *f = fopen(csv, "r");
 	char line[512];
 	while (f && fgets(line, sizeof line, f)) {
-		/* value,unit,event,... ; task-clock is in msec */
-		char *value = strtok(line, ","), *unit = strtok(NULL, ","),
-		     *event = strtok(NULL, ",");
+		/* value,unit,event,... (unit empty for counts; task-clock in msec) */
+		char *rest = line;
+		char *value = strsep(&rest, ","), *unit = strsep(&rest, ","),
+		     *event = strsep(&rest, ",");
 		if (!value || !unit || !event)
 			continue;
 		for (int k = 0; k < NAGREE; k++)
@@ -382,15 +378,19 @@ static int perf_values(char *const *cmd, double *out)
 
 static int cmd_agree(const char *kbprof, int runs, char *const *cmd)
 {
-	double *kb = calloc((size_t)runs * NAGREE, sizeof *kb);
-	double *pf = calloc((size_t)runs * NAGREE, sizeof *pf);
 	if (!have_perf()) {
 		printf("perf is not installed: nothing to agree with\n");
 		return 0;
 	}
+	/* Per run: kbprof with the command's region probes on (the default),
+	 * kbprof with them off, perf. */
+	double *v[3];
+	for (int k = 0; k < 3; k++)
+		v[k] = calloc((size_t)runs * NAGREE, sizeof *v[k]);
 	for (int r = 0; r < runs; r++) {
-		if (kbprof_values(kbprof, cmd, kb + r * NAGREE) ||
-		    perf_values(cmd, pf + r * NAGREE)) {
+		if (kbprof_values(kbprof, true, cmd, v[0] + r * NAGREE) ||
+		    kbprof_values(kbprof, false, cmd, v[1] + r * NAGREE) ||
+		    perf_values(cmd, v[2] + r * NAGREE)) {
 			fprintf(stderr, "bench-probes: a run failed\n");
 			return 1;
 		}
@@ -398,24 +398,28 @@ static int cmd_agree(const char *kbprof, int runs, char *const *cmd)
 	printf("kbprof stat against perf stat on '");
 	for (int i = 0; cmd[i]; i++)
 		printf("%s%s", i ? " " : "", cmd[i]);
-	printf("', medians of %d runs each\n", runs);
-	printf("  %-18s %16s %16s %10s\n", "event", "kbprof", "perf", "diff");
+	printf("', medians of %d interleaved runs each\n", runs);
+	printf("  %-18s %14s %8s %14s %8s %14s\n", "event", "kbprof", "diff", "--no-regions",
+	       "diff", "perf");
+	double *col = calloc((size_t)runs, sizeof *col);
 	for (int k = 0; k < NAGREE; k++) {
-		double *a = calloc((size_t)runs, sizeof *a), *b = calloc((size_t)runs, sizeof *b);
-		for (int r = 0; r < runs; r++) {
-			a[r] = kb[r * NAGREE + k];
-			b[r] = pf[r * NAGREE + k];
+		double m[3];
+		for (int c = 0; c < 3; c++) {
+			for (int r = 0; r < runs; r++)
+				col[r] = v[c][r * NAGREE + k];
+			m[c] = median(col, (size_t)runs);
 		}
-		double ma = median(a, (size_t)runs), mb = median(b, (size_t)runs);
-		const char *unit = strcmp(agree_events[k], "task-clock") == 0 ? " ms" : "";
-		double scale = *unit ? 1e6 : 1;
-		printf("  %-18s %13.2f%3s %13.2f%3s %+9.2f%%\n", agree_events[k], ma / scale, unit,
-		       mb / scale, unit, mb ? 100.0 * (ma - mb) / mb : 0.0);
-		free(a);
-		free(b);
+		bool ms = strcmp(agree_events[k], "task-clock") == 0;
+		double scale = ms ? 1e6 : 1;
+		printf("  %-18s %11.2f%3s %+7.2f%% %11.2f%3s %+7.2f%% %11.2f%3s\n", agree_events[k],
+		       m[0] / scale, ms ? " ms" : "", m[2] ? 100.0 * (m[0] - m[2]) / m[2] : 0.0,
+		       m[1] / scale, ms ? " ms" : "", m[2] ? 100.0 * (m[1] - m[2]) / m[2] : 0.0,
+		       m[2] / scale, ms ? " ms" : "");
 	}
-	free(kb);
-	free(pf);
+	printf("  (context switches follow the machine's load, not the tool)\n");
+	free(col);
+	for (int k = 0; k < 3; k++)
+		free(v[k]);
 	return 0;
 }
 
@@ -429,13 +433,13 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	static const struct option opts[] = {
 	    {"n", required_argument, NULL, 'n'},
-	    {"ms", required_argument, NULL, 'm'},
+	    {"scale", required_argument, NULL, 'm'},
 	    {"kbprof", required_argument, NULL, 'k'},
 	    {"runs", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint64_t n = 2000000;
-	double ms = 500;
+	double scale = 1;
 	const char *kbprof = "kbprof";
 	int runs = 7, c;
 	optind = 2;
@@ -445,7 +449,7 @@ int main(int argc, char **argv)
 			n = strtoull(optarg, NULL, 10);
 			break;
 		case 'm':
-			ms = atof(optarg);
+			scale = atof(optarg);
 			break;
 		case 'k':
 			kbprof = optarg;
@@ -467,7 +471,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "pairs") == 0)
 		return cmd_pairs(n);
 	if (strcmp(mode, "work") == 0)
-		return cmd_work(ms);
+		return cmd_work(scale);
 	if (strcmp(mode, "overhead") == 0)
 		return cmd_overhead(kbprof, runs, cmd);
 	if (strcmp(mode, "agree") == 0)
