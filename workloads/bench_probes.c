@@ -10,7 +10,8 @@
  *       faulting 512 fresh pages and computing 50 matches, X * 2e8 steps of
  *       a xorshift in all (X = 1: about 0.3 s on a 2020s x86 core).
  *   bench-probes overhead --kbprof PATH [--runs R] [-- CMD ARGS]
- *       median wall time of CMD (default: this program's `work`) plain,
+ *       median wall time and CPU time (user + system, of the tool and the
+ *       command together) of CMD (default: this program's `work`) plain,
  *       under kbprof stat, perf stat, kbprof record -F 1000 (with and
  *       without -g) and perf record -F 1000 (with and without -g), with the
  *       overhead over the plain run.
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,8 +190,10 @@ static int cmd_work(double scale)
 /* ---- running commands ---- */
 
 /* Runs argv with stdout and stderr to /dev/null; returns its wall time in
- * ns, or -1. */
-static double run_wall(char *const argv[])
+ * ns, or -1, and in *cpu (if not NULL) the CPU time, user and system, of
+ * the process and the children it waited for (the tool and the workload
+ * both, for a tool), in ns. */
+static double run_cpu(char *const argv[], double *cpu)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -203,10 +207,19 @@ static double run_wall(char *const argv[])
 	if (rc)
 		return -1;
 	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	struct rusage ru;
+	while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
 		;
 	double t = (double)(now_ns() - t0);
+	if (cpu)
+		*cpu = (double)ru.ru_utime.tv_sec * 1e9 + (double)ru.ru_utime.tv_usec * 1e3 +
+		       (double)ru.ru_stime.tv_sec * 1e9 + (double)ru.ru_stime.tv_usec * 1e3;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? t : -1;
+}
+
+static double run_wall(char *const argv[])
+{
+	return run_cpu(argv, NULL);
 }
 
 #define MAXARGS 64
@@ -214,7 +227,7 @@ static double run_wall(char *const argv[])
 struct variant {
 	const char *name;
 	char *argv[MAXARGS];
-	double *t;
+	double *t, *cpu;
 	bool failed;
 };
 
@@ -254,19 +267,20 @@ static int cmd_overhead(const char *kbprof, int runs, char *const *cmd)
 	char *p_prec[] = {"perf", "record", "-q", "-F", "1000", "-o", pdata, "--", NULL};
 	char *p_prec_g[] = {"perf", "record", "-q", "-F", "1000", "-g", "-o", pdata, "--", NULL};
 	struct variant v[] = {
-	    {"plain run", {0}, NULL, false},
-	    {"kbprof stat (default events)", {0}, NULL, false},
-	    {"perf stat (default events)", {0}, NULL, !perf},
-	    {"kbprof record -F 1000", {0}, NULL, false},
-	    {"perf record -F 1000", {0}, NULL, !perf},
-	    {"kbprof record -F 1000 -g", {0}, NULL, false},
-	    {"perf record -F 1000 -g", {0}, NULL, !perf},
+	    {"plain run", {0}, NULL, NULL, false},
+	    {"kbprof stat (default events)", {0}, NULL, NULL, false},
+	    {"perf stat (default events)", {0}, NULL, NULL, !perf},
+	    {"kbprof record -F 1000", {0}, NULL, NULL, false},
+	    {"perf record -F 1000", {0}, NULL, NULL, !perf},
+	    {"kbprof record -F 1000 -g", {0}, NULL, NULL, false},
+	    {"perf record -F 1000 -g", {0}, NULL, NULL, !perf},
 	};
 	char *const *prefixes[] = {p_plain, p_kstat, p_pstat, p_krec, p_prec, p_krec_g, p_prec_g};
 	size_t nv = sizeof v / sizeof v[0];
 	for (size_t i = 0; i < nv; i++) {
 		build_argv(v[i].argv, prefixes[i], cmd);
 		v[i].t = calloc((size_t)runs, sizeof *v[i].t);
+		v[i].cpu = calloc((size_t)runs, sizeof *v[i].cpu);
 	}
 	/* One warm-up of each, then interleaved runs. */
 	for (size_t i = 0; i < nv; i++)
@@ -274,28 +288,38 @@ static int cmd_overhead(const char *kbprof, int runs, char *const *cmd)
 			v[i].failed = true;
 	for (int r = 0; r < runs; r++)
 		for (size_t i = 0; i < nv; i++)
-			if (!v[i].failed && (v[i].t[r] = run_wall(v[i].argv)) < 0)
+			if (!v[i].failed && (v[i].t[r] = run_cpu(v[i].argv, &v[i].cpu[r])) < 0)
 				v[i].failed = true;
-	printf("wall time of '");
+	printf("time of '");
 	for (int i = 0; cmd[i]; i++)
 		printf("%s%s", i ? " " : "", cmd[i]);
 	printf("', median of %d interleaved runs\n", runs);
-	double plain = 0;
+	printf("  %-30s %10s %14s %10s %14s\n", "", "wall", "", "CPU", "(tool + command)");
+	double plain = 0, plain_cpu = 0;
 	for (size_t i = 0; i < nv; i++) {
 		if (v[i].failed) {
-			printf("  %-32s %12s\n", v[i].name, "failed");
+			printf("  %-30s %10s\n", v[i].name, "failed");
 			continue;
 		}
-		double m = median(v[i].t, (size_t)runs);
-		if (i == 0)
+		double m = median(v[i].t, (size_t)runs), c = median(v[i].cpu, (size_t)runs);
+		if (i == 0) {
 			plain = m;
-		printf("  %-32s %9.1f ms", v[i].name, m / 1e6);
+			plain_cpu = c;
+		}
+		printf("  %-30s %7.1f ms", v[i].name, m / 1e6);
 		if (i > 0)
-			printf("   %+6.1f%% over plain", 100.0 * (m - plain) / plain);
+			printf(" %+12.1f%%", 100.0 * (m - plain) / plain);
+		else
+			printf(" %13s", "");
+		printf(" %7.1f ms", c / 1e6);
+		if (i > 0)
+			printf(" %+12.1f%%", 100.0 * (c - plain_cpu) / plain_cpu);
 		printf("\n");
 	}
-	for (size_t i = 0; i < nv; i++)
+	for (size_t i = 0; i < nv; i++) {
 		free(v[i].t);
+		free(v[i].cpu);
+	}
 	unlink(kdata);
 	unlink(pdata);
 	return 0;
