@@ -35,11 +35,13 @@ int cli_parse_u64(const char *text, unsigned long long *out);
 CMD(help);
 CMD(version);
 CMD(gen);
+CMD(kb);
 CMD(stat);
 CMD(record);
 CMD(dump);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
+extern const char cmd_kb_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
 
 #endif

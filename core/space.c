@@ -102,7 +102,8 @@ struct mt_space {
 
 	struct mt_varnames **lists;
 	size_t nlists, lists_cap;
-	uint32_t last_list; /* the list interned last, + 1 */
+	uint32_t recent_lists[4]; /* lists interned lately, + 1 (0: none) */
+	unsigned recent_next;
 	struct table lt;
 	struct mt_arena arena;
 };
@@ -140,6 +141,7 @@ static int table_maybe_grow(struct mt_space *sp, struct table *t,
 	uint32_t *slots = mt_table_new((size_t)mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("index");
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		uint32_t s = t->slots[i];
 		if (!s)
@@ -151,9 +153,10 @@ static int table_maybe_grow(struct mt_space *sp, struct table *t,
 			j = (j + 1) & mask;
 		slots[j] = ((rec + 1) << 3) | SLOT_TAG(h);
 	}
-	free(t->slots);
+	mt_array_free(t->slots);
 	t->slots = slots;
 	t->mask = mask;
+	KBPROF_REGION_END("index");
 	return 0;
 }
 
@@ -225,18 +228,18 @@ void mt_space_free(struct mt_space *sp)
 {
 	if (!sp)
 		return;
-	free(sp->e);
-	free(sp->atoms.slots);
-	free(sp->akeys);
-	free(sp->akt.slots);
-	free(sp->rkeys);
-	free(sp->rkt.slots);
-	free(sp->rk_sym);
-	free(sp->fgroups);
-	free(sp->fgt.slots);
-	free(sp->next_fa);
-	free(sp->lists);
-	free(sp->lt.slots);
+	mt_array_free(sp->e);
+	mt_array_free(sp->atoms.slots);
+	mt_array_free(sp->akeys);
+	mt_array_free(sp->akt.slots);
+	mt_array_free(sp->rkeys);
+	mt_array_free(sp->rkt.slots);
+	mt_array_free(sp->rk_sym);
+	mt_array_free(sp->fgroups);
+	mt_array_free(sp->fgt.slots);
+	mt_array_free(sp->next_fa);
+	mt_array_free(sp->lists);
+	mt_array_free(sp->lt.slots);
 	mt_arena_release(&sp->arena);
 	free(sp);
 }
@@ -269,6 +272,16 @@ enum keyed { KEY_OK, KEY_WILD, KEY_ABSENT };
  * stored atom can have it). */
 static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, uint32_t *arity)
 {
+	if (mt_tag(t) == MT_EXPR) {
+		/* the common case first: a stored expression with a symbol head */
+		const uint32_t *w = st->heap + mt_payload(t);
+		uint32_t n = mt_hdr_arity(w[0]);
+		if (n && mt_tag(w[1]) == MT_SYM) {
+			*head = w[1];
+			*arity = n;
+			return KEY_OK;
+		}
+	}
 	switch (mt_tag(t)) {
 	case MT_VAR:
 		return KEY_WILD;
@@ -398,15 +411,33 @@ static void chain_append(struct mt_space *sp, int kind, uint32_t *last, uint32_t
 
 /* ---- variable-name lists ---- */
 
+static uint32_t remember_list(struct mt_space *sp, uint32_t id)
+{
+	sp->recent_lists[sp->recent_next] = id;
+	sp->recent_next = (sp->recent_next + 1) % 4;
+	return id;
+}
+
+static inline int same_names(const struct mt_varnames *a, const struct mt_varnames *b)
+{
+	if (a->count != b->count)
+		return 0;
+	for (uint32_t i = 0; i < a->count; i++)
+		if (a->names[i] != b->names[i])
+			return 0;
+	return 1;
+}
+
 static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *names)
 {
 	if (!names || names->count == 0)
 		return 0;
-	if (sp->last_list) {
-		const struct mt_varnames *l = sp->lists[sp->last_list - 1];
-		if (l->count == names->count &&
-		    memcmp(l->names, names->names, (size_t)l->count * sizeof *l->names) == 0)
-			return sp->last_list;
+	/* a knowledge base reuses a handful of name lists: try the recent ones */
+	for (int r = 0; r < 4; r++) {
+		uint32_t id = sp->recent_lists[r];
+		if (id && same_names(sp->lists[id - 1], names)) {
+			return id;
+		}
 	}
 	uint64_t h = hash_names(names->names, names->count);
 	uint32_t mask = sp->lt.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
@@ -416,10 +447,8 @@ static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *name
 			break;
 		if ((s & 7) != tag)
 			continue;
-		const struct mt_varnames *l = sp->lists[(s >> 3) - 1];
-		if (l->count == names->count &&
-		    memcmp(l->names, names->names, (size_t)l->count * sizeof *l->names) == 0)
-			return sp->last_list = s >> 3;
+		if (same_names(sp->lists[(s >> 3) - 1], names))
+			return remember_list(sp, s >> 3);
 	}
 	if (grow((void **)&sp->lists, &sp->lists_cap, sp->nlists + 1, sizeof *sp->lists))
 		return NONE;
@@ -437,7 +466,7 @@ static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *name
 	sp->lt.count++;
 	if (table_maybe_grow(sp, &sp->lt, hash_list))
 		return NONE;
-	return sp->last_list = rec + 1;
+	return remember_list(sp, rec + 1);
 }
 
 /* ---- adding ---- */
@@ -552,13 +581,15 @@ static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 	if (rk->count > MT_SPACE_FIRST_ARG_MIN)
 		return fa_join(sp, k, e);
 	/* the key just reached the threshold: group all its rules so far */
+	KBPROF_REGION_BEGIN("index");
 	uint32_t last = sp->rkeys[k].last, x = last;
+	int rc = 0;
 	do {
 		x = sp->e[x].next_rule;
-		if (fa_join(sp, k, x))
-			return -1;
-	} while (x != last);
-	return 0;
+		rc = fa_join(sp, k, x);
+	} while (rc == 0 && x != last);
+	KBPROF_REGION_END("index");
+	return rc;
 }
 
 static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
@@ -598,7 +629,8 @@ static int build_atoms(struct mt_space *sp)
 	struct table t;
 	if (table_init(&t, (uint32_t)size))
 		return -1;
-	free(sp->atoms.slots);
+	KBPROF_REGION_BEGIN("index");
+	mt_array_free(sp->atoms.slots);
 	sp->atoms = t;
 	for (uint32_t e = 0; e < sp->n; e++) {
 		uint64_t h = atom_hash(sp->e[e].atom);
@@ -615,6 +647,7 @@ static int build_atoms(struct mt_space *sp)
 		sp->atoms.slots[i] = ((e + 1) << 3) | SLOT_TAG(h);
 	}
 	sp->atoms_built = 1;
+	KBPROF_REGION_END("index");
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  * stacks, never C recursion, so term depth is bounded by memory only. */
 #include "core/mem.h"
 #include "core/store_impl.h"
+#include "kbprof/probe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static const char *const wellknown_names[] = {
     MT_WELLKNOWN(MT_WK_NAME)
 #undef MT_WK_NAME
 };
+
+static int hc_rehash(struct mt_store *st, uint32_t new_mask);
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
@@ -32,8 +35,8 @@ struct mt_store *mt_store_new(void)
 		goto fail;
 	st->hc_mask = 1023;
 	st->bx_mask = 63;
-	st->hc = calloc((size_t)st->hc_mask + 1, sizeof *st->hc);
-	st->bx = calloc((size_t)st->bx_mask + 1, sizeof *st->bx);
+	st->hc = mt_table_new((size_t)st->hc_mask + 1, sizeof *st->hc);
+	st->bx = mt_table_new((size_t)st->bx_mask + 1, sizeof *st->bx);
 	if (!st->hc || !st->bx)
 		goto fail;
 	if (grow((void **)&st->heap, &st->heap_cap, 1024, sizeof *st->heap, MT_HEAP_MAX_WORDS) ||
@@ -59,14 +62,14 @@ void mt_store_free(struct mt_store *st)
 	if (!st)
 		return;
 	mt_symtab_free(&st->syms);
-	free(st->heap);
-	free(st->hc);
-	free(st->boxes);
-	free(st->bx);
+	mt_array_free(st->heap);
+	mt_array_free(st->hc);
+	mt_array_free(st->boxes);
+	mt_array_free(st->bx);
 	mt_arena_release(&st->arena);
-	free(st->sheap);
-	free(st->sboxes);
-	free(st->sbytes);
+	mt_array_free(st->sheap);
+	mt_array_free(st->sboxes);
+	mt_array_free(st->sbytes);
 	free(st);
 }
 
@@ -77,6 +80,18 @@ size_t mt_store_bytes(const struct mt_store *st)
 	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
 	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
 	       st->sbytes_len;
+}
+
+void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
+{
+	uint64_t want = (uint64_t)st->hc_count + exprs, cap = (uint64_t)st->hc_mask + 1;
+	while (want * 4 > cap * 3 && cap < ((uint64_t)1 << 31))
+		cap *= 2;
+	if (cap - 1 > st->hc_mask)
+		hc_rehash(st, (uint32_t)(cap - 1));
+	if (syms > MT_SYMTAB_MAX_IDS)
+		syms = MT_SYMTAB_MAX_IDS;
+	mt_symtab_reserve(&st->syms, (uint32_t)syms);
 }
 
 size_t mt_store_expr_count(const struct mt_store *st)
@@ -127,6 +142,7 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	/* The heap is a sequence of expressions: walk it in order, so the
 	 * reads stream and only the writes into the new table are random.
 	 * The walk covers the pending expressions too. */
@@ -137,10 +153,11 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 		hc_insert(slots, new_mask, mt_expr_hash(hdr, heap + p + 1, arity), (uint32_t)p);
 		p += 1 + (size_t)arity;
 	}
-	free(st->hc);
+	mt_array_free(st->hc);
 	st->hc = slots;
 	st->hc_mask = new_mask;
 	memset(st->pend_pos, 0, sizeof st->pend_pos);
+	KBPROF_REGION_END("intern");
 	return 0;
 }
 
@@ -345,7 +362,7 @@ static int bx_rehash(struct mt_store *st, uint32_t new_mask)
 			i = (i + 1) & new_mask;
 		slots[i] = (k + 1) << MT_TAG_BITS;
 	}
-	free(st->bx);
+	mt_array_free(st->bx);
 	st->bx = slots;
 	st->bx_mask = new_mask;
 	return 0;
@@ -542,8 +559,8 @@ static int walk_push_out(struct walk *w, mt_term t)
 
 static void walk_free(struct walk *w)
 {
-	free(w->frames);
-	free(w->out);
+	mt_array_free(w->frames);
+	mt_array_free(w->out);
 }
 
 /* Persistent equivalent of a scratch box: created (create=1) or looked up. */

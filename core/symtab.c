@@ -3,6 +3,7 @@
  * (hashes are not stored, to keep a symbol at its name plus 12 bytes). */
 #include "core/symtab.h"
 #include "core/mem.h"
+#include "kbprof/probe.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -27,14 +28,14 @@ int mt_symtab_init(struct mt_symtab *t)
 {
 	memset(t, 0, sizeof *t);
 	t->mask = 1023;
-	t->slots = calloc(t->mask + 1, sizeof *t->slots);
+	t->slots = mt_table_new((size_t)t->mask + 1, sizeof *t->slots);
 	return t->slots ? 0 : -1;
 }
 
 void mt_symtab_free(struct mt_symtab *t)
 {
-	free(t->names);
-	free(t->slots);
+	mt_array_free(t->names);
+	mt_array_free(t->slots);
 	mt_arena_release(&t->arena);
 	memset(t, 0, sizeof *t);
 }
@@ -44,6 +45,7 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	for (uint32_t id = 0; id < t->count; id++) {
 		const char *s = t->names[id];
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
@@ -52,9 +54,10 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 			i = (i + 1) & new_mask;
 		slots[i] = ((id + 1) << TAG_BITS) | slot_tag(h);
 	}
-	free(t->slots);
+	mt_array_free(t->slots);
 	t->slots = slots;
 	t->mask = new_mask;
+	KBPROF_REGION_END("intern");
 	return 0;
 }
 
@@ -62,20 +65,16 @@ int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 {
 	uint64_t want = (uint64_t)t->count + n;
 	if (want > MT_SYMTAB_MAX_IDS)
+		want = MT_SYMTAB_MAX_IDS;
+	uint64_t slots = (uint64_t)t->mask + 1;
+	while (want * 4 > slots * 3)
+		slots *= 2;
+	if (slots - 1 != t->mask && rehash(t, (uint32_t)(slots - 1)))
 		return -1;
-	uint64_t cap = (uint64_t)t->mask + 1;
-	while (want * 4 > cap * 3)
-		cap *= 2;
-	if (cap - 1 != t->mask && rehash(t, (uint32_t)(cap - 1)))
+	size_t cap = t->cap;
+	if (mt_grow((void **)&t->names, &cap, want, sizeof *t->names, MT_SYMTAB_MAX_IDS))
 		return -1;
-	if (want > t->cap) {
-		const char **names = realloc(t->names, want * sizeof *names);
-		mt_hint_huge(names, want * sizeof *names);
-		if (!names)
-			return -1;
-		t->names = names;
-		t->cap = (uint32_t)want;
-	}
+	t->cap = (uint32_t)cap;
 	return 0;
 }
 
@@ -121,15 +120,11 @@ uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uin
 	if (t->count >= MT_SYMTAB_MAX_IDS)
 		return UINT32_MAX;
 	if (t->count == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 256;
-		if (cap > MT_SYMTAB_MAX_IDS)
-			cap = MT_SYMTAB_MAX_IDS;
-		const char **names = realloc(t->names, (size_t)cap * sizeof *names);
-		if (!names)
+		size_t cap = t->cap;
+		if (mt_grow((void **)&t->names, &cap, (size_t)t->count + 1, sizeof *t->names,
+			    MT_SYMTAB_MAX_IDS))
 			return UINT32_MAX;
-		mt_hint_huge(names, (size_t)cap * sizeof *names);
-		t->names = names;
-		t->cap = cap;
+		t->cap = (uint32_t)cap;
 	}
 	const char *stored = store_name(t, name, len);
 	if (!stored)
