@@ -19,7 +19,10 @@ struct arena {
 	size_t total; /* bytes handed out, for reports */
 };
 
-#define ARENA_INIT {NULL, NULL, NULL, 0}
+#define ARENA_INIT                                                                                 \
+	{                                                                                          \
+		NULL, NULL, NULL, 0                                                                \
+	}
 
 /* Returns zeroed memory aligned for any type, or NULL when out of memory. */
 void *arena_alloc(struct arena *a, size_t size);

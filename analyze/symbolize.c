@@ -5,20 +5,22 @@
 #include "analyze/symbolize.h"
 
 #include "analyze/arena.h"
+#include "analyze/strtab.h"
 #include "util/kb_buf.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KERNEL_START 0xffff800000000000ULL
@@ -35,6 +37,7 @@ struct sym_file {
 	GElf_Phdr *load; /* PT_LOAD headers, arena */
 	unsigned char build_id[MAX_BUILD_ID];
 	size_t build_id_len;
+	uint64_t size, mtime_ns; /* now, on this machine */
 	int warned;
 	struct sym_file *next;
 };
@@ -74,9 +77,7 @@ struct sym_space {
 
 struct sym_session {
 	struct arena arena;
-	/* interned strings */
-	const char **strs;
-	size_t str_cap, str_len;
+	struct strtab strs;
 	/* functions: dense table plus a hash index of (module, start, name) */
 	struct sym_function **funcs;
 	size_t n_funcs, cap_funcs;
@@ -103,49 +104,9 @@ static uint64_t hash64(uint64_t x)
 	return x;
 }
 
-static uint64_t hash_str(const char *p)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
-}
-
-/* ---- interned strings ---- */
-
 static const char *intern(struct sym_session *s, const char *str)
 {
-	if (!str)
-		return NULL;
-	if (s->str_len * 2 >= s->str_cap) {
-		size_t cap = s->str_cap ? s->str_cap * 2 : 256;
-		const char **t = calloc(cap, sizeof *t);
-		if (!t)
-			return NULL;
-		for (size_t i = 0; i < s->str_cap; i++) {
-			if (!s->strs[i])
-				continue;
-			size_t j = hash_str(s->strs[i]) & (cap - 1);
-			while (t[j])
-				j = (j + 1) & (cap - 1);
-			t[j] = s->strs[i];
-		}
-		free(s->strs);
-		s->strs = t;
-		s->str_cap = cap;
-	}
-	size_t j = hash_str(str) & (s->str_cap - 1);
-	while (s->strs[j]) {
-		if (strcmp(s->strs[j], str) == 0)
-			return s->strs[j];
-		j = (j + 1) & (s->str_cap - 1);
-	}
-	const char *copy = arena_strdup(&s->arena, str);
-	if (!copy)
-		return NULL;
-	s->strs[j] = copy;
-	s->str_len++;
-	return copy;
+	return strtab_intern(&s->strs, str);
 }
 
 /* ---- functions ---- */
@@ -217,8 +178,7 @@ const struct sym_function *sym_function_get(const struct sym_session *s, uint32_
 
 /* ---- warnings ---- */
 
-__attribute__((format(printf, 2, 3))) static void warn(struct sym_session *s, const char *fmt,
-						       ...)
+__attribute__((format(printf, 2, 3))) static void warn(struct sym_session *s, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -254,6 +214,7 @@ struct sym_session *sym_session_new(struct kb_error *err)
 		kb_error_set(err, "symbolizer: out of memory");
 		return NULL;
 	}
+	strtab_init(&s->strs, &s->arena);
 	elf_version(EV_CURRENT);
 	s->callbacks.find_elf = dwfl_build_id_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
@@ -285,7 +246,7 @@ void sym_session_free(struct sym_session *s)
 		free(sp->cache.vals);
 		free(sp);
 	}
-	free(s->strs);
+	strtab_free(&s->strs);
 	free(s->funcs);
 	free(s->func_index);
 	kb_buf_free(&s->warnings);
@@ -317,8 +278,8 @@ static void read_build_id(Elf *elf, struct sym_file *f)
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
 			continue;
-		Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
-						   ELF_T_NHDR);
+		Elf_Data *d =
+		    elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
 		if (!d)
 			continue;
 		size_t off = 0, name_off, desc_off;
@@ -346,14 +307,25 @@ static struct sym_file *file_get(struct sym_session *s, const char *path)
 	f->path = path;
 	f->next = s->files;
 	s->files = f;
+	if (path[0] != '/') {
+		f->state = SYM_MODULE_NOFILE;
+		return f;
+	}
 	char why[512];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, sizeof why, "cannot open it (%s): moved or deleted since the recording",
+		snprintf(why, sizeof why,
+			 "cannot open it (%s): moved or deleted since the recording",
 			 strerror(errno));
 		f->state = SYM_MODULE_MISSING;
 		f->problem = intern(s, why);
 		return f;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		f->size = (uint64_t)st.st_size;
+		f->mtime_ns =
+		    (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
 	}
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;
@@ -445,8 +417,7 @@ static void space_close_report(struct sym_space *sp)
 }
 
 static struct module_priv *module_new(struct sym_space *sp, struct sym_file *f, uint64_t bias,
-				      int bias_ok, uint64_t pgoff, const unsigned char *build_id,
-				      size_t build_id_len)
+				      int bias_ok, const struct sym_module_desc *d)
 {
 	struct sym_session *s = sp->s;
 	struct module_priv *m = arena_alloc(&s->arena, sizeof *m);
@@ -458,12 +429,17 @@ static struct module_priv *module_new(struct sym_space *sp, struct sym_file *f, 
 	m->pub.bias = bias;
 	m->file = f;
 	char bucket[600];
-	snprintf(bucket, sizeof bucket, "[%s]", m->pub.name ? m->pub.name : "?");
+	if (m->pub.name && m->pub.name[0] == '[')
+		snprintf(bucket, sizeof bucket, "%s", m->pub.name); /* "[vdso]" */
+	else
+		snprintf(bucket, sizeof bucket, "[%s]", m->pub.name ? m->pub.name : "?");
 	m->bucket = function_get(s, f->path, BUCKET_START, intern(s, bucket));
 	if (!m->pub.name || !m->bucket)
 		return NULL;
 
 	m->pub.state = f->state;
+	if (f->state == SYM_MODULE_NOFILE)
+		return m;
 	if (f->state != SYM_MODULE_OK) {
 		if (!f->warned++)
 			warn(s, "%s: %s; its addresses are shown as module+offset", f->path,
@@ -477,14 +453,14 @@ static struct module_priv *module_new(struct sym_space *sp, struct sym_file *f, 
 			     "%s: mapped file offset 0x%" PRIx64
 			     " lies in none of its loadable segments: the file does not match the "
 			     "recording; its addresses are shown as module+offset",
-			     f->path, pgoff);
+			     f->path, d->pgoff);
 		return m;
 	}
-	if (build_id_len) {
-		if (f->build_id_len != build_id_len ||
-		    memcmp(f->build_id, build_id, build_id_len) != 0) {
+	if (d->build_id_len) {
+		if (f->build_id_len != d->build_id_len ||
+		    memcmp(f->build_id, d->build_id, d->build_id_len) != 0) {
 			char rec[2 * MAX_BUILD_ID + 1], now[2 * MAX_BUILD_ID + 1];
-			hex(rec, sizeof rec, build_id, build_id_len);
+			hex(rec, sizeof rec, d->build_id, d->build_id_len);
 			hex(now, sizeof now, f->build_id, f->build_id_len);
 			m->pub.state = SYM_MODULE_MISMATCH;
 			if (!f->warned++)
@@ -495,6 +471,18 @@ static struct module_priv *module_new(struct sym_space *sp, struct sym_file *f, 
 			return m;
 		}
 		m->pub.build_id_checked = 1;
+	} else if ((d->size && d->size != f->size) || (d->mtime_ns && d->mtime_ns != f->mtime_ns)) {
+		/* No build-id to settle it: a different size or a later
+		 * modification means the file is not the one that ran. */
+		m->pub.state = SYM_MODULE_MISMATCH;
+		if (!f->warned++)
+			warn(s,
+			     "%s: changed since the recording (size %" PRIu64 " then, %" PRIu64
+			     " now%s) and no build-id to tell; its addresses are shown as "
+			     "module+offset",
+			     f->path, d->size, f->size,
+			     d->mtime_ns != f->mtime_ns ? ", modified since" : "");
+		return m;
 	}
 	if (f->e_type == ET_EXEC && bias != 0) {
 		m->pub.state = SYM_MODULE_UNUSABLE;
@@ -520,31 +508,31 @@ static struct module_priv *module_new(struct sym_space *sp, struct sym_file *f, 
 	return m;
 }
 
-int sym_space_add_module(struct sym_space *sp, const char *path, uint64_t start, uint64_t end,
-			 uint64_t pgoff, const unsigned char *build_id, size_t build_id_len,
+int sym_space_add_module(struct sym_space *sp, const struct sym_module_desc *d,
 			 struct kb_error *err)
 {
 	struct sym_session *s = sp->s;
-	if (end <= start)
-		return kb_error_set(err, "module %s: mapping end 0x%" PRIx64
-					 " is not above its start 0x%" PRIx64,
-				    path, end, start);
-	if (build_id_len > MAX_BUILD_ID)
+	const char *path = d->path ? d->path : "";
+	if (d->end <= d->start)
+		return kb_error_set(
+		    err, "module %s: mapping end 0x%" PRIx64 " is not above its start 0x%" PRIx64,
+		    path, d->end, d->start);
+	if (d->build_id_len > MAX_BUILD_ID)
 		return kb_error_set(err, "module %s: build-id of %zu bytes (at most %d)", path,
-				    build_id_len, MAX_BUILD_ID);
+				    d->build_id_len, MAX_BUILD_ID);
 	const char *ipath = intern(s, path);
 	struct sym_file *f = ipath ? file_get(s, ipath) : NULL;
 	if (!f)
 		return kb_error_set(err, "module %s: out of memory", path);
-	uint64_t bias = start - pgoff;
-	int bias_ok = f->state != SYM_MODULE_OK || mapping_bias(f, start, pgoff, &bias) == 0;
+	uint64_t bias = d->start - d->pgoff;
+	int bias_ok = f->state != SYM_MODULE_OK || mapping_bias(f, d->start, d->pgoff, &bias) == 0;
 
 	struct module_priv *m = NULL;
 	for (size_t i = 0; i < sp->n_mods; i++)
 		if (sp->mods[i]->file == f && sp->mods[i]->pub.bias == bias)
 			m = sp->mods[i];
 	if (!m) {
-		m = module_new(sp, f, bias, bias_ok, pgoff, build_id, build_id_len);
+		m = module_new(sp, f, bias, bias_ok, d);
 		if (!m)
 			return kb_error_set(err, "module %s: out of memory", path);
 		if (sp->n_mods == sp->cap_mods) {
@@ -565,7 +553,7 @@ int sym_space_add_module(struct sym_space *sp, const char *path, uint64_t start,
 		sp->maps = t;
 		sp->cap_maps = cap;
 	}
-	sp->maps[sp->n_maps++] = (struct mapping){start, end, m};
+	sp->maps[sp->n_maps++] = (struct mapping){d->start, d->end, m};
 	sp->maps_sorted = 0;
 	return 0;
 }
@@ -719,7 +707,8 @@ static void dwarf_chain(struct sym_session *s, Dwfl_Module *dw, uint64_t addr,
 		if (tag == DW_TAG_inlined_subroutine && k + 1 < nf) {
 			Dwarf_Attribute attr;
 			Dwarf_Word val;
-			if (files && dwarf_formudata(dwarf_attr(d, DW_AT_call_file, &attr), &val) == 0)
+			if (files &&
+			    dwarf_formudata(dwarf_attr(d, DW_AT_call_file, &attr), &val) == 0)
 				fr[k + 1].file = intern(s, dwarf_filesrc(files, val, NULL, NULL));
 			if (dwarf_formudata(dwarf_attr(d, DW_AT_call_line, &attr), &val) == 0)
 				fr[k + 1].line = (unsigned)val;

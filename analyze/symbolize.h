@@ -43,31 +43,32 @@ enum sym_level {
 };
 
 enum sym_module_state {
-	SYM_MODULE_OK,         /* symbols used; build-id matched or not recorded */
-	SYM_MODULE_MISSING,    /* file absent or unreadable at the recorded path */
-	SYM_MODULE_MISMATCH,   /* build-id differs from the recorded one */
-	SYM_MODULE_UNUSABLE,   /* not an ELF file, or its headers do not fit the mapping */
+	SYM_MODULE_OK,       /* symbols used; build-id matched or not recorded */
+	SYM_MODULE_MISSING,  /* file absent or unreadable at the recorded path */
+	SYM_MODULE_MISMATCH, /* build-id differs from the recorded one */
+	SYM_MODULE_UNUSABLE, /* not an ELF file, or its headers do not fit the mapping */
+	SYM_MODULE_NOFILE,   /* no file behind it: [vdso], anonymous (JIT) code */
 };
 
 /* One module (file) of one address space. */
 struct sym_module {
-	const char *path;       /* as recorded */
-	const char *name;       /* basename of path */
-	uint64_t bias;          /* runtime address - file virtual address */
+	const char *path; /* as recorded */
+	const char *name; /* basename of path */
+	uint64_t bias;    /* runtime address - file virtual address */
 	enum sym_module_state state;
-	int build_id_checked;   /* a build-id was recorded and matched */
+	int build_id_checked; /* a build-id was recorded and matched */
 };
 
 /* A function: the unit hotspots aggregate on. Same module file and same
  * start give the same function, in every space of the session. */
 struct sym_function {
-	uint32_t id;            /* index in the session's table */
-	const char *name;       /* "main", or "[libc.so.6]" for a module without symbols,
-				   "[unknown]" outside modules, "[kernel]" for kernel addresses */
-	const char *module;     /* module path, or NULL */
-	uint64_t start;         /* file virtual address of its first byte; UINT64_MAX for
-				   the per-module buckets */
-	const char *decl_file;  /* from DWARF, or NULL */
+	uint32_t id;           /* index in the session's table */
+	const char *name;      /* "main", or "[libc.so.6]" for a module without symbols,
+				  "[unknown]" outside modules, "[kernel]" for kernel addresses */
+	const char *module;    /* module path, or NULL */
+	uint64_t start;        /* file virtual address of its first byte; UINT64_MAX for
+				  the per-module buckets */
+	const char *decl_file; /* from DWARF, or NULL */
 	unsigned decl_line;
 };
 
@@ -76,21 +77,21 @@ struct sym_function {
  * was inlined into, with the line of that inlined call. The last frame is
  * the real (out-of-line) function. */
 struct sym_frame {
-	const char *function;   /* DWARF name, or NULL */
-	const char *file;       /* NULL when unknown */
+	const char *function; /* DWARF name, or NULL */
+	const char *file;     /* NULL when unknown */
 	unsigned line;
 };
 
 struct sym_info {
-	uint64_t addr;          /* the address looked up (already adjusted) */
-	const struct sym_module *module; /* NULL for SYM_LEVEL_NONE */
-	uint64_t offset;        /* addr - module bias: file virtual address */
+	uint64_t addr;                       /* the address looked up (already adjusted) */
+	const struct sym_module *module;     /* NULL for SYM_LEVEL_NONE */
+	uint64_t offset;                     /* addr - module bias: file virtual address */
 	const struct sym_function *function; /* never NULL (buckets as above) */
-	uint64_t function_offset; /* addr - start of the function's symbol */
-	const char *file;       /* innermost source file, or NULL */
+	uint64_t function_offset;            /* addr - start of the function's symbol */
+	const char *file;                    /* innermost source file, or NULL */
 	unsigned line;
-	unsigned column;        /* 0 when the line table has none */
-	unsigned n_frames;      /* 0 without DWARF scopes */
+	unsigned column;   /* 0 when the line table has none */
+	unsigned n_frames; /* 0 without DWARF scopes */
 	const struct sym_frame *frames;
 	enum sym_level level;
 };
@@ -105,13 +106,23 @@ void sym_session_free(struct sym_session *s);
  * warnings (e.g. "pid 1234"). NULL when out of memory. */
 struct sym_space *sym_space_new(struct sym_session *s, const char *label);
 
-/* An executable mapping of `path`: [start, end) maps the file from offset
- * pgoff. build_id may be NULL (build_id_len 0) when none was recorded.
- * Problems with the file are warnings (sym_session_warnings), not errors:
+/* An executable mapping as recorded: [start, end) maps `path` from file
+ * offset pgoff. What the recording knew about the file lets a rebuilt one
+ * be recognised: its build-id (build_id_len 0: none recorded) and, checked
+ * when no build-id settles it, its size and modification time (0: not
+ * recorded). A path that is not absolute ("[vdso]", "//anon") has no file. */
+struct sym_module_desc {
+	const char *path;
+	uint64_t start, end, pgoff;
+	const unsigned char *build_id;
+	size_t build_id_len;
+	uint64_t size, mtime_ns;
+};
+
+/* Problems with the file are warnings (sym_session_warnings), not errors:
  * the mapping still names its module. Returns -1 only when out of memory
  * or when the mapping itself is malformed (end <= start). */
-int sym_space_add_module(struct sym_space *sp, const char *path, uint64_t start, uint64_t end,
-			 uint64_t pgoff, const unsigned char *build_id, size_t build_id_len,
+int sym_space_add_module(struct sym_space *sp, const struct sym_module_desc *d,
 			 struct kb_error *err);
 
 /* Looks one address up. is_return_address: a caller's frame in a call

@@ -58,9 +58,8 @@ static const char *self_exe(void)
 /* Adds every executable file mapping of this process; a mapping of
  * `replace_from` is added under the path `replace_to` instead, with
  * build_id (when not NULL). */
-static void add_self_modules(struct sym_space *sp, const char *replace_from,
-			     const char *replace_to, const unsigned char *build_id,
-			     size_t build_id_len)
+static void add_self_modules(struct sym_space *sp, const char *replace_from, const char *replace_to,
+			     const unsigned char *build_id, size_t build_id_len)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	cr_assert_not_null(f);
@@ -84,8 +83,13 @@ static void add_self_modules(struct sym_space *sp, const char *replace_from,
 			bid_len = build_id_len;
 		}
 		struct kb_error err = {{0}};
-		cr_assert_eq(sym_space_add_module(sp, p, start, end, pgoff, bid, bid_len, &err), 0,
-			     "%s", err.msg);
+		struct sym_module_desc d = {.path = p,
+					    .start = start,
+					    .end = end,
+					    .pgoff = pgoff,
+					    .build_id = bid,
+					    .build_id_len = bid_len};
+		cr_assert_eq(sym_space_add_module(sp, &d, &err), 0, "%s", err.msg);
 		added++;
 	}
 	fclose(f);
@@ -256,11 +260,8 @@ Test(symbolize, agrees_with_eu_addr2line_on_file_offsets)
 	add_self_modules(sp, NULL, NULL, NULL, 0);
 	int line;
 	uintptr_t addrs[] = {
-	    (uintptr_t)&marked_caller,
-	    (uintptr_t)&outer_of_inline,
-	    (uintptr_t)&add_self_modules,
-	    marked_caller(&line) - 1,
-	    (uintptr_t)&addr2line + 7,
+	    (uintptr_t)&marked_caller, (uintptr_t)&outer_of_inline, (uintptr_t)&add_self_modules,
+	    marked_caller(&line) - 1,  (uintptr_t)&addr2line + 7,
 	};
 	for (size_t k = 0; k < sizeof addrs / sizeof *addrs; k++) {
 		const struct sym_info *i = sym_lookup(sp, addrs[k], 0);
@@ -273,7 +274,8 @@ Test(symbolize, agrees_with_eu_addr2line_on_file_offsets)
 		else
 			snprintf(mine, sizeof mine, "%s:%u", i->file, i->line);
 		cr_expect_str_eq(mine, loc, "address %zu: %s vs %s", k, mine, loc);
-		cr_expect_str_eq(i->function->name, func, "address %zu: %s vs %s", k, i->function->name, func);
+		cr_expect_str_eq(i->function->name, func, "address %zu: %s vs %s", k,
+				 i->function->name, func);
 	}
 	sym_session_free(s);
 }
@@ -283,8 +285,9 @@ static char *copy_stripped(const char *dir, const char *flag)
 	char *out = malloc(PATH_MAX);
 	cr_assert_not_null(out);
 	snprintf(out, PATH_MAX, "%s/stripped%s", dir, flag ? flag : "");
-	char *argv[] = {"eu-strip", (char *)(flag ? flag : "--remove-comment"), "-o", out,
-			(char *)self_exe(), NULL};
+	char *argv[] = {
+	    "eu-strip", (char *)(flag ? flag : "--remove-comment"), "-o", out, (char *)self_exe(),
+	    NULL};
 	struct run_result r;
 	cr_assert_eq(run_capture(argv, NULL, &r), 0);
 	cr_assert_eq(r.status, 0, "eu-strip: %s", r.err);
@@ -384,13 +387,11 @@ Test(symbolize, missing_file_is_warned_once_and_shown_as_module_offset)
 	struct sym_space *sp;
 	struct sym_session *s = new_session(&sp);
 	const char *gone = "/nonexistent/kbprof/libgone.so";
-	cr_assert_eq(sym_space_add_module(sp, gone, 0x7f0000001000, 0x7f0000005000, 0x1000, NULL, 0,
-					  NULL),
-		     0);
+	struct sym_module_desc d = {
+	    .path = gone, .start = 0x7f0000001000, .end = 0x7f0000005000, .pgoff = 0x1000};
+	cr_assert_eq(sym_space_add_module(sp, &d, NULL), 0);
 	struct sym_space *sp2 = sym_space_new(s, "second");
-	cr_assert_eq(sym_space_add_module(sp2, gone, 0x7f0000001000, 0x7f0000005000, 0x1000,
-					  NULL, 0, NULL),
-		     0);
+	cr_assert_eq(sym_space_add_module(sp2, &d, NULL), 0);
 	const struct sym_info *i = sym_lookup(sp, 0x7f0000001234, 0);
 	cr_expect_eq(i->level, SYM_LEVEL_MODULE);
 	cr_expect_eq(i->module->state, SYM_MODULE_MISSING);
@@ -406,7 +407,8 @@ Test(symbolize, malformed_mapping_is_an_error)
 	struct sym_space *sp;
 	struct sym_session *s = new_session(&sp);
 	struct kb_error err = {{0}};
-	cr_expect_eq(sym_space_add_module(sp, "/bin/true", 0x2000, 0x1000, 0, NULL, 0, &err), -1);
+	struct sym_module_desc d = {.path = "/bin/true", .start = 0x2000, .end = 0x1000};
+	cr_expect_eq(sym_space_add_module(sp, &d, &err), -1);
 	cr_expect_str_eq(err.msg, "module /bin/true: mapping end 0x1000 is not above its start "
 				  "0x2000");
 	sym_session_free(s);
@@ -420,7 +422,8 @@ Test(symbolize, non_elf_file_is_unusable_with_a_warning)
 	cr_assert_eq(write_file(path, "hello, not ELF\n", 15), 0);
 	struct sym_space *sp;
 	struct sym_session *s = new_session(&sp);
-	cr_assert_eq(sym_space_add_module(sp, path, 0x400000, 0x401000, 0, NULL, 0, NULL), 0);
+	struct sym_module_desc d = {.path = path, .start = 0x400000, .end = 0x401000};
+	cr_assert_eq(sym_space_add_module(sp, &d, NULL), 0);
 	const struct sym_info *i = sym_lookup(sp, 0x400010, 0);
 	cr_expect_eq(i->module->state, SYM_MODULE_UNUSABLE);
 	cr_expect_eq(i->level, SYM_LEVEL_MODULE);
@@ -428,4 +431,53 @@ Test(symbolize, non_elf_file_is_unusable_with_a_warning)
 	sym_session_free(s);
 	rm_rf(dir);
 	free(dir);
+}
+
+Test(symbolize, changed_file_without_build_id_is_a_mismatch)
+{
+	struct sym_space *sp;
+	struct sym_session *s = new_session(&sp);
+	/* The test binary, recorded with another size and no build-id. */
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert_not_null(f);
+	char line[PATH_MAX + 128];
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		uint64_t start, end, pgoff;
+		char perms[8], path[PATH_MAX];
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %4095s", &start,
+			   &end, perms, &pgoff, path) == 5 &&
+		    perms[2] == 'x' && strcmp(path, self_exe()) == 0) {
+			struct sym_module_desc d = {.path = path,
+						    .start = start,
+						    .end = end,
+						    .pgoff = pgoff,
+						    .size = 12345,
+						    .mtime_ns = 1};
+			cr_assert_eq(sym_space_add_module(sp, &d, NULL), 0);
+			found = 1;
+		}
+	}
+	fclose(f);
+	cr_assert(found);
+	const struct sym_info *i = sym_lookup(sp, (uintptr_t)&marked_caller, 0);
+	cr_expect_eq(i->module->state, SYM_MODULE_MISMATCH);
+	cr_expect_eq(i->level, SYM_LEVEL_MODULE);
+	cr_expect_not_null(
+	    strstr(sym_session_warnings(s), "changed since the recording (size 12345"), "%s",
+	    sym_session_warnings(s));
+	sym_session_free(s);
+}
+
+Test(symbolize, pseudo_files_have_no_file_and_no_warning)
+{
+	struct sym_space *sp;
+	struct sym_session *s = new_session(&sp);
+	struct sym_module_desc d = {.path = "[vdso]", .start = 0x7fff0000, .end = 0x7fff2000};
+	cr_assert_eq(sym_space_add_module(sp, &d, NULL), 0);
+	const struct sym_info *i = sym_lookup(sp, 0x7fff0100, 0);
+	cr_expect_eq(i->module->state, SYM_MODULE_NOFILE);
+	cr_expect_str_eq(i->function->name, "[vdso]");
+	cr_expect_eq(sym_session_warning_count(s), 0);
+	sym_session_free(s);
 }
