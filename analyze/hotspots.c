@@ -507,10 +507,10 @@ static int build_lines(struct builder *b)
 			goto out;
 		const struct hot_row *rw = &r->rows[row];
 		for (size_t k = 0; k < cnt; k++)
-			hl->lines[k] = (struct hot_line){
-			    e[from + k].file, e[from + k].line,
-			    count(e[from + k].samples, e[from + k].period, rw->self.samples,
-				  rw->self.period)};
+			hl->lines[k] =
+			    (struct hot_line){e[from + k].file, e[from + k].line,
+					      count(e[from + k].samples, e[from + k].period,
+						    rw->self.samples, rw->self.period)};
 		qsort(hl->lines, cnt, sizeof *hl->lines, cmp_line);
 		hl->n = cnt < limit ? cnt : limit;
 	}
@@ -645,7 +645,8 @@ static int build_regions(struct builder *b)
 			size_t len = strlen(rows[k].path);
 			for (size_t i = 0; i < b->region_cap; i++) {
 				const struct region_acc *ra = &b->regions[i];
-				if (ra->used && ra->path && strncmp(ra->path, rows[k].path, len) == 0 &&
+				if (ra->used && ra->path &&
+				    strncmp(ra->path, rows[k].path, len) == 0 &&
 				    (ra->path[len] == '\0' || ra->path[len] == '/')) {
 					s += ra->samples;
 					pd += ra->period;
@@ -670,12 +671,12 @@ int hot_report_build(struct prof *p, const struct hot_options *o, struct hot_rep
 	struct hot_options defaults = {0};
 	if (!o)
 		o = &defaults;
-	const struct prof_event *ev = o->event ? prof_event_find(p, 0, o->event)
-					       : prof_event_find(p, KBREC_EVENT_CPU, NULL);
+	const struct prof_event *ev =
+	    o->event ? prof_event_find(p, 0, o->event) : prof_event_find(p, KBREC_EVENT_CPU, NULL);
 	if (!ev) {
 		if (o->event)
-			return kb_error_set(err, "%s: no event named '%s' in the recording", p->path,
-					    o->event);
+			return kb_error_set(err, "%s: no event named '%s' in the recording",
+					    p->path, o->event);
 		return kb_error_set(err,
 				    "%s: the recording has no CPU-sample event (recorded with "
 				    "--faults only? try `kbprof report --faults`)",

@@ -41,8 +41,8 @@ enum hot_sort {
 };
 
 struct hot_options {
-	const char *event;      /* event name; NULL: the first CPU-sample event */
-	const char *region;     /* keep samples inside this region; NULL: all */
+	const char *event;  /* event name; NULL: the first CPU-sample event */
+	const char *region; /* keep samples inside this region; NULL: all */
 	enum hot_sort sort;
 	size_t limit;           /* function rows kept; 0: all */
 	const char *callers_of; /* function name for the caller/callee view, or NULL */
@@ -90,9 +90,9 @@ struct hot_callgraph {
 };
 
 struct hot_region_row {
-	const char *path; /* NULL: no region open */
-	struct hot_count self;  /* innermost region */
-	struct hot_count incl;  /* this region or one nested in it */
+	const char *path;          /* NULL: no region open */
+	struct hot_count self;     /* innermost region */
+	struct hot_count incl;     /* this region or one nested in it */
 	uint64_t entries, wall_ns; /* from the region events */
 };
 
@@ -108,11 +108,11 @@ struct hot_report {
 	const char *region; /* the filter, or NULL */
 	enum hot_sort sort;
 
-	uint64_t event_samples;   /* samples of the event in the file */
-	uint64_t samples, period; /* selected */
+	uint64_t event_samples;            /* samples of the event in the file */
+	uint64_t samples, period;          /* selected */
 	uint64_t with_function, with_line; /* selected samples, by leaf coverage */
-	uint64_t unknown_process; /* selected samples of a pid the side-band never named */
-	size_t n_functions;       /* distinct functions with weight */
+	uint64_t unknown_process;          /* selected samples of a pid the side-band never named */
+	size_t n_functions;                /* distinct functions with weight */
 
 	struct hot_row *rows;
 	size_t n_rows;
@@ -123,7 +123,7 @@ struct hot_report {
 	size_t n_regions;
 	struct hot_folded *folded;
 	size_t n_folded;
-	size_t addresses[4]; /* distinct addresses by symbolization level */
+	size_t addresses[4];   /* distinct addresses by symbolization level */
 	const char **warnings; /* what may make the numbers incomplete */
 	size_t n_warnings;
 };

@@ -13,8 +13,8 @@ struct item {
 	uint64_t time, seq;
 	enum kbrec_type type;
 	uint32_t pid, ppid, tid, flags;
-	const char *name;   /* COMM */
-	size_t map;         /* MMAP: index in p->maps */
+	const char *name; /* COMM */
+	size_t map;       /* MMAP: index in p->maps */
 };
 
 struct loader {
@@ -29,9 +29,9 @@ struct loader {
 	uint64_t seq;
 };
 
-#define GROW(arr, n, cap, init)                                                                  \
-	((n) < (cap) ? 0                                                                         \
-		     : ((cap) = (cap) ? (cap) * 2 : (init),                                      \
+#define GROW(arr, n, cap, init)                                                                    \
+	((n) < (cap) ? 0                                                                           \
+		     : ((cap) = (cap) ? (cap)*2 : (init),                                          \
 			((arr) = reallocarray_or_free((arr), (cap), sizeof *(arr))) ? 0 : -1))
 
 static void *reallocarray_or_free(void *p, size_t n, size_t size)
@@ -87,8 +87,7 @@ static int rehash_procs(struct prof *p)
 	return 0;
 }
 
-static int proc_push_image(struct prof_proc *pr, uint64_t time,
-			   struct sym_space *space)
+static int proc_push_image(struct prof_proc *pr, uint64_t time, struct sym_space *space)
 {
 	if (GROW(pr->images, pr->n_images, pr->cap_images, 2))
 		return -1;
@@ -287,8 +286,9 @@ static int on_region(struct loader *l, const struct kbrec_record *rec)
 	const char *now = path;
 	if (rec->type == KBREC_REGION_END) {
 		const char *slash = strrchr(path, '/');
-		now = slash && ev->depth > 1 ? strtab_intern_n(&p->strs, path, (size_t)(slash - path))
-					     : NULL;
+		now = slash && ev->depth > 1
+			  ? strtab_intern_n(&p->strs, path, (size_t)(slash - path))
+			  : NULL;
 	} else {
 		r->entries++;
 	}
@@ -574,7 +574,8 @@ static int is_code(const struct prof_mapping *m)
 static int build_images(struct loader *l, struct kb_error *err)
 {
 	struct prof *p = l->p;
-	qsort(l->items, l->n_items, sizeof *l->items, cmp_item);
+	if (l->n_items)
+		qsort(l->items, l->n_items, sizeof *l->items, cmp_item);
 	for (size_t i = 0; i < l->n_items; i++) {
 		const struct item *it = &l->items[i];
 		switch (it->type) {
@@ -634,10 +635,8 @@ static int build_images(struct loader *l, struct kb_error *err)
 				goto oom;
 			struct sym_space *sp = pr->images[pr->n_images - 1].space;
 			const struct prof_module *mod = module_by_path(p, m->name);
-			struct sym_module_desc d = {.path = m->name,
-						    .start = m->start,
-						    .end = m->end,
-						    .pgoff = m->pgoff};
+			struct sym_module_desc d = {
+			    .path = m->name, .start = m->start, .end = m->end, .pgoff = m->pgoff};
 			if (mod) {
 				d.build_id = mod->build_id;
 				d.build_id_len = mod->build_id_len;
@@ -661,7 +660,8 @@ static int finish_threads(struct prof *p)
 {
 	for (size_t i = 0; i < p->thread_hash_cap; i++)
 		for (struct prof_thread *th = p->thread_hash[i]; th; th = th->hnext)
-			qsort(th->tr, th->n, sizeof *th->tr, cmp_transition);
+			if (th->n)
+				qsort(th->tr, th->n, sizeof *th->tr, cmp_transition);
 	return 0;
 }
 
@@ -699,7 +699,8 @@ int prof_load(struct prof **out, const char *path, const struct prof_options *op
 			      "%s; the report shows the %" PRIu64 " records before it\n", rerr.msg,
 			      p->records);
 	} else if (kbrec_reader_truncation(r)) {
-		kb_buf_printf(&p->problems, "%s; the report shows the %" PRIu64 " records before it\n",
+		kb_buf_printf(&p->problems,
+			      "%s; the report shows the %" PRIu64 " records before it\n",
 			      kbrec_reader_truncation(r), p->records);
 	} else if (!p->finished) {
 		kb_buf_printf(&p->problems,
@@ -758,8 +759,8 @@ void prof_free(struct prof *p)
 	free(p);
 }
 
-int prof_each_sample(struct prof *p, int (*fn)(void *ctx, const struct kbrec_sample *s),
-		     void *ctx, struct kb_error *err)
+int prof_each_sample(struct prof *p, int (*fn)(void *ctx, const struct kbrec_sample *s), void *ctx,
+		     struct kb_error *err)
 {
 	struct kbrec_reader *r;
 	if (kbrec_reader_open(&r, p->path, err) != 0)
@@ -779,7 +780,8 @@ int prof_each_sample(struct prof *p, int (*fn)(void *ctx, const struct kbrec_sam
 
 uint64_t prof_duration_ns(const struct prof *p)
 {
-	uint64_t start = p->have_session && p->session.start_ns ? p->session.start_ns : p->first_time;
+	uint64_t start =
+	    p->have_session && p->session.start_ns ? p->session.start_ns : p->first_time;
 	uint64_t end = p->finished && p->finish.end_ns ? p->finish.end_ns : p->last_time;
 	return end > start ? end - start : 0;
 }

@@ -153,8 +153,8 @@ void prof_free(struct prof *p);
 /* Calls fn for each SAMPLE record in file order, stopping early when fn
  * returns non-zero (that value is returned). Returns 0 at the end, or -1
  * with err when the file cannot be read again. */
-int prof_each_sample(struct prof *p, int (*fn)(void *ctx, const struct kbrec_sample *s),
-		     void *ctx, struct kb_error *err);
+int prof_each_sample(struct prof *p, int (*fn)(void *ctx, const struct kbrec_sample *s), void *ctx,
+		     struct kb_error *err);
 
 const struct prof_event *prof_event_by_id(const struct prof *p, uint32_t id);
 /* The first event of a kind (KBREC_EVENT_CPU, KBREC_EVENT_FAULTS), or the

@@ -17,8 +17,12 @@
 
 /* ---- functions with known lines ---- */
 
+/* The volatile store keeps the compiler from merging two calls. */
+static volatile int calls;
+
 __attribute__((noinline)) static uintptr_t return_address(void)
 {
+	calls++;
 	return (uintptr_t)__builtin_return_address(0);
 }
 
