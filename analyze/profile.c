@@ -21,7 +21,7 @@ struct loader {
 	struct prof *p;
 	struct item *items;
 	size_t n_items, cap_items;
-	size_t cap_events, cap_maps, cap_modules, cap_faults, cap_notes, cap_regions;
+	size_t cap_events, cap_maps, cap_modules, cap_faults, cap_notes, cap_regions, cap_tasks;
 	/* region path -> index in p->regions */
 	uint32_t *region_index;
 	size_t region_index_cap;
@@ -578,6 +578,14 @@ static int build_images(struct loader *l, struct kb_error *err)
 		qsort(l->items, l->n_items, sizeof *l->items, cmp_item);
 	for (size_t i = 0; i < l->n_items; i++) {
 		const struct item *it = &l->items[i];
+		int is_task = (it->type == KBREC_FORK && it->pid != it->ppid) ||
+			      (it->type == KBREC_COMM && (it->flags & KBREC_COMM_EXEC));
+		if (is_task) {
+			if (GROW(p->tasks, p->n_tasks, l->cap_tasks, 16))
+				goto oom;
+			p->tasks[p->n_tasks++] = (struct prof_task){
+			    it->time, it->seq, it->pid, it->ppid, it->type == KBREC_COMM};
+		}
 		switch (it->type) {
 		case KBREC_FORK: {
 			if (it->pid == it->ppid || proc_find(p, it->pid))
@@ -675,6 +683,7 @@ int prof_load(struct prof **out, const char *path, const struct prof_options *op
 	strtab_init(&p->strs, &p->arena);
 	p->path = strtab_intern(&p->strs, path);
 	struct loader l = {.p = p, .keep_faults = opts && opts->keep_faults};
+	p->faults_kept = l.keep_faults;
 	struct kbrec_reader *r = NULL;
 	int rc = -1;
 	if (!p->path)
@@ -752,6 +761,7 @@ void prof_free(struct prof *p)
 	free(p->regions);
 	free(p->faults);
 	free(p->notes);
+	free(p->tasks);
 	kb_buf_free(&p->problems);
 	sym_session_free(p->sym);
 	strtab_free(&p->strs);

@@ -55,6 +55,13 @@ struct prof_fault {
 };
 
 /* A region path seen in the recording, with what the probes measured. */
+/* A fork of a process or an exec, in the order they shape address spaces. */
+struct prof_task {
+	uint64_t time, seq;
+	uint32_t pid, ppid;
+	int exec; /* 1: pid exec'd (its mappings are replaced); 0: pid forked from ppid */
+};
+
 struct prof_region {
 	const char *path; /* interned */
 	uint64_t entries; /* REGION_BEGIN records */
@@ -123,8 +130,11 @@ struct prof {
 	size_t n_regions;
 	struct prof_fault *faults;
 	size_t n_faults;
+	int faults_kept; /* loaded with keep_faults */
 	const char **notes;
 	size_t n_notes;
+	struct prof_task *tasks; /* sorted by (time, seq) */
+	size_t n_tasks;
 
 	uint64_t records, samples, lost, throttles, lost_unknown_event;
 	uint64_t first_time, last_time; /* over every timed record */
