@@ -610,8 +610,8 @@ static int build_tables(struct builder *b)
 		struct flt_mapping_row *m = &r->mappings[i];
 		*m = b->maps[i];
 		finish_count(&m->c, all);
-		m->touched_pct = m->mapped_pages ? 100.0 * (double)m->c.pages / (double)m->mapped_pages
-						 : 0;
+		m->touched_pct =
+		    m->mapped_pages ? 100.0 * (double)m->c.pages / (double)m->mapped_pages : 0;
 	}
 	qsort(r->mappings, b->n_maps, sizeof *r->mappings, cmp_map_row);
 	r->n_mappings = b->n_maps;
@@ -645,7 +645,8 @@ static int build_tables(struct builder *b)
 			continue;
 		struct flt_page_row row = {.addr = a->page << PAGE_SHIFT,
 					   .pid = a->pid,
-					   .mapping = a->mapping >= 0 ? b->maps[a->mapping].name : "",
+					   .mapping =
+					       a->mapping >= 0 ? b->maps[a->mapping].name : "",
 					   .faults = a->faults,
 					   .first_ns = a->first_time,
 					   .first_fn = a->first_fn};
@@ -699,6 +700,74 @@ static int build_bins(struct builder *b)
 			bin = nb - 1;
 		r->bins[bin].faults++;
 	}
+	return 0;
+}
+
+static int cmp_folded(const void *x, const void *y)
+{
+	const struct flt_folded *a = x, *b = y;
+	return strcmp(a->stack, b->stack);
+}
+
+/* Folded stacks of the selected faults: each chain symbolized root first,
+ * then equal strings merged (sorting them is what merges them). */
+static int build_folded(struct builder *b)
+{
+	struct flt_report *r = b->r;
+	struct prof *p = b->p;
+	r->folded = arena_alloc(&r->arena, (p->n_faults ? p->n_faults : 1) * sizeof *r->folded);
+	if (!r->folded)
+		return -1;
+	struct kb_buf buf = {0};
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_faults; i++) {
+		const struct prof_fault *f = &p->faults[i];
+		if (classify(b, f->event_id) == CLS_SKIP)
+			continue;
+		if (b->o->region &&
+		    !prof_region_match(prof_region_at(p, f->pid, f->tid, f->time), b->o->region))
+			continue;
+		struct sym_space *sp = prof_space_at(p, f->pid, f->time);
+		if (!sp)
+			sp = b->orphan;
+		kb_buf_reset(&buf);
+		uint64_t one = f->ip;
+		const uint64_t *chain = f->n_chain ? f->chain : &one;
+		uint32_t nc = f->n_chain ? f->n_chain : 1;
+		int first = 1;
+		for (uint32_t k = nc; k-- > 0;) {
+			if (k > 0 && chain[k] == 0)
+				continue;
+			const struct sym_info *info = sym_lookup(sp, chain[k], k > 0);
+			if (!info) {
+				kb_buf_free(&buf);
+				return -1;
+			}
+			if (!first)
+				kb_buf_putc(&buf, ';');
+			first = 0;
+			for (const char *c = info->function->name; *c; c++)
+				kb_buf_putc(&buf, *c == ';' || *c == ' ' ? '_' : *c);
+		}
+		const char *stack =
+		    buf.oom ? NULL : arena_strdup(&r->arena, buf.len ? buf.data : "");
+		if (!stack) {
+			kb_buf_free(&buf);
+			return -1;
+		}
+		r->folded[n++] = (struct flt_folded){stack, 1};
+	}
+	kb_buf_free(&buf);
+	if (n)
+		qsort(r->folded, n, sizeof *r->folded, cmp_folded);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(r->folded[k - 1].stack, r->folded[i].stack) == 0)
+			r->folded[k - 1].faults++;
+		else
+			r->folded[k++] = r->folded[i];
+	}
+	r->n_folded = k;
 	return 0;
 }
 
@@ -783,7 +852,8 @@ int flt_report_build(struct prof *p, const struct flt_options *o, struct flt_rep
 	int rc = -1;
 	if (!r->events || !b.orphan)
 		goto out;
-	if (sweep(&b) != 0 || build_tables(&b) != 0 || build_bins(&b) != 0)
+	if (sweep(&b) != 0 || build_tables(&b) != 0 || build_bins(&b) != 0 ||
+	    (o->folded && build_folded(&b) != 0))
 		goto out;
 	build_rusage(&b);
 	if (prof_warnings(p, any, &r->warnings, &r->n_warnings) != 0)

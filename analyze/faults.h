@@ -40,6 +40,7 @@ struct flt_options {
 	const char *region; /* keep faults inside this region; NULL: all */
 	size_t limit;       /* rows per table (functions, pages, mappings); 0: 20 */
 	size_t bins;        /* time histogram bins; 0: 20 */
+	int folded;         /* folded stacks of the faults (profile loaded with chains) */
 };
 
 struct flt_count {
@@ -67,13 +68,13 @@ enum flt_kind {
 struct flt_mapping_row {
 	const char *name; /* path, "[heap]", "[stack]", "anonymous", "(no mapping)" */
 	enum flt_kind kind;
-	uint64_t maps;          /* mmap records of that name */
-	uint64_t size;          /* bytes: the largest mapping of that name */
-	uint64_t mapped_pages;  /* pages of the largest mapping */
-	int shared;             /* MAP_SHARED */
-	int populated;          /* MAP_POPULATE: 1 yes, 0 no, -1 unknown (not recorded) */
+	uint64_t maps;         /* mmap records of that name */
+	uint64_t size;         /* bytes: the largest mapping of that name */
+	uint64_t mapped_pages; /* pages of the largest mapping */
+	int shared;            /* MAP_SHARED */
+	int populated;         /* MAP_POPULATE: 1 yes, 0 no, -1 unknown (not recorded) */
 	struct flt_count c;
-	double touched_pct;     /* pages faulted / pages of the largest mapping */
+	double touched_pct; /* pages faulted / pages of the largest mapping */
 };
 
 struct flt_function_row {
@@ -98,15 +99,20 @@ struct flt_bin {
 	uint64_t faults;
 };
 
+struct flt_folded {
+	const char *stack; /* "main;load;memcpy" from the root, user frames */
+	uint64_t faults;
+};
+
 struct flt_report {
 	struct arena arena;
 	const struct prof *prof;
 	const char *region;
-	const char *events;  /* the events counted, "page-faults" or "minor-faults, major-faults" */
-	int classified;      /* minor/major known per fault */
-	uint64_t samples;    /* fault samples in the file (all fault events) */
+	const char *events; /* the events counted, "page-faults" or "minor-faults, major-faults" */
+	int classified;     /* minor/major known per fault */
+	uint64_t samples;   /* fault samples in the file (all fault events) */
 	struct flt_count total; /* selected */
-	uint64_t kernel_ip;  /* faults whose ip is in the kernel and no user frame was recorded */
+	uint64_t kernel_ip; /* faults whose ip is in the kernel and no user frame was recorded */
 
 	struct flt_region_row *regions;
 	size_t n_regions;
@@ -118,6 +124,8 @@ struct flt_report {
 	size_t n_pages;
 	struct flt_bin *bins;
 	size_t n_bins;
+	struct flt_folded *folded;
+	size_t n_folded;
 
 	/* getrusage(RUSAGE_CHILDREN) of the workload, when the recording ended
 	 * normally, beside the perf-event count over the whole recording. */

@@ -25,7 +25,7 @@ struct loader {
 	/* region path -> index in p->regions */
 	uint32_t *region_index;
 	size_t region_index_cap;
-	int keep_faults;
+	int keep_faults, keep_chains;
 	uint64_t seq;
 };
 
@@ -479,10 +479,24 @@ static int on_record(struct loader *l, const struct kbrec_record *rec)
 			f->addr = s->addr;
 			f->ip = s->ip;
 			f->caller = 0;
+			f->chain = NULL;
+			f->n_chain = 0;
 			if (s->nr_user > 0) {
 				f->ip = s->ips[s->nr_kernel];
 				if (s->nr_user > 1)
 					f->caller = s->ips[s->nr_kernel + 1];
+			}
+			if (l->keep_chains) {
+				uint32_t n = s->nr_user ? s->nr_user : 1;
+				uint64_t *c = arena_alloc(&p->arena, n * sizeof *c);
+				if (!c)
+					return -1;
+				if (s->nr_user)
+					memcpy(c, s->ips + s->nr_kernel, n * sizeof *c);
+				else
+					c[0] = f->ip;
+				f->chain = c;
+				f->n_chain = n;
 			}
 		}
 		break;
@@ -682,7 +696,9 @@ int prof_load(struct prof **out, const char *path, const struct prof_options *op
 		return kb_error_set(err, "%s: out of memory", path);
 	strtab_init(&p->strs, &p->arena);
 	p->path = strtab_intern(&p->strs, path);
-	struct loader l = {.p = p, .keep_faults = opts && opts->keep_faults};
+	struct loader l = {.p = p,
+			   .keep_faults = opts && opts->keep_faults,
+			   .keep_chains = opts && opts->keep_faults && opts->keep_fault_chains};
 	p->faults_kept = l.keep_faults;
 	struct kbrec_reader *r = NULL;
 	int rc = -1;

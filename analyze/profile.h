@@ -51,7 +51,9 @@ struct prof_mapping {
 struct prof_fault {
 	uint32_t pid, tid, event_id;
 	uint64_t time, addr, ip;
-	uint64_t caller; /* first user return address of the call chain, 0 if none */
+	uint64_t caller;       /* first user return address of the call chain, 0 if none */
+	const uint64_t *chain; /* user call chain, innermost first (chain[0] == ip), when kept */
+	uint32_t n_chain;
 };
 
 /* A region path seen in the recording, with what the probes measured. */
@@ -153,7 +155,8 @@ struct prof {
 };
 
 struct prof_options {
-	int keep_faults; /* keep page-fault samples in prof->faults */
+	int keep_faults;       /* keep page-fault samples in prof->faults */
+	int keep_fault_chains; /* and their user call chains (folded stacks of faults) */
 };
 
 int prof_load(struct prof **out, const char *path, const struct prof_options *opts,

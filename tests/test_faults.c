@@ -119,8 +119,8 @@ static const struct flt_mapping_row *mrow(const struct flt_report *r, const char
 		if (strcmp(r->mappings[i].name, name) == 0)
 			return &r->mappings[i];
 	for (size_t i = 0; i < r->n_mappings; i++)
-		fprintf(stderr, "row %s kind %d faults %lu\n", r->mappings[i].name, r->mappings[i].kind,
-			(unsigned long)r->mappings[i].c.faults);
+		fprintf(stderr, "row %s kind %d faults %lu\n", r->mappings[i].name,
+			r->mappings[i].kind, (unsigned long)r->mappings[i].c.faults);
 	cr_assert_fail("no mapping row %s", name);
 	return NULL;
 }
@@ -346,5 +346,29 @@ Test(faults, recording_without_fault_events_is_an_error)
 	struct flt_report *r;
 	cr_expect_eq(flt_report_build(p, NULL, &r, &err), -1);
 	cr_expect_not_null(strstr(err.msg, "record with `kbprof record --faults`"), "%s", err.msg);
+	prof_free(p);
+}
+
+Test(faults, folded_stacks_of_faults_from_their_chains)
+{
+	struct recw_file *f = fx_create(path);
+	mapping(f, FX_PID, 1500, KB, 16 * PG, 0, MAP_SHARED, "/data/kb.img");
+	uint64_t chain[] = {LOADER_IP, QUERY_IP + 5};
+	fx_sample(f, FX_FAULT_EVENT, FX_PID, 2000, 1, KB, 2, chain);
+	fx_sample(f, FX_FAULT_EVENT, FX_PID, 2001, 1, KB + PG, 2, chain);
+	fx_sample(f, FX_FAULT_EVENT, FX_PID, 2002, 1, KB + 2 * PG, 1, chain);
+	fx_finish(f, 11000, 0, 0);
+	struct prof *p;
+	struct kb_error err = {{0}};
+	struct prof_options po = {.keep_faults = 1, .keep_fault_chains = 1};
+	cr_assert_eq(prof_load(&p, path, &po, &err), 0, "%s", err.msg);
+	struct flt_options o = {.folded = 1};
+	struct flt_report *r = build(p, &o);
+	cr_assert_eq(r->n_folded, 2);
+	cr_expect_str_eq(r->folded[0].stack, "ft_loader");
+	cr_expect_eq(r->folded[0].faults, 1);
+	cr_expect_str_eq(r->folded[1].stack, "ft_query;ft_loader");
+	cr_expect_eq(r->folded[1].faults, 2);
+	flt_report_free(r);
 	prof_free(p);
 }
