@@ -261,14 +261,23 @@ const char *flt_kind_name(enum flt_kind k)
 	}
 }
 
-/* The row of a mapping name (anonymous mappings share one row). */
-static int map_row(struct builder *b, const struct prof_mapping *m)
+/* The row of a mapping. Code files (any executable mapping of that name)
+ * and anonymous memory are one row each, whatever their segments; a data
+ * file is one row per mmap (per process and start), so two mappings of
+ * one KB image, lazy and populated, stay apart. */
+static int map_row(struct builder *b, const struct prof_mapping *m, int code_file)
 {
 	enum flt_kind k = m ? kind_of(m->name) : FLT_NONE;
 	const char *name = !m ? "(no mapping recorded)" : k == FLT_ANON ? "anonymous" : m->name;
-	for (size_t i = 0; i < b->n_maps; i++)
-		if (b->maps[i].kind == k && strcmp(b->maps[i].name, name) == 0)
+	int instance = k == FLT_FILE && !code_file;
+	uint64_t start = instance ? m->start : 0;
+	uint32_t pid = instance ? m->pid : 0;
+	for (size_t i = 0; i < b->n_maps; i++) {
+		const struct flt_mapping_row *r = &b->maps[i];
+		if (r->kind == k && r->start == start && r->pid == pid &&
+		    strcmp(r->name, name) == 0)
 			return (int)i;
+	}
 	if (b->n_maps == b->cap_maps) {
 		size_t cap = b->cap_maps ? b->cap_maps * 2 : 16;
 		struct flt_mapping_row *t = realloc(b->maps, cap * sizeof *t);
@@ -281,24 +290,26 @@ static int map_row(struct builder *b, const struct prof_mapping *m)
 	memset(row, 0, sizeof *row);
 	row->name = name;
 	row->kind = k;
+	row->instance = instance;
+	row->start = start;
+	row->pid = pid;
 	row->populated = -1;
 	return (int)b->n_maps++;
 }
 
-/* Sizes and flags of every mapping of each row's name, from all mmaps. */
+/* Sizes and flags of the mappings of each row. */
 static void note_mapping(struct builder *b, int row, const struct prof_mapping *m)
 {
 	struct flt_mapping_row *r = &b->maps[row];
 	r->maps++;
-	uint64_t size = m->end - m->start;
-	if (size > r->size) {
-		r->size = size;
-		r->mapped_pages = (size + FLT_PAGE_SIZE - 1) / FLT_PAGE_SIZE;
-	}
+	r->size += m->end - m->start;
+	r->mapped_pages = (r->size + FLT_PAGE_SIZE - 1) / FLT_PAGE_SIZE;
 	if (m->map_flags & MAP_SHARED)
 		r->shared = 1;
 	if (m->map_flags & MAP_POPULATE)
 		r->populated = 1;
+	if (m->prot & PROT_EXEC)
+		r->code = 1;
 }
 
 static int region_row(struct builder *b, const char *path)
@@ -425,7 +436,10 @@ static int cmp_map_row(const void *x, const void *y)
 	const struct flt_mapping_row *a = x, *b = y;
 	if (a->c.faults != b->c.faults)
 		return a->c.faults < b->c.faults ? 1 : -1;
-	return strcmp(a->name, b->name);
+	int c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	return (a->start > b->start) - (a->start < b->start);
 }
 
 static int cmp_region_row(const void *x, const void *y)
@@ -476,13 +490,35 @@ static int sweep(struct builder *b)
 	b->row_of_map = malloc((p->n_maps ? p->n_maps : 1) * sizeof *b->row_of_map);
 	if (!b->row_of_map)
 		goto out;
+	/* which names have code: those are grouped by name */
+	const char **code_names = malloc((p->n_maps ? p->n_maps : 1) * sizeof *code_names);
+	if (!code_names)
+		goto out;
+	size_t n_code = 0;
 	for (size_t i = 0; i < p->n_maps; i++) {
-		int row = map_row(b, &p->maps[i]);
+		if (!(p->maps[i].prot & PROT_EXEC))
+			continue;
+		size_t j = 0;
+		while (j < n_code && code_names[j] != p->maps[i].name)
+			j++;
+		if (j == n_code)
+			code_names[n_code++] = p->maps[i].name;
+	}
+	for (size_t i = 0; i < p->n_maps; i++) {
+		int code = 0;
+		for (size_t j = 0; j < n_code && !code; j++)
+			code = code_names[j] == p->maps[i].name; /* interned */
+		int row = map_row(b, &p->maps[i], code);
+		if (row < 0) {
+			free(code_names);
+			goto out;
+		}
 		if (row < 0)
 			goto out;
 		note_mapping(b, row, &p->maps[i]);
 		b->row_of_map[i] = row;
 	}
+	free(code_names);
 	uint64_t t0 = p->session.start_ns ? p->session.start_ns : p->first_time;
 	for (size_t e = 0; e < k; e++) {
 		const struct ev *ev = &evs[e];
@@ -524,7 +560,7 @@ static int sweep(struct builder *b)
 
 		struct space *sp = space_find(&ss, f->pid);
 		const struct span *span = sp ? space_lookup(sp, f->addr) : NULL;
-		int mrow = span ? b->row_of_map[span->map] : map_row(b, NULL);
+		int mrow = span ? b->row_of_map[span->map] : map_row(b, NULL, 0);
 		int rrow = region_row(b, region);
 		if (mrow < 0 || rrow < 0)
 			goto out;

@@ -17,7 +17,10 @@
  *   (the kernel does not say which). When a recording holds samples of
  *   minor/major events those are used, and page-faults samples are ignored
  *   so nothing counts twice.
- * - Pages touched: distinct (process, 4 KiB page) pairs that faulted;
+ * - Pages touched: distinct (process, 4 KiB page) pairs that faulted. A
+ *   read fault on a file mapping maps up to 16 neighbouring pages at once
+ *   (the kernel's fault-around), so a file read in sequence faults on
+ *   about one page in 16 and its "touched" share reads low;
  *   MB touched = pages * 4096 / 2^20; density = faults per MB touched
  *   (256 when every page faulted exactly once, more when pages fault again:
  *   copy-on-write after a read, reclaim).
@@ -65,16 +68,24 @@ enum flt_kind {
 	FLT_NONE,  /* no mapping recorded at that address and time */
 };
 
+/* A row is one data-file mapping (one mmap of a KB image: two mappings of
+ * the same file, say one lazy and one populated, are two rows), or every
+ * mapping of one code file (its segments), or all anonymous memory, the
+ * heap, the stack. */
 struct flt_mapping_row {
-	const char *name; /* path, "[heap]", "[stack]", "anonymous", "(no mapping)" */
+	const char *name; /* path, "[heap]", "[stack]", "anonymous", "(no mapping recorded)" */
 	enum flt_kind kind;
-	uint64_t maps;         /* mmap records of that name */
-	uint64_t size;         /* bytes: the largest mapping of that name */
-	uint64_t mapped_pages; /* pages of the largest mapping */
-	int shared;            /* MAP_SHARED */
-	int populated;         /* MAP_POPULATE: 1 yes, 0 no, -1 unknown (not recorded) */
+	int instance; /* one mmap: start and pid say which */
+	uint64_t start;
+	uint32_t pid;
+	int code;      /* a code file (has an executable mapping) */
+	uint64_t maps; /* mmap records in the row */
+	uint64_t size; /* bytes mapped, summed over those records */
+	uint64_t mapped_pages;
+	int shared;    /* MAP_SHARED */
+	int populated; /* MAP_POPULATE: 1 yes, -1 unknown (perf's mmap records do not carry it) */
 	struct flt_count c;
-	double touched_pct; /* pages faulted / pages of the largest mapping */
+	double touched_pct; /* pages that faulted / pages mapped (at most 100) */
 };
 
 struct flt_function_row {

@@ -474,8 +474,9 @@ static int build_lines(struct builder *b)
 	for (size_t i = 0; i < b->n_fns; i++)
 		row_of[i] = SIZE_MAX;
 	for (size_t i = 0; i < r->n_rows; i++)
-		if (r->rows[i].fn->id < b->n_fns)
-			row_of[r->rows[i].fn->id] = i;
+		if (r->rows[i].fn->id < b->n_fns && r->rows[i].fn->start != UINT64_MAX)
+			row_of[r->rows[i].fn->id] =
+			    i; /* buckets ([kernel], [lib.so]) have no lines */
 	size_t n = 0;
 	for (size_t j = 0; j < b->addr_cap; j++) {
 		const struct addr_acc *aa = &b->addrs[j];

@@ -855,8 +855,15 @@ int prof_warnings(struct prof *p, const struct prof_event *ev, const char ***out
 			 thr);
 		w[k++] = strtab_intern(&p->strs, msg);
 	}
-	for (size_t i = 0; i < p->n_notes && k < cap; i++)
-		w[k++] = p->notes[i];
+	for (size_t i = 0; i < p->n_notes && k < cap; i++) {
+		/* a note the recorder also put in an event's fallback note is
+		 * said once */
+		int dup = 0;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = w[j] && strstr(w[j], p->notes[i]) != NULL;
+		if (!dup)
+			w[k++] = p->notes[i];
+	}
 	const char *sw = sym_session_warnings(p->sym);
 	size_t nsw = sym_session_warning_count(p->sym);
 	if (nsw) {

@@ -372,3 +372,34 @@ Test(faults, folded_stacks_of_faults_from_their_chains)
 	flt_report_free(r);
 	prof_free(p);
 }
+
+Test(faults, two_mappings_of_one_data_file_are_two_rows)
+{
+	struct recw_file *f = fx_create(path);
+	mapping(f, FX_PID, 1500, KB, 16 * PG, 0, MAP_SHARED, "/data/kb.img");
+	mapping(f, FX_PID, 1600, KB + 64 * PG, 16 * PG, 0, MAP_SHARED, "/data/kb.img");
+	fault(f, FX_FAULT_EVENT, FX_PID, 2000, KB + PG, QUERY_IP);
+	fx_finish(f, 11000, 100, 0);
+	struct prof *p = load();
+	struct flt_report *r = build(p, NULL);
+	int lazy = 0, quiet = 0;
+	for (size_t i = 0; i < r->n_mappings; i++) {
+		const struct flt_mapping_row *m = &r->mappings[i];
+		if (strcmp(m->name, "/data/kb.img") != 0)
+			continue;
+		cr_expect(m->instance);
+		cr_expect_eq(m->size, 16 * PG);
+		if (m->start == KB)
+			lazy = m->c.faults == 1;
+		if (m->start == KB + 64 * PG)
+			quiet = m->c.faults == 0;
+	}
+	cr_expect(lazy && quiet);
+	/* code files stay one row for all their segments */
+	int rows = 0;
+	for (size_t i = 0; i < r->n_mappings; i++)
+		rows += strstr(r->mappings[i].name, "libc.so") != NULL;
+	cr_expect_eq(rows, 1);
+	flt_report_free(r);
+	prof_free(p);
+}
