@@ -39,11 +39,16 @@ const char cmd_report_usage[] =
 CMD(report)
 {
 	static const struct option opts[] = {
-	    {"input", required_argument, NULL, 'i'},  {"faults", no_argument, NULL, 'F'},
-	    {"region", required_argument, NULL, 'r'}, {"sort", required_argument, NULL, 's'},
-	    {"limit", required_argument, NULL, 'l'},  {"callers", required_argument, NULL, 'c'},
-	    {"lines", no_argument, NULL, 'L'},        {"format", required_argument, NULL, 'f'},
-	    {"event", required_argument, NULL, 'e'},  {"output", required_argument, NULL, 'o'},
+	    {"input", required_argument, NULL, 'i'},
+	    {"faults", no_argument, NULL, 'F'},
+	    {"region", required_argument, NULL, 'r'},
+	    {"sort", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"callers", required_argument, NULL, 'c'},
+	    {"lines", no_argument, NULL, 'L'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"event", required_argument, NULL, 'e'},
+	    {"output", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *input = "kbprof.data", *output = NULL;
@@ -70,8 +75,8 @@ CMD(report)
 			else if (strcmp(optarg, "total") == 0)
 				ho.sort = HOT_SORT_TOTAL;
 			else
-				return cli_usage_error("report", "--sort wants self or total, not '%s'",
-						       optarg);
+				return cli_usage_error(
+				    "report", "--sort wants self or total, not '%s'", optarg);
 			break;
 		case 'l':
 			if (cli_parse_u64(optarg, &v) || v > 1000000000ULL)
@@ -91,7 +96,8 @@ CMD(report)
 			format = rep_format_parse(optarg);
 			if (format < 0)
 				return cli_usage_error(
-				    "report", "--format wants text, markdown, json or folded, not '%s'",
+				    "report",
+				    "--format wants text, markdown, json or folded, not '%s'",
 				    optarg);
 			break;
 		case 'e':
@@ -107,8 +113,9 @@ CMD(report)
 	if (optind < argc)
 		return cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
 	if (faults && (ho.callers_of || ho.lines))
-		return cli_usage_error("report", "--callers and --lines are for the hotspot report, "
-						 "not --faults");
+		return cli_usage_error("report",
+				       "--callers and --lines are for the hotspot report, "
+				       "not --faults");
 	ho.folded = fo.folded = format == REP_FOLDED;
 
 	struct kb_error err = {{0}};
@@ -144,7 +151,8 @@ CMD(report)
 	if (f != stdout && fclose(f) != 0)
 		bad = 1;
 	if (bad) {
-		rc = cli_fail("report", "write failure on %s: %m", output ? output : "standard output");
+		rc = cli_fail("report", "write failure on %s: %m",
+			      output ? output : "standard output");
 		goto out;
 	}
 	rc = KBPROF_EXIT_OK;

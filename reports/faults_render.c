@@ -68,9 +68,9 @@ static void emit(struct rtab *t, struct kb_buf *out, int md, const char *title)
 
 static void regions_table(const struct flt_report *r, struct kb_buf *out, int md)
 {
-	static const char *const spec_c[] = {"region:l", "faults:r", "%:r",        "minor:r",
-					     "major:r",  "pages:r",  "faults/MB:r", "wall:r",
-					     NULL};
+	static const char *const spec_c[] = {"region:l",    "faults:r", "%:r",
+					     "minor:r",     "major:r",  "pages:r",
+					     "faults/MB:r", "wall:r",   NULL};
 	static const char *const spec_u[] = {"region:l", "faults:r",    "%:r",    "pages:r",
 					     "MB:r",     "faults/MB:r", "wall:r", NULL};
 	struct rtab t;
@@ -99,8 +99,8 @@ static void regions_table(const struct flt_report *r, struct kb_buf *out, int md
 
 static void mappings_table(const struct flt_report *r, struct kb_buf *out, int md, size_t limit)
 {
-	static const char *const spec[] = {"mapping:l", "kind:l",    "size:r",      "faults:r",
-					   "%:r",       "pages:r",   "touched:r",   "faults/MB:r",
+	static const char *const spec[] = {"mapping:l", "kind:l",  "size:r",    "faults:r",
+					   "%:r",       "pages:r", "touched:r", "faults/MB:r",
 					   "flags:l",   NULL};
 	struct rtab t;
 	rtab_init(&t, spec);
@@ -143,8 +143,9 @@ static void mappings_table(const struct flt_report *r, struct kb_buf *out, int m
 	}
 	emit(&t, out, md, "faults by mapping");
 	if (zero)
-		kb_buf_printf(out, md ? "\n%zu more mappings not shown.\n"
-				      : "  (%zu more mappings not shown)\n",
+		kb_buf_printf(out,
+			      md ? "\n%zu more mappings not shown.\n"
+				 : "  (%zu more mappings not shown)\n",
 			      zero);
 }
 
@@ -162,13 +163,14 @@ static void functions_table(const struct flt_report *r, struct kb_buf *out, int 
 	}
 	emit(&t, out, md, "faults by function");
 	if (r->n_functions < r->n_functions_all)
-		kb_buf_printf(out, md ? "\n%zu of %zu functions shown.\n" : "  (%zu of %zu functions)\n",
+		kb_buf_printf(out,
+			      md ? "\n%zu of %zu functions shown.\n" : "  (%zu of %zu functions)\n",
 			      r->n_functions, r->n_functions_all);
 }
 
 static void pages_table(const struct flt_report *r, struct kb_buf *out, int md)
 {
-	static const char *const spec[] = {"faults:r",  "page:l",  "pid:r",      "mapping:l",
+	static const char *const spec[] = {"faults:r", "page:l",  "pid:r",      "mapping:l",
 					   "offset:r", "first:r", "first by:l", NULL};
 	struct rtab t;
 	rtab_init(&t, spec);
@@ -232,8 +234,10 @@ static json_t *count_json(const struct flt_count *c, int classified)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "faults", json_integer((json_int_t)c->faults));
-	json_object_set_new(o, "minor", classified ? json_integer((json_int_t)c->minor) : json_null());
-	json_object_set_new(o, "major", classified ? json_integer((json_int_t)c->major) : json_null());
+	json_object_set_new(o, "minor",
+			    classified ? json_integer((json_int_t)c->minor) : json_null());
+	json_object_set_new(o, "major",
+			    classified ? json_integer((json_int_t)c->major) : json_null());
 	json_object_set_new(o, "pct", json_real(c->pct));
 	json_object_set_new(o, "pages", json_integer((json_int_t)c->pages));
 	json_object_set_new(o, "mb_touched", json_real(c->mb_touched));
@@ -301,10 +305,10 @@ static int render_json(const struct flt_report *r, struct kb_buf *out)
 	a = json_array();
 	for (size_t i = 0; i < r->n_functions; i++) {
 		const struct flt_function_row *f = &r->functions[i];
-		json_array_append_new(
-		    a, json_pack("{s:o, s:o, s:I, s:f}", "name", rep_jstr(f->fn->name), "module",
-				 rep_str_or_null(f->fn->module), "faults", (json_int_t)f->faults,
-				 "pct", f->pct));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:I, s:f}", "name",
+						   rep_jstr(f->fn->name), "module",
+						   rep_str_or_null(f->fn->module), "faults",
+						   (json_int_t)f->faults, "pct", f->pct));
 	}
 	json_object_set_new(root, "functions", a);
 	json_object_set_new(root, "functions_total", json_integer((json_int_t)r->n_functions_all));
@@ -337,9 +341,9 @@ static int render_json(const struct flt_report *r, struct kb_buf *out)
 
 	a = json_array();
 	for (size_t i = 0; i < r->n_folded; i++)
-		json_array_append_new(a, json_pack("{s:o, s:I}", "stack",
-						   rep_jstr(r->folded[i].stack), "faults",
-						   (json_int_t)r->folded[i].faults));
+		json_array_append_new(a,
+				      json_pack("{s:o, s:I}", "stack", rep_jstr(r->folded[i].stack),
+						"faults", (json_int_t)r->folded[i].faults));
 	json_object_set_new(root, "folded", a);
 	json_object_set_new(root, "warnings", rep_warnings_json(r->warnings, r->n_warnings));
 	return rep_json_dump(root, out);

@@ -81,7 +81,7 @@ static void header(const struct hot_report *r, struct kb_buf *out, int md)
 
 static void functions_table(const struct hot_report *r, struct kb_buf *out, int md)
 {
-	static const char *const spec[] = {"self%:r",  "self:r",   "total%:r", "total:r",
+	static const char *const spec[] = {"self%:r",    "self:r",   "total%:r", "total:r",
 					   "function:l", "module:l", "source:l", NULL};
 	struct rtab t;
 	rtab_init(&t, spec);
@@ -104,7 +104,8 @@ static void functions_table(const struct hot_report *r, struct kb_buf *out, int 
 	else
 		rtab_text(&t, out, 2);
 	if (r->n_rows < r->n_functions)
-		kb_buf_printf(out, md ? "\n%zu of %zu functions shown.\n" : "  (%zu of %zu functions)\n",
+		kb_buf_printf(out,
+			      md ? "\n%zu of %zu functions shown.\n" : "  (%zu of %zu functions)\n",
 			      r->n_rows, r->n_functions);
 	out->oom |= t.oom;
 	rtab_free(&t);
@@ -114,8 +115,8 @@ static void regions_table(const struct hot_report *r, struct kb_buf *out, int md
 {
 	if (r->n_regions == 0 || (r->n_regions == 1 && !r->regions[0].path))
 		return;
-	static const char *const spec[] = {"region:l",  "self%:r",   "self:r", "incl%:r",
-					   "incl:r",    "entries:r", "wall:r", NULL};
+	static const char *const spec[] = {"region:l", "self%:r",   "self:r", "incl%:r",
+					   "incl:r",   "entries:r", "wall:r", NULL};
 	struct rtab t;
 	rtab_init(&t, spec);
 	for (size_t i = 0; i < r->n_regions; i++) {
@@ -206,7 +207,8 @@ static void lines_tables(const struct hot_report *r, struct kb_buf *out, int md)
 			else
 				rtab_cell(&t, "%s", "(no line information)");
 		}
-		kb_buf_printf(out, md ? "\n### Source lines of `%s`\n\n" : "\nsource lines of %s:\n",
+		kb_buf_printf(out,
+			      md ? "\n### Source lines of `%s`\n\n" : "\nsource lines of %s:\n",
 			      hl->fn->name);
 		if (md)
 			rtab_markdown(&t, out);
@@ -239,12 +241,11 @@ static json_t *function_json(const struct sym_function *fn)
 	json_t *o = json_object();
 	json_object_set_new(o, "name", rep_jstr(fn->name));
 	json_object_set_new(o, "module", rep_str_or_null(fn->module));
-	json_object_set_new(o, "start",
-			    fn->start == UINT64_MAX ? json_null() : rep_hex(fn->start));
+	json_object_set_new(o, "start", fn->start == UINT64_MAX ? json_null() : rep_hex(fn->start));
 	if (fn->decl_file)
 		json_object_set_new(o, "source",
-				    json_pack("{s:o, s:i}", "file", rep_jstr(fn->decl_file),
-					      "line", (int)fn->decl_line));
+				    json_pack("{s:o, s:i}", "file", rep_jstr(fn->decl_file), "line",
+					      (int)fn->decl_line));
 	else
 		json_object_set_new(o, "source", json_null());
 	return o;
@@ -275,11 +276,13 @@ static int render_json(const struct hot_report *r, struct kb_buf *out)
 	json_object_set_new(ev, "fallback", json_boolean(e->flags & KBREC_EVENT_FALLBACK));
 	json_object_set_new(ev, "note", rep_jstr(e->note));
 	json_object_set_new(ev, "frequency_hz",
-			    e->flags & KBREC_EVENT_FREQ ? json_integer((json_int_t)e->period_or_freq)
-							: json_null());
+			    e->flags & KBREC_EVENT_FREQ
+				? json_integer((json_int_t)e->period_or_freq)
+				: json_null());
 	json_object_set_new(ev, "period",
-			    e->flags & KBREC_EVENT_FREQ ? json_null()
-							: json_integer((json_int_t)e->period_or_freq));
+			    e->flags & KBREC_EVENT_FREQ
+				? json_null()
+				: json_integer((json_int_t)e->period_or_freq));
 	json_object_set_new(ev, "call_chains", json_boolean(e->flags & KBREC_EVENT_CALLCHAIN));
 	json_object_set_new(ev, "samples", json_integer((json_int_t)r->event_samples));
 	json_object_set_new(ev, "lost", json_integer((json_int_t)e->lost));
@@ -294,18 +297,18 @@ static int render_json(const struct hot_report *r, struct kb_buf *out)
 	json_object_set_new(tot, "functions", json_integer((json_int_t)r->n_functions));
 	json_object_set_new(tot, "unknown_process_samples",
 			    json_integer((json_int_t)r->unknown_process));
-	json_object_set_new(
-	    tot, "coverage",
-	    json_pack("{s:I, s:I, s:f, s:f}", "with_function", (json_int_t)r->with_function,
-		      "with_line", (json_int_t)r->with_line, "function_pct",
-		      share(r->with_function, r->samples), "line_pct",
-		      share(r->with_line, r->samples)));
-	json_object_set_new(
-	    tot, "addresses",
-	    json_pack("{s:I, s:I, s:I, s:I}", "line", (json_int_t)r->addresses[SYM_LEVEL_LINE],
-		      "function", (json_int_t)r->addresses[SYM_LEVEL_FUNCTION], "module",
-		      (json_int_t)r->addresses[SYM_LEVEL_MODULE], "none",
-		      (json_int_t)r->addresses[SYM_LEVEL_NONE]));
+	json_object_set_new(tot, "coverage",
+			    json_pack("{s:I, s:I, s:f, s:f}", "with_function",
+				      (json_int_t)r->with_function, "with_line",
+				      (json_int_t)r->with_line, "function_pct",
+				      share(r->with_function, r->samples), "line_pct",
+				      share(r->with_line, r->samples)));
+	json_object_set_new(tot, "addresses",
+			    json_pack("{s:I, s:I, s:I, s:I}", "line",
+				      (json_int_t)r->addresses[SYM_LEVEL_LINE], "function",
+				      (json_int_t)r->addresses[SYM_LEVEL_FUNCTION], "module",
+				      (json_int_t)r->addresses[SYM_LEVEL_MODULE], "none",
+				      (json_int_t)r->addresses[SYM_LEVEL_NONE]));
 	json_object_set_new(root, "totals", tot);
 
 	json_t *fns = json_array();
@@ -321,10 +324,10 @@ static int render_json(const struct hot_report *r, struct kb_buf *out)
 	for (size_t i = 0; i < r->n_regions; i++) {
 		const struct hot_region_row *g = &r->regions[i];
 		json_array_append_new(
-		    regs, json_pack("{s:o, s:o, s:o, s:I, s:I}", "path", rep_str_or_null(g->path),
-				    "self", count_json(&g->self), "inclusive", count_json(&g->incl),
-				    "entries", (json_int_t)g->entries, "wall_ns",
-				    (json_int_t)g->wall_ns));
+		    regs,
+		    json_pack("{s:o, s:o, s:o, s:I, s:I}", "path", rep_str_or_null(g->path), "self",
+			      count_json(&g->self), "inclusive", count_json(&g->incl), "entries",
+			      (json_int_t)g->entries, "wall_ns", (json_int_t)g->wall_ns));
 	}
 	json_object_set_new(root, "regions", regs);
 
@@ -347,9 +350,9 @@ static int render_json(const struct hot_report *r, struct kb_buf *out)
 		for (size_t k = 0; k < hl->n; k++) {
 			json_t *o = json_object();
 			json_object_set_new(o, "file", rep_str_or_null(hl->lines[k].file));
-			json_object_set_new(o, "line", hl->lines[k].file
-							   ? json_integer(hl->lines[k].line)
-							   : json_null());
+			json_object_set_new(o, "line",
+					    hl->lines[k].file ? json_integer(hl->lines[k].line)
+							      : json_null());
 			json_object_update_new(o, count_json(&hl->lines[k].self));
 			json_array_append_new(ls, o);
 		}
