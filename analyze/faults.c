@@ -220,6 +220,20 @@ static int classify(const struct builder *b, uint32_t event_id)
 	return CLS_ALL;
 }
 
+/* The --region, --comm and --pid filters. */
+static int selected(struct builder *b, const struct prof_fault *f)
+{
+	if (b->o->pid && f->pid != b->o->pid)
+		return 0;
+	if (b->o->comm) {
+		const char *comm = prof_comm_at(b->p, f->pid, f->time);
+		if (!comm || strcmp(comm, b->o->comm) != 0)
+			return 0;
+	}
+	return !b->o->region ||
+	       prof_region_match(prof_region_at(b->p, f->pid, f->tid, f->time), b->o->region);
+}
+
 static void count_add(struct flt_count *c, int cls)
 {
 	c->faults++;
@@ -549,9 +563,9 @@ static int sweep(struct builder *b)
 		if (cls == CLS_SKIP)
 			continue;
 		r->perf_faults++;
-		const char *region = prof_region_at(p, f->pid, f->tid, f->time);
-		if (b->o->region && !prof_region_match(region, b->o->region))
+		if (!selected(b, f))
 			continue;
+		const char *region = prof_region_at(p, f->pid, f->tid, f->time);
 		count_add(&r->total, cls);
 		if (!b->first_t || f->time < b->first_t)
 			b->first_t = f->time;
@@ -727,8 +741,7 @@ static int build_bins(struct builder *b)
 		const struct prof_fault *f = &p->faults[i];
 		if (classify(b, f->event_id) == CLS_SKIP)
 			continue;
-		if (b->o->region &&
-		    !prof_region_match(prof_region_at(p, f->pid, f->tid, f->time), b->o->region))
+		if (!selected(b, f))
 			continue;
 		uint64_t rel = f->time > t0 ? f->time - t0 : 0;
 		size_t bin = (size_t)((double)rel / (double)dur * (double)nb);
@@ -760,8 +773,7 @@ static int build_folded(struct builder *b)
 		const struct prof_fault *f = &p->faults[i];
 		if (classify(b, f->event_id) == CLS_SKIP)
 			continue;
-		if (b->o->region &&
-		    !prof_region_match(prof_region_at(p, f->pid, f->tid, f->time), b->o->region))
+		if (!selected(b, f))
 			continue;
 		struct sym_space *sp = prof_space_at(p, f->pid, f->time);
 		if (!sp)
@@ -859,6 +871,8 @@ int flt_report_build(struct prof *p, const struct flt_options *o, struct flt_rep
 		return kb_error_set(err, "out of memory");
 	r->prof = p;
 	r->region = o->region;
+	r->comm = o->comm;
+	r->pid = o->pid;
 	struct builder b = {.p = p, .o = o, .r = r};
 	for (size_t i = 0; i < p->n_events; i++) {
 		const struct prof_event *e = &p->events[i];

@@ -41,6 +41,8 @@
 
 struct flt_options {
 	const char *region; /* keep faults inside this region; NULL: all */
+	const char *comm;   /* keep faults of processes with this command name; NULL: all */
+	uint32_t pid;       /* keep faults of this process; 0: all */
 	size_t limit;       /* rows per table (functions, pages, mappings); 0: 20 */
 	size_t bins;        /* time histogram bins; 0: 20 */
 	int folded;         /* folded stacks of the faults (profile loaded with chains) */
@@ -118,7 +120,8 @@ struct flt_folded {
 struct flt_report {
 	struct arena arena;
 	const struct prof *prof;
-	const char *region;
+	const char *region, *comm; /* the filters, or NULL / 0 */
+	uint32_t pid;
 	const char *events; /* the events counted, "page-faults" or "minor-faults, major-faults" */
 	int classified;     /* minor/major known per fault */
 	uint64_t samples;   /* fault samples in the file (all fault events) */

@@ -87,11 +87,12 @@ static int rehash_procs(struct prof *p)
 	return 0;
 }
 
-static int proc_push_image(struct prof_proc *pr, uint64_t time, struct sym_space *space)
+static int proc_push_image(struct prof_proc *pr, uint64_t time, struct sym_space *space,
+			   const char *comm)
 {
 	if (GROW(pr->images, pr->n_images, pr->cap_images, 2))
 		return -1;
-	pr->images[pr->n_images++] = (struct prof_image){time, space};
+	pr->images[pr->n_images++] = (struct prof_image){time, space, comm};
 	return 0;
 }
 
@@ -121,7 +122,7 @@ static struct prof_proc *proc_get(struct prof *p, uint32_t pid, uint64_t time)
 	p->n_procs++;
 	p->last_proc = pr;
 	struct sym_space *sp = new_space(p, pid, time);
-	if (!sp || proc_push_image(pr, time, sp) != 0)
+	if (!sp || proc_push_image(pr, time, sp, NULL) != 0)
 		return NULL;
 	return pr;
 }
@@ -131,7 +132,7 @@ const struct prof_proc *prof_proc_get(struct prof *p, uint32_t pid)
 	return proc_find(p, pid);
 }
 
-struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t)
+static const struct prof_image *image_at(struct prof *p, uint32_t pid, uint64_t t)
 {
 	struct prof_proc *pr = proc_find(p, pid);
 	if (!pr || !pr->n_images)
@@ -144,7 +145,19 @@ struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t)
 		else
 			hi = mid;
 	}
-	return pr->images[lo ? lo - 1 : 0].space;
+	return &pr->images[lo ? lo - 1 : 0];
+}
+
+struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t)
+{
+	const struct prof_image *im = image_at(p, pid, t);
+	return im ? im->space : NULL;
+}
+
+const char *prof_comm_at(struct prof *p, uint32_t pid, uint64_t t)
+{
+	const struct prof_image *im = image_at(p, pid, t);
+	return im ? im->comm : NULL;
 }
 
 static uint64_t thread_key(uint32_t pid, uint32_t tid)
@@ -612,7 +625,7 @@ static int build_images(struct loader *l, struct kb_error *err)
 				break;
 			}
 			struct sym_space *shared = parent->images[parent->n_images - 1].space;
-			const char *comm = parent->comm;
+			const char *comm = parent->images[parent->n_images - 1].comm;
 			if ((p->n_procs + 1) * 2 > p->proc_hash_cap && rehash_procs(p) != 0)
 				goto oom;
 			struct prof_proc *pr = arena_alloc(&p->arena, sizeof *pr);
@@ -625,7 +638,7 @@ static int build_images(struct loader *l, struct kb_error *err)
 			pr->hnext = p->proc_hash[j];
 			p->proc_hash[j] = pr;
 			p->n_procs++;
-			if (proc_push_image(pr, it->time, shared) != 0)
+			if (proc_push_image(pr, it->time, shared, comm) != 0)
 				goto oom;
 			break;
 		}
@@ -637,14 +650,16 @@ static int build_images(struct loader *l, struct kb_error *err)
 						goto oom;
 				} else {
 					struct sym_space *sp = new_space(p, it->pid, it->time);
-					if (!sp || proc_push_image(pr, it->time, sp) != 0)
+					if (!sp || proc_push_image(pr, it->time, sp, it->name) != 0)
 						goto oom;
 				}
 				pr->comm = it->name;
+				pr->images[pr->n_images - 1].comm = it->name;
 			} else if (it->pid == it->tid) {
 				if (!pr && !(pr = proc_get(p, it->pid, it->time)))
 					goto oom;
 				pr->comm = it->name;
+				pr->images[pr->n_images - 1].comm = it->name;
 			}
 			break;
 		}

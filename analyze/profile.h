@@ -74,6 +74,7 @@ struct prof_region {
 struct prof_image {
 	uint64_t time; /* start of this image (exec or fork) */
 	struct sym_space *space;
+	const char *comm; /* the command name in this image, or NULL */
 };
 
 struct prof_proc {
@@ -178,6 +179,8 @@ const struct prof_event *prof_event_find(const struct prof *p, uint32_t kind, co
  * the side-band never named. */
 struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t);
 const struct prof_proc *prof_proc_get(struct prof *p, uint32_t pid);
+/* The command name of pid at time t (after an exec, the new one), or NULL. */
+const char *prof_comm_at(struct prof *p, uint32_t pid, uint64_t t);
 
 /* The innermost region path thread (pid, tid) had open at time t, or NULL. */
 const char *prof_region_at(struct prof *p, uint32_t pid, uint32_t tid, uint64_t t);

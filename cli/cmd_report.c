@@ -7,12 +7,15 @@
 #include "reports/report.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 const char cmd_report_usage[] =
-    "usage: kbprof report [-i FILE] [--faults] [--region R] [--sort self|total] [--limit N]\n"
-    "                     [--callers FN] [--lines] [--format text|markdown|json|folded]\n"
+    "usage: kbprof report [-i FILE] [--faults] [--region R] [--comm NAME] [--pid PID]\n"
+    "                     [--sort self|total] [--limit N]\n"
+    "                     [--callers FN] [--lines] [--addresses N]\n"
+    "                     [--format text|markdown|json|folded]\n"
     "                     [-e EVENT] [-o OUT]\n\n"
     "Reads a recording made by `kbprof record` and shows where the time went: the\n"
     "top functions by self and by inclusive samples (symbolized with libdwfl from\n"
@@ -27,10 +30,14 @@ const char cmd_report_usage[] =
     "      --faults         the page-fault report (recorded with `record --faults`)\n"
     "      --region R       only samples inside region R: a name (parse) or a path\n"
     "                       (startup/parse); nested regions count\n"
+    "      --comm NAME      only samples of processes running command NAME\n"
+    "      --pid PID        only samples of process PID\n"
     "      --sort KEY       self (default) or total (inclusive)\n"
     "      --limit N        rows per table (default 20; 0: all)\n"
     "      --callers FN     callers and callees of function FN\n"
     "      --lines          source lines of the top functions\n"
+    "      --addresses N    the N most sampled instruction addresses, resolved\n"
+    "                       (module+offset, function, file:line:column, inlines)\n"
     "  -e, --event EVENT    the sampled event to report (default: the first)\n"
     "  -f, --format F       text (default), markdown, json (docs/report-json.md), or\n"
     "                       folded (`a;b;c count` lines for flame graphs)\n"
@@ -39,17 +46,13 @@ const char cmd_report_usage[] =
 CMD(report)
 {
 	static const struct option opts[] = {
-	    {"input", required_argument, NULL, 'i'},
-	    {"faults", no_argument, NULL, 'F'},
-	    {"region", required_argument, NULL, 'r'},
-	    {"sort", required_argument, NULL, 's'},
-	    {"limit", required_argument, NULL, 'l'},
-	    {"callers", required_argument, NULL, 'c'},
-	    {"lines", no_argument, NULL, 'L'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"event", required_argument, NULL, 'e'},
-	    {"output", required_argument, NULL, 'o'},
-	    {NULL, 0, NULL, 0},
+	    {"input", required_argument, NULL, 'i'},     {"faults", no_argument, NULL, 'F'},
+	    {"region", required_argument, NULL, 'r'},    {"sort", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'l'},     {"callers", required_argument, NULL, 'c'},
+	    {"lines", no_argument, NULL, 'L'},           {"format", required_argument, NULL, 'f'},
+	    {"event", required_argument, NULL, 'e'},     {"output", required_argument, NULL, 'o'},
+	    {"addresses", required_argument, NULL, 'A'}, {"comm", required_argument, NULL, 'C'},
+	    {"pid", required_argument, NULL, 'P'},       {NULL, 0, NULL, 0},
 	};
 	const char *input = "kbprof.data", *output = NULL;
 	int faults = 0, format = REP_TEXT;
@@ -89,8 +92,23 @@ CMD(report)
 		case 'c':
 			ho.callers_of = optarg;
 			break;
+		case 'C':
+			ho.comm = fo.comm = optarg;
+			break;
+		case 'P':
+			if (cli_parse_u64(optarg, &v) || v == 0 || v > UINT32_MAX)
+				return cli_usage_error(
+				    "report", "--pid wants a process id, not '%s'", optarg);
+			ho.pid = fo.pid = (uint32_t)v;
+			break;
 		case 'L':
 			ho.lines = 1;
+			break;
+		case 'A':
+			if (cli_parse_u64(optarg, &v) || v > 1000000ULL)
+				return cli_usage_error(
+				    "report", "--addresses wants a count, not '%s'", optarg);
+			ho.addresses = (size_t)v;
 			break;
 		case 'f':
 			format = rep_format_parse(optarg);

@@ -155,3 +155,20 @@ int rep_json_dump(json_t *root, struct kb_buf *out)
 	free(s);
 	return out->oom ? -1 : 0;
 }
+
+void rep_filters_text(char *buf, size_t size, const char *region, const char *comm, uint32_t pid)
+{
+	int n = snprintf(buf, size, "%s%s%s%s", region ? ", region " : "", region ? region : "",
+			 comm ? ", command " : "", comm ? comm : "");
+	if (pid && n >= 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ", pid %" PRIu32, pid);
+}
+
+json_t *rep_filters_json(const char *region, const char *comm, uint32_t pid)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "region", rep_str_or_null(region));
+	json_object_set_new(o, "comm", rep_str_or_null(comm));
+	json_object_set_new(o, "pid", pid ? json_integer(pid) : json_null());
+	return o;
+}

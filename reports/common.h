@@ -22,6 +22,10 @@ json_t *rep_str_or_null(const char *s);
 json_t *rep_jstr(const char *s);
 void rep_warnings_text(const char *const *w, size_t n, struct kb_buf *out, int markdown);
 json_t *rep_warnings_json(const char *const *w, size_t n);
+/* ", region R, command C, pid P" for the filters set (or ""). */
+void rep_filters_text(char *buf, size_t size, const char *region, const char *comm, uint32_t pid);
+/* {"region":…, "comm":…, "pid":…} with nulls for filters not set. */
+json_t *rep_filters_json(const char *region, const char *comm, uint32_t pid);
 /* Serializes and appends; decrefs root. Returns 0 or -1. */
 int rep_json_dump(json_t *root, struct kb_buf *out);
 

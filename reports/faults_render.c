@@ -30,10 +30,11 @@ static void header(const struct flt_report *r, struct kb_buf *out, int md)
 			       : " (minor and major not told apart: the events recorded do not "
 				 "say; sample minor-faults and major-faults to split them)");
 	rep_field(out, md, "events", line);
+	char filters[512];
+	rep_filters_text(filters, sizeof filters, r->region, r->comm, r->pid);
 	snprintf(line, sizeof line,
-		 "%" PRIu64 " selected%s%s, on %" PRIu64 " pages (%.2f MB touched, %.1f faults/MB)",
-		 r->total.faults, r->region ? " in region " : "", r->region ? r->region : "",
-		 r->total.pages, r->total.mb_touched, r->total.density);
+		 "%" PRIu64 " selected%s; on %" PRIu64 " pages (%.2f MB touched, %.1f faults/MB)",
+		 r->total.faults, filters, r->total.pages, r->total.mb_touched, r->total.density);
 	rep_field(out, md, "faults", line);
 	if (r->classified) {
 		snprintf(line, sizeof line, "%" PRIu64 " minor, %" PRIu64 " major", r->total.minor,
@@ -253,8 +254,7 @@ static int render_json(const struct flt_report *r, struct kb_buf *out)
 	json_object_set_new(root, "recording", rep_recording_json(r->prof));
 	json_object_set_new(root, "events", rep_jstr(r->events));
 	json_object_set_new(root, "classified", json_boolean(r->classified));
-	json_object_set_new(root, "selection",
-			    json_pack("{s:o}", "region", rep_str_or_null(r->region)));
+	json_object_set_new(root, "selection", rep_filters_json(r->region, r->comm, r->pid));
 	json_t *tot = count_json(&r->total, r->classified);
 	json_object_set_new(tot, "samples_in_file", json_integer((json_int_t)r->samples));
 	json_object_set_new(tot, "kernel_ip", json_integer((json_int_t)r->kernel_ip));

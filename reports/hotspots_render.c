@@ -62,11 +62,12 @@ static void header(const struct hot_report *r, struct kb_buf *out, int md)
 	rep_recording_text(p, out, md);
 	event_line(r, ev, sizeof ev);
 	rep_field(out, md, "event", ev);
+	char filters[512];
+	rep_filters_text(filters, sizeof filters, r->region, r->comm, r->pid);
 	snprintf(line, sizeof line,
 		 "%" PRIu64 " selected of %" PRIu64 " (lost %" PRIu64 ", throttled %" PRIu64
-		 " times)%s%s",
-		 r->samples, r->event_samples, r->event->lost, r->event->throttles,
-		 r->region ? ", region " : "", r->region ? r->region : "");
+		 " times)%s",
+		 r->samples, r->event_samples, r->event->lost, r->event->throttles, filters);
 	rep_field(out, md, "samples", line);
 	snprintf(line, sizeof line,
 		 "%.1f%% of samples in a known function, %.1f%% with a source line "
@@ -219,6 +220,50 @@ static void lines_tables(const struct hot_report *r, struct kb_buf *out, int md)
 	}
 }
 
+static void addrs_table(const struct hot_report *r, struct kb_buf *out, int md)
+{
+	if (!r->n_addrs)
+		return;
+	static const char *const spec[] = {"self%:r",         "samples:r",  "address:l",
+					   "module+offset:l", "function:l", "source:l",
+					   "inlined from:l",  NULL};
+	struct rtab t;
+	rtab_init(&t, spec);
+	for (size_t i = 0; i < r->n_addrs; i++) {
+		const struct sym_info *in = r->addrs[i].info;
+		rtab_cell(&t, "%.2f%%", r->addrs[i].self.pct);
+		rtab_cell(&t, "%" PRIu64, r->addrs[i].self.samples);
+		rtab_cell(&t, "0x%" PRIx64, in->addr);
+		if (in->module)
+			rtab_cell(&t, "%s+0x%" PRIx64, in->module->name, in->offset);
+		else
+			rtab_cell(&t, "%s", "");
+		if (in->level >= SYM_LEVEL_FUNCTION)
+			rtab_cell(&t, "%s+0x%" PRIx64, in->function->name, in->function_offset);
+		else
+			rtab_cell(&t, "%s", in->function->name);
+		if (in->file && in->column)
+			rtab_cell(&t, "%s:%u:%u", in->file, in->line, in->column);
+		else if (in->file)
+			rtab_cell(&t, "%s:%u", in->file, in->line);
+		else
+			rtab_cell(&t, "%s", "");
+		struct kb_buf chain = {0};
+		for (unsigned k = 0; k + 1 < in->n_frames; k++)
+			kb_buf_printf(&chain, "%s%s", k ? " < " : "",
+				      in->frames[k].function ? in->frames[k].function : "?");
+		rtab_cell(&t, "%s", chain.len ? chain.data : "");
+		kb_buf_free(&chain);
+	}
+	kb_buf_puts(out, md ? "\n### Most sampled addresses\n\n" : "\nmost sampled addresses:\n");
+	if (md)
+		rtab_markdown(&t, out);
+	else
+		rtab_text(&t, out, 2);
+	out->oom |= t.oom;
+	rtab_free(&t);
+}
+
 static int render_text(const struct hot_report *r, struct kb_buf *out, int md)
 {
 	header(r, out, md);
@@ -226,6 +271,7 @@ static int render_text(const struct hot_report *r, struct kb_buf *out, int md)
 	regions_table(r, out, md);
 	callgraph(r, out, md);
 	lines_tables(r, out, md);
+	addrs_table(r, out, md);
 	rep_warnings_text(r->warnings, r->n_warnings, out, md);
 	return out->oom ? -1 : 0;
 }
@@ -288,9 +334,9 @@ static int render_json(const struct hot_report *r, struct kb_buf *out)
 	json_object_set_new(ev, "lost", json_integer((json_int_t)e->lost));
 	json_object_set_new(ev, "throttled", json_integer((json_int_t)e->throttles));
 	json_object_set_new(root, "event", ev);
-	json_object_set_new(root, "selection",
-			    json_pack("{s:o, s:s}", "region", rep_str_or_null(r->region), "sort",
-				      r->sort == HOT_SORT_TOTAL ? "total" : "self"));
+	json_t *sel = rep_filters_json(r->region, r->comm, r->pid);
+	json_object_set_new(sel, "sort", json_string(r->sort == HOT_SORT_TOTAL ? "total" : "self"));
+	json_object_set_new(root, "selection", sel);
 	json_t *tot = json_object();
 	json_object_set_new(tot, "samples", json_integer((json_int_t)r->samples));
 	json_object_set_new(tot, "weight", json_integer((json_int_t)r->period));
@@ -361,6 +407,41 @@ static int render_json(const struct hot_report *r, struct kb_buf *out)
 		json_array_append_new(lines, o);
 	}
 	json_object_set_new(root, "lines", lines);
+
+	json_t *addrs = json_array();
+	for (size_t i = 0; i < r->n_addrs; i++) {
+		const struct sym_info *in = r->addrs[i].info;
+		json_t *o = json_object();
+		json_object_set_new(o, "address", rep_hex(in->addr));
+		json_object_set_new(o, "module",
+				    in->module ? rep_jstr(in->module->path) : json_null());
+		json_object_set_new(o, "offset", in->module ? rep_hex(in->offset) : json_null());
+		json_object_set_new(o, "level",
+				    json_string(in->level == SYM_LEVEL_LINE       ? "line"
+						: in->level == SYM_LEVEL_FUNCTION ? "function"
+						: in->level == SYM_LEVEL_MODULE   ? "module"
+										  : "none"));
+		json_object_set_new(o, "function", rep_jstr(in->function->name));
+		json_object_set_new(o, "function_offset",
+				    in->level >= SYM_LEVEL_FUNCTION ? rep_hex(in->function_offset)
+								    : json_null());
+		json_object_set_new(o, "file", rep_str_or_null(in->file));
+		json_object_set_new(o, "line", in->file ? json_integer(in->line) : json_null());
+		json_object_set_new(
+		    o, "column", in->file && in->column ? json_integer(in->column) : json_null());
+		json_t *inl = json_array();
+		for (unsigned k = 0; k < in->n_frames; k++)
+			json_array_append_new(
+			    inl, json_pack("{s:o, s:o, s:o}", "function",
+					   rep_str_or_null(in->frames[k].function), "file",
+					   rep_str_or_null(in->frames[k].file), "line",
+					   in->frames[k].file ? json_integer(in->frames[k].line)
+							      : json_null()));
+		json_object_set_new(o, "scopes", inl);
+		json_object_update_new(o, count_json(&r->addrs[i].self));
+		json_array_append_new(addrs, o);
+	}
+	json_object_set_new(root, "addresses", addrs);
 
 	json_t *folded = json_array();
 	for (size_t i = 0; i < r->n_folded; i++)

@@ -476,3 +476,33 @@ Test(hotspots, not_a_recording_is_an_error)
 	cr_expect_eq(prof_load(&p, path, NULL, &err), -1);
 	cr_expect_not_null(strstr(err.msg, "not a kbprof recording"), "%s", err.msg);
 }
+
+Test(hotspots, comm_and_pid_filters_follow_execs)
+{
+	struct recw_file *f = fx_create(path); /* FX_PID runs "fixture" */
+	cr_assert_eq(recw_task(&f->enc, RECW_FORK, FX_PID + 1, FX_PID, FX_PID + 1, FX_PID, 1500),
+		     0);
+	cr_assert_eq(recw_comm(&f->enc, FX_PID + 1, FX_PID + 1, 3000, 1, "other"), 0);
+	fx_self_maps(f, FX_PID + 1, 3001);
+	uint64_t a[] = {LEAF}, b[] = {ROOT_IP};
+	fx_sample(f, FX_CPU_EVENT, FX_PID, 2000, 1000, 0, 1, a);
+	fx_sample(f, FX_CPU_EVENT, FX_PID + 1, 2500, 1000, 0, 1, b); /* before its exec */
+	fx_sample(f, FX_CPU_EVENT, FX_PID + 1, 3500, 1000, 0, 1, b);
+	fx_sample(f, FX_CPU_EVENT, FX_PID + 1, 3600, 1000, 0, 1, b);
+	fx_finish(f, 9000, 0, 0);
+	struct prof *p = load();
+	struct hot_options o = {.comm = "fixture"};
+	struct hot_report *r = build(p, &o);
+	cr_expect_eq(r->samples, 2); /* FX_PID, and the child before it exec'd */
+	hot_report_free(r);
+	struct hot_options o2 = {.comm = "other"};
+	r = build(p, &o2);
+	cr_expect_eq(r->samples, 2);
+	cr_expect_eq(row(r, "hs_root")->self.samples, 2);
+	hot_report_free(r);
+	struct hot_options o3 = {.pid = FX_PID + 1};
+	r = build(p, &o3);
+	cr_expect_eq(r->samples, 3);
+	hot_report_free(r);
+	prof_free(p);
+}

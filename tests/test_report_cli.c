@@ -120,7 +120,9 @@ Test(report_cli, region_sort_limit_callers_and_lines)
 	write_recording(path);
 	struct run_result r = report("--region", "parse", "--lines", NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cr_expect_not_null(strstr(r.out, "3 selected of 4 (lost 0, throttled 0 times), region parse"), "%s", r.out);
+	cr_expect_not_null(
+	    strstr(r.out, "3 selected of 4 (lost 0, throttled 0 times), region parse"), "%s",
+	    r.out);
 	cr_expect_not_null(strstr(r.out, "source lines of rc_leaf:"), "%s", r.out);
 	cr_expect_not_null(strstr(r.out, "test_report_cli.c:"), "%s", r.out);
 	run_result_free(&r);
@@ -193,7 +195,7 @@ Test(report_cli, fault_report_in_every_format)
 	write_recording(path);
 	struct run_result r = report("--faults", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cr_expect_not_null(strstr(r.out, "2 selected, on 2 pages"), "%s", r.out);
+	cr_expect_not_null(strstr(r.out, "2 selected; on 2 pages"), "%s", r.out);
 	cr_expect_not_null(strstr(r.out, "/data/kb.img @0x700000000000"), "%s", r.out);
 	cr_expect_not_null(strstr(r.out, "difference +3"), "%s", r.out);
 	cr_expect_not_null(strstr(r.out, "parse"), "%s", r.out);
@@ -216,7 +218,7 @@ Test(report_cli, fault_report_in_every_format)
 	run_result_free(&r);
 	r = report("--faults", "--format", "markdown", "--region=parse");
 	cr_expect_not_null(strstr(r.out, "## Page faults"), "%s", r.out);
-	cr_expect_not_null(strstr(r.out, "1 selected in region parse"), "%s", r.out);
+	cr_expect_not_null(strstr(r.out, "1 selected, region parse;"), "%s", r.out);
 	run_result_free(&r);
 }
 
@@ -243,7 +245,11 @@ Test(report_cli, missing_and_foreign_files_fail_clearly)
 	cr_expect_not_null(strstr(r.err, "kbprof report: "), "%s", r.err);
 	cr_expect_not_null(strstr(r.err, "No such file"), "%s", r.err);
 	run_result_free(&r);
-	cr_assert_eq(write_file(path, "\x7f" "ELF not a recording at all", 27), 0);
+	cr_assert_eq(write_file(path,
+				"\x7f"
+				"ELF not a recording at all",
+				27),
+		     0);
 	r = report(NULL, NULL, NULL, NULL);
 	cr_expect_eq(r.status, 1);
 	cr_expect_not_null(strstr(r.err, "not a kbprof recording"), "%s", r.err);
@@ -451,8 +457,8 @@ Test(report_cli, real_recording_finds_the_hot_function_at_its_share)
 	/* 9:1 in work; kernel samples and timer noise take a little of both */
 	cr_expect_gt(hot, 0);
 	cr_expect_gt(cold, 0);
-	cr_expect(hot / (hot + cold) > 0.8 && hot / (hot + cold) < 0.97, "hot %.2f cold %.2f",
-		  hot, cold);
+	cr_expect(hot / (hot + cold) > 0.8 && hot / (hot + cold) < 0.97, "hot %.2f cold %.2f", hot,
+		  cold);
 	json_t *cov = json_object_get(json_object_get(root, "totals"), "coverage");
 	cr_expect_gt(json_real_value(json_object_get(cov, "function_pct")), 90.0);
 	json_decref(root);
