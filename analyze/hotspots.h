@@ -14,8 +14,10 @@
  * - Self: the function of the sample's innermost frame. Inclusive: every
  *   function on the call chain, counted once per sample however often it
  *   recurs.
- * - Kernel frames (a sample taken in the kernel) collapse into one
- *   "[kernel]" frame.
+ * - Kernel frames are named from kallsyms when the recording was made
+ *   under the running kernel in this boot (see prof_options.kallsyms),
+ *   else they all read "[kernel]"; consecutive kernel frames in one
+ *   function count as one frame.
  * - Region: the innermost region the sampled thread had open at the
  *   sample's time; --region R keeps samples inside R (nested ones too).
  * - Coverage: share of the selected samples whose innermost frame has a

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
 
 /* A side-band record that shapes process images, in time order. */
 struct item {
@@ -702,6 +704,36 @@ static int finish_threads(struct prof *p)
 	return 0;
 }
 
+/* Kernel symbols from this machine only describe a recording made under
+ * the same kernel release in the same boot: the boot time (realtime minus
+ * monotonic) then and now must match. */
+static void choose_kernel_symbols(struct prof *p, const struct prof_options *opts)
+{
+	if (opts && opts->kallsyms) {
+		sym_session_kernel_symbols(p->sym, opts->kallsyms);
+		return;
+	}
+	struct utsname u;
+	if (!p->have_session || uname(&u) != 0 || !p->session.kernel ||
+	    strcmp(u.release, p->session.kernel) != 0) {
+		p->kernel_symbols_why = "it was recorded under another kernel";
+		return;
+	}
+	struct timespec rt, mono;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	double boot_now =
+	    (double)(rt.tv_sec - mono.tv_sec) + (double)(rt.tv_nsec - mono.tv_nsec) / 1e9;
+	double boot_then =
+	    ((double)p->session.start_realtime_ns - (double)p->session.start_ns) / 1e9;
+	if (boot_now - boot_then > 2 || boot_then - boot_now > 2) {
+		p->kernel_symbols_why =
+		    "it was recorded in another boot (the kernel moves at each boot)";
+		return;
+	}
+	sym_session_kernel_symbols(p->sym, "/proc/kallsyms");
+}
+
 int prof_load(struct prof **out, const char *path, const struct prof_options *opts,
 	      struct kb_error *err)
 {
@@ -752,6 +784,7 @@ int prof_load(struct prof **out, const char *path, const struct prof_options *op
 		kb_error_set(err, "%s: the recording holds no complete record", path);
 		goto out;
 	}
+	choose_kernel_symbols(p, opts);
 	if (build_images(&l, err) != 0 || finish_threads(p) != 0)
 		goto out;
 	if (p->problems.oom)
@@ -831,7 +864,7 @@ int prof_warnings(struct prof *p, const struct prof_event *ev, const char ***out
 {
 	*out = NULL;
 	*n = 0;
-	size_t cap = 8 + p->n_notes;
+	size_t cap = 9 + p->n_notes;
 	const char **w = arena_alloc(&p->arena, cap * sizeof *w);
 	if (!w)
 		return -1;
@@ -878,6 +911,14 @@ int prof_warnings(struct prof *p, const struct prof_event *ev, const char ***out
 			dup = w[j] && strstr(w[j], p->notes[i]) != NULL;
 		if (!dup)
 			w[k++] = p->notes[i];
+	}
+	size_t kaddr = sym_session_kernel_addresses(p->sym);
+	if (p->kernel_symbols_why && kaddr && k < cap) {
+		snprintf(msg, sizeof msg,
+			 "%zu kernel addresses are shown as [kernel]: %s, so this machine's "
+			 "/proc/kallsyms does not describe it",
+			 kaddr, p->kernel_symbols_why);
+		w[k++] = strtab_intern(&p->strs, msg);
 	}
 	const char *sw = sym_session_warnings(p->sym);
 	size_t nsw = sym_session_warning_count(p->sym);

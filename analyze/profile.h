@@ -133,7 +133,8 @@ struct prof {
 	size_t n_regions;
 	struct prof_fault *faults;
 	size_t n_faults;
-	int faults_kept; /* loaded with keep_faults */
+	int faults_kept;                /* loaded with keep_faults */
+	const char *kernel_symbols_why; /* NULL when kernel symbols are in use, else why not */
 	const char **notes;
 	size_t n_notes;
 	struct prof_task *tasks; /* sorted by (time, seq) */
@@ -158,6 +159,10 @@ struct prof {
 struct prof_options {
 	int keep_faults;       /* keep page-fault samples in prof->faults */
 	int keep_fault_chains; /* and their user call chains (folded stacks of faults) */
+	/* Kernel symbols: NULL uses /proc/kallsyms when the recording was made
+	 * under the running kernel in this boot (KASLR moves it every boot);
+	 * a path forces that file. */
+	const char *kallsyms;
 };
 
 int prof_load(struct prof **out, const char *path, const struct prof_options *opts,

@@ -27,6 +27,13 @@
 #define BUCKET_START UINT64_MAX
 #define MAX_BUILD_ID 64
 
+/* A kernel text symbol from kallsyms. */
+struct ksym {
+	uint64_t addr;
+	const char *name, *module; /* interned; module "[kernel]" or "[kvm]" */
+	int global;
+};
+
 /* What the session learnt about one file, read once per path. */
 struct sym_file {
 	const char *path;
@@ -92,6 +99,12 @@ struct sym_session {
 	Dwfl_Callbacks callbacks;
 	const struct sym_function *unknown, *kernel;
 	struct sym_module kernel_module;
+	/* kernel symbols: a kallsyms file, loaded at the first kernel address */
+	const char *kallsyms;
+	int kernel_state; /* 0 not asked, 1 to load, 2 loaded, -1 failed */
+	struct ksym *ksyms;
+	size_t n_ksyms;
+	size_t kernel_addresses; /* distinct kernel addresses looked up */
 };
 
 static uint64_t hash64(uint64_t x)
@@ -249,6 +262,7 @@ void sym_session_free(struct sym_session *s)
 	strtab_free(&s->strs);
 	free(s->funcs);
 	free(s->func_index);
+	free(s->ksyms);
 	kb_buf_free(&s->warnings);
 	arena_free(&s->arena);
 	free(s);
@@ -781,6 +795,109 @@ static void lookup_in_module(struct sym_space *sp, struct module_priv *m, uint64
 	}
 }
 
+void sym_session_kernel_symbols(struct sym_session *s, const char *kallsyms_path)
+{
+	s->kallsyms = intern(s, kallsyms_path);
+	s->kernel_state = s->kallsyms ? 1 : 0;
+}
+
+size_t sym_session_kernel_addresses(const struct sym_session *s)
+{
+	return s->kernel_addresses;
+}
+
+static int cmp_ksym(const void *x, const void *y)
+{
+	const struct ksym *a = x, *b = y;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	if (a->global != b->global)
+		return b->global - a->global; /* a global name before a local alias */
+	return strcmp(a->name, b->name);
+}
+
+static void load_kallsyms(struct sym_session *s)
+{
+	s->kernel_state = -1;
+	FILE *f = fopen(s->kallsyms, "r");
+	if (!f) {
+		warn(s, "%s: %s; kernel addresses are shown as [kernel]", s->kallsyms,
+		     strerror(errno));
+		return;
+	}
+	char line[1024];
+	size_t cap = 0, zero = 0;
+	while (fgets(line, sizeof line, f)) {
+		char type, name[512], mod[256] = "";
+		unsigned long long addr;
+		int n = sscanf(line, "%llx %c %511s [%255[^]]]", &addr, &type, name, mod);
+		if (n < 3 || !strchr("tTwW", type))
+			continue;
+		if (addr == 0) {
+			zero++;
+			continue;
+		}
+		if (s->n_ksyms == cap) {
+			cap = cap ? cap * 2 : 65536;
+			struct ksym *t = realloc(s->ksyms, cap * sizeof *t);
+			if (!t) {
+				fclose(f);
+				warn(s, "%s: out of memory; kernel addresses are shown as [kernel]",
+				     s->kallsyms);
+				return;
+			}
+			s->ksyms = t;
+		}
+		char modname[300];
+		snprintf(modname, sizeof modname, "[%s]", mod[0] ? mod : "kernel");
+		struct ksym *k = &s->ksyms[s->n_ksyms];
+		k->addr = addr;
+		k->name = intern(s, name);
+		k->module = intern(s, modname);
+		k->global = type == 'T' || type == 'W';
+		if (!k->name || !k->module)
+			break;
+		s->n_ksyms++;
+	}
+	fclose(f);
+	if (s->n_ksyms == 0) {
+		warn(s, "%s: no kernel symbol addresses%s; kernel addresses are shown as [kernel]",
+		     s->kallsyms, zero ? " (hidden: kernel.kptr_restrict)" : "");
+		return;
+	}
+	qsort(s->ksyms, s->n_ksyms, sizeof *s->ksyms, cmp_ksym);
+	s->kernel_state = 2;
+}
+
+/* A kernel address to the kernel function holding it (the nearest
+ * symbol at or below: kallsyms gives no sizes). */
+static void lookup_kernel(struct sym_session *s, uint64_t a, struct sym_info *info)
+{
+	if (s->kernel_state == 1)
+		load_kallsyms(s);
+	if (s->kernel_state != 2 || a < s->ksyms[0].addr)
+		return;
+	size_t lo = 0, hi = s->n_ksyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->ksyms[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* the first (global) name of that address */
+	size_t i = lo - 1;
+	while (i > 0 && s->ksyms[i - 1].addr == s->ksyms[i].addr)
+		i--;
+	const struct ksym *k = &s->ksyms[i];
+	const struct sym_function *f = function_get(s, k->module, k->addr, k->name);
+	if (!f)
+		return;
+	info->function = f;
+	info->function_offset = a - k->addr;
+	info->level = SYM_LEVEL_FUNCTION;
+}
+
 const struct sym_info *sym_lookup(struct sym_space *sp, uint64_t addr, int is_return_address)
 {
 	struct sym_session *s = sp->s;
@@ -797,8 +914,10 @@ const struct sym_info *sym_lookup(struct sym_space *sp, uint64_t addr, int is_re
 	if (!map) {
 		info->level = SYM_LEVEL_NONE;
 		if (a >= KERNEL_START) {
+			s->kernel_addresses++;
 			info->function = s->kernel;
 			info->module = &s->kernel_module;
+			lookup_kernel(s, a, info);
 		} else {
 			info->function = s->unknown;
 		}

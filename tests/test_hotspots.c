@@ -344,6 +344,11 @@ Test(hotspots, kernel_frames_collapse_into_one)
 	cr_assert_eq(r->n_folded, 1);
 	cr_expect_str_eq(r->folded[0].stack, "hs_root;hs_mid;hs_leaf;[kernel]");
 	cr_expect_eq(r->with_function, 0);
+	int warned = 0;
+	for (size_t i = 0; i < r->n_warnings; i++)
+		warned |= strstr(r->warnings[i], "3 kernel addresses are shown as [kernel]: it was "
+						 "recorded under another kernel") != NULL;
+	cr_expect(warned);
 	hot_report_free(r);
 	prof_free(p);
 }
@@ -503,6 +508,33 @@ Test(hotspots, comm_and_pid_filters_follow_execs)
 	struct hot_options o3 = {.pid = FX_PID + 1};
 	r = build(p, &o3);
 	cr_expect_eq(r->samples, 3);
+	hot_report_free(r);
+	prof_free(p);
+}
+
+Test(hotspots, kernel_frames_get_names_from_kallsyms)
+{
+	struct recw_file *f = fx_create(path);
+	uint64_t k[] = {0xffffffff81001010ULL, 0xffffffff81002020ULL, 0xffffffff81002030ULL};
+	uint64_t u[] = {LEAF, MID_RA};
+	fx_sample_k(f, FX_CPU_EVENT, FX_PID, 2000, 1000, 0, 3, k, 2, u);
+	fx_finish(f, 9000, 0, 0);
+	char ks[PATH_MAX];
+	snprintf(ks, sizeof ks, "%s/kallsyms", dir);
+	const char *text =
+	    "ffffffff81001000 T clear_page_erms\nffffffff81002000 T handle_mm_fault\n";
+	cr_assert_eq(write_file(ks, text, strlen(text)), 0);
+	struct prof *p;
+	struct kb_error err = {{0}};
+	struct prof_options po = {.kallsyms = ks};
+	cr_assert_eq(prof_load(&p, path, &po, &err), 0, "%s", err.msg);
+	struct hot_options o = {.folded = 1};
+	struct hot_report *r = build(p, &o);
+	cr_expect_str_eq(r->rows[0].fn->name, "clear_page_erms");
+	cr_assert_eq(r->n_folded, 1);
+	/* the two frames in handle_mm_fault in a row are one frame */
+	cr_expect_str_eq(r->folded[0].stack, "hs_mid;hs_leaf;handle_mm_fault;clear_page_erms");
+	cr_expect_eq(r->with_function, 1);
 	hot_report_free(r);
 	prof_free(p);
 }

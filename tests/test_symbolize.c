@@ -485,3 +485,63 @@ Test(symbolize, pseudo_files_have_no_file_and_no_warning)
 	cr_expect_eq(sym_session_warning_count(s), 0);
 	sym_session_free(s);
 }
+
+static char *write_kallsyms(const char *text)
+{
+	char *dir = make_temp_dir();
+	char *path = malloc(PATH_MAX);
+	cr_assert_not_null(path);
+	snprintf(path, PATH_MAX, "%s/kallsyms", dir);
+	cr_assert_eq(write_file(path, text, strlen(text)), 0);
+	free(dir);
+	return path;
+}
+
+Test(symbolize, kernel_addresses_resolve_through_kallsyms)
+{
+	char *ks = write_kallsyms("ffffffff81000000 T _stext\n"
+				  "ffffffff81000000 t _text_alias\n"
+				  "ffffffff81001000 T do_page_fault\n"
+				  "ffffffff81002000 d some_data\n"
+				  "ffffffff81003000 t local_helper\n"
+				  "ffffffffc0000000 t kvm_thing\t[kvm]\n");
+	struct sym_space *sp;
+	struct sym_session *s = new_session(&sp);
+	sym_session_kernel_symbols(s, ks);
+	const struct sym_info *a = sym_lookup(sp, 0xffffffff81001010ULL, 0);
+	cr_expect_eq(a->level, SYM_LEVEL_FUNCTION);
+	cr_expect_str_eq(a->function->name, "do_page_fault");
+	cr_expect_str_eq(a->function->module, "[kernel]");
+	cr_expect_eq(a->function_offset, 0x10);
+	/* data symbols are not functions: 0x...2800 is still in do_page_fault */
+	cr_expect_str_eq(sym_lookup(sp, 0xffffffff81002800ULL, 0)->function->name, "do_page_fault");
+	cr_expect_str_eq(sym_lookup(sp, 0xffffffff81000004ULL, 0)->function->name, "_stext");
+	const struct sym_info *k = sym_lookup(sp, 0xffffffffc0000005ULL, 0);
+	cr_expect_str_eq(k->function->name, "kvm_thing");
+	cr_expect_str_eq(k->function->module, "[kvm]");
+	cr_expect_eq(sym_session_kernel_addresses(s), 4);
+	sym_session_free(s);
+	char *dir = strdup(ks);
+	*strrchr(dir, '/') = '\0';
+	rm_rf(dir);
+	free(dir);
+	free(ks);
+}
+
+Test(symbolize, hidden_kallsyms_addresses_are_a_warning)
+{
+	char *ks = write_kallsyms("0000000000000000 T _stext\n0000000000000000 T do_page_fault\n");
+	struct sym_space *sp;
+	struct sym_session *s = new_session(&sp);
+	sym_session_kernel_symbols(s, ks);
+	const struct sym_info *a = sym_lookup(sp, 0xffffffff81001010ULL, 0);
+	cr_expect_str_eq(a->function->name, "[kernel]");
+	cr_expect_not_null(strstr(sym_session_warnings(s), "kptr_restrict"), "%s",
+			   sym_session_warnings(s));
+	sym_session_free(s);
+	char *dir = strdup(ks);
+	*strrchr(dir, '/') = '\0';
+	rm_rf(dir);
+	free(dir);
+	free(ks);
+}
