@@ -172,12 +172,17 @@ struct page_acc {
 	const struct sym_function *first_fn;
 };
 
+/* A (group, process, page) triple, for distinct pages per region and per
+ * mapping row: the group is a region path pointer, or a mapping row with
+ * the top bit set (no user-space pointer has it). */
 struct region_page {
 	uint64_t page;
 	uint32_t pid;
-	const char *region;
+	uint64_t group;
 	int used;
 };
+
+#define ROW_GROUP(row) ((1ULL << 63) | (uint64_t)(row))
 
 struct mrow {
 	struct flt_mapping_row row;
@@ -311,19 +316,60 @@ static int map_row(struct builder *b, const struct prof_mapping *m, int code_fil
 	return (int)b->n_maps++;
 }
 
-/* Sizes and flags of the mappings of each row. */
+/* Flags of the mappings of each row (sizes: row_sizes). */
 static void note_mapping(struct builder *b, int row, const struct prof_mapping *m)
 {
 	struct flt_mapping_row *r = &b->maps[row];
 	r->maps++;
-	r->size += m->end - m->start;
-	r->mapped_pages = (r->size + FLT_PAGE_SIZE - 1) / FLT_PAGE_SIZE;
 	if (m->map_flags & MAP_SHARED)
 		r->shared = 1;
 	if (m->map_flags & MAP_POPULATE)
 		r->populated = 1;
 	if (m->prot & PROT_EXEC)
 		r->code = 1;
+}
+
+struct extent {
+	int row;
+	uint64_t start, len;
+};
+
+static int cmp_extent(const void *x, const void *y)
+{
+	const struct extent *a = x, *b = y;
+	if (a->row != b->row)
+		return a->row < b->row ? -1 : 1;
+	return (a->start > b->start) - (a->start < b->start);
+}
+
+/* A row's size: the records of one start (a heap that grew, re-reported
+ * whole at each brk) count once, at their largest; distinct starts add up. */
+static int row_sizes(struct builder *b)
+{
+	const struct prof *p = b->p;
+	struct extent *e = malloc((p->n_maps ? p->n_maps : 1) * sizeof *e);
+	if (!e)
+		return -1;
+	for (size_t i = 0; i < p->n_maps; i++)
+		e[i] = (struct extent){b->row_of_map[i], p->maps[i].start,
+				       p->maps[i].end - p->maps[i].start};
+	if (p->n_maps)
+		qsort(e, p->n_maps, sizeof *e, cmp_extent);
+	for (size_t i = 0; i < p->n_maps;) {
+		size_t j = i;
+		uint64_t len = 0;
+		while (j < p->n_maps && e[j].row == e[i].row && e[j].start == e[i].start) {
+			if (e[j].len > len)
+				len = e[j].len;
+			j++;
+		}
+		struct flt_mapping_row *r = &b->maps[e[i].row];
+		r->size += len;
+		r->mapped_pages = (r->size + FLT_PAGE_SIZE - 1) / FLT_PAGE_SIZE;
+		i = j;
+	}
+	free(e);
+	return 0;
 }
 
 static int region_row(struct builder *b, const char *path)
@@ -388,8 +434,8 @@ static struct page_acc *page_get(struct builder *b, uint32_t pid, uint64_t page,
 	return a;
 }
 
-/* Is (pid, page) new within region `path`? */
-static int region_page_new(struct builder *b, uint32_t pid, uint64_t page, const char *path)
+/* Is (pid, page) new within `group`? */
+static int group_page_new(struct builder *b, uint32_t pid, uint64_t page, uint64_t group)
 {
 	if ((b->rpage_len + 1) * 2 > b->rpage_cap) {
 		size_t cap = b->rpage_cap ? b->rpage_cap * 2 : 4096;
@@ -400,8 +446,7 @@ static int region_page_new(struct builder *b, uint32_t pid, uint64_t page, const
 			struct region_page *x = &b->rpages[i];
 			if (!x->used)
 				continue;
-			size_t j = mix(x->page ^ ((uint64_t)x->pid << 44) ^ (uintptr_t)x->region) &
-				   (cap - 1);
+			size_t j = mix(x->page ^ ((uint64_t)x->pid << 44) ^ x->group) & (cap - 1);
 			while (t[j].used)
 				j = (j + 1) & (cap - 1);
 			t[j] = *x;
@@ -410,14 +455,14 @@ static int region_page_new(struct builder *b, uint32_t pid, uint64_t page, const
 		b->rpages = t;
 		b->rpage_cap = cap;
 	}
-	size_t j = mix(page ^ ((uint64_t)pid << 44) ^ (uintptr_t)path) & (b->rpage_cap - 1);
+	size_t j = mix(page ^ ((uint64_t)pid << 44) ^ group) & (b->rpage_cap - 1);
 	while (b->rpages[j].used) {
 		struct region_page *x = &b->rpages[j];
-		if (x->page == page && x->pid == pid && x->region == path)
+		if (x->page == page && x->pid == pid && x->group == group)
 			return 0;
 		j = (j + 1) & (b->rpage_cap - 1);
 	}
-	b->rpages[j] = (struct region_page){page, pid, path, 1};
+	b->rpages[j] = (struct region_page){page, pid, group, 1};
 	b->rpage_len++;
 	return 1;
 }
@@ -533,6 +578,8 @@ static int sweep(struct builder *b)
 		b->row_of_map[i] = row;
 	}
 	free(code_names);
+	if (row_sizes(b) != 0)
+		goto out;
 	uint64_t t0 = p->session.start_ns ? p->session.start_ns : p->first_time;
 	for (size_t e = 0; e < k; e++) {
 		const struct ev *ev = &evs[e];
@@ -612,13 +659,14 @@ static int sweep(struct builder *b)
 			pa->mapping = mrow;
 			pa->map = span ? span->map : UINT32_MAX;
 			r->total.pages++;
-			b->maps[mrow].c.pages++;
 		}
 		pa->faults++;
-		int rn = region_page_new(b, f->pid, page, region);
-		if (rn < 0)
+		int rn = group_page_new(b, f->pid, page, (uint64_t)(uintptr_t)region);
+		int mn = rn < 0 ? -1 : group_page_new(b, f->pid, page, ROW_GROUP(mrow));
+		if (rn < 0 || mn < 0)
 			goto out;
 		b->regions[rrow].c.pages += (uint64_t)rn;
+		b->maps[mrow].c.pages += (uint64_t)mn;
 	}
 	rc = 0;
 out:
@@ -649,6 +697,25 @@ static int build_tables(struct builder *b)
 		finish_count(&r->regions[i].c, all);
 	}
 	r->n_regions = b->n_regions;
+	for (size_t i = 0; i < r->n_regions; i++) {
+		struct flt_region_row *g = &r->regions[i];
+		if (!g->path) {
+			g->incl = g->c;
+			g->incl.pages = 0;
+			continue;
+		}
+		size_t len = strlen(g->path);
+		for (size_t j = 0; j < r->n_regions; j++) {
+			const struct flt_region_row *h = &r->regions[j];
+			if (h->path && strncmp(h->path, g->path, len) == 0 &&
+			    (h->path[len] == '\0' || h->path[len] == '/')) {
+				g->incl.faults += h->c.faults;
+				g->incl.minor += h->c.minor;
+				g->incl.major += h->c.major;
+			}
+		}
+		g->incl.pct = all ? 100.0 * (double)g->incl.faults / (double)all : 0;
+	}
 	qsort(r->regions, r->n_regions, sizeof *r->regions, cmp_region_row);
 
 	/* mappings: those that faulted, largest first, then up to the limit

@@ -56,8 +56,11 @@ struct flt_count {
 };
 
 struct flt_region_row {
-	const char *path; /* NULL: no region open */
-	struct flt_count c;
+	const char *path;   /* NULL: no region open */
+	struct flt_count c; /* faults while this was the innermost region */
+	/* faults in this region or one nested in it: faults, minor, major and
+	 * pct only (pages and density are not summed over nested regions) */
+	struct flt_count incl;
 	uint64_t entries, wall_ns;
 };
 

@@ -69,11 +69,12 @@ static void emit(struct rtab *t, struct kb_buf *out, int md, const char *title)
 
 static void regions_table(const struct flt_report *r, struct kb_buf *out, int md)
 {
-	static const char *const spec_c[] = {"region:l",    "faults:r", "%:r",
-					     "minor:r",     "major:r",  "pages:r",
+	static const char *const spec_c[] = {"region:l",    "faults:r", "%:r",     "incl:r",
+					     "incl%:r",     "minor:r",  "major:r", "pages:r",
 					     "faults/MB:r", "wall:r",   NULL};
-	static const char *const spec_u[] = {"region:l", "faults:r",    "%:r",    "pages:r",
-					     "MB:r",     "faults/MB:r", "wall:r", NULL};
+	static const char *const spec_u[] = {"region:l",    "faults:r", "%:r",
+					     "incl:r",      "incl%:r",  "pages:r",
+					     "faults/MB:r", "wall:r",   NULL};
 	struct rtab t;
 	rtab_init(&t, r->classified ? spec_c : spec_u);
 	for (size_t i = 0; i < r->n_regions; i++) {
@@ -84,18 +85,18 @@ static void regions_table(const struct flt_report *r, struct kb_buf *out, int md
 		rtab_cell(&t, "%s", g->path ? g->path : "(no region)");
 		rtab_cell(&t, "%" PRIu64, g->c.faults);
 		rtab_cell(&t, "%.2f%%", g->c.pct);
+		rtab_cell(&t, "%" PRIu64, g->incl.faults);
+		rtab_cell(&t, "%.2f%%", g->incl.pct);
 		if (r->classified) {
 			rtab_cell(&t, "%" PRIu64, g->c.minor);
 			rtab_cell(&t, "%" PRIu64, g->c.major);
-			rtab_cell(&t, "%" PRIu64, g->c.pages);
-		} else {
-			rtab_cell(&t, "%" PRIu64, g->c.pages);
-			rtab_cell(&t, "%.2f", g->c.mb_touched);
 		}
+		rtab_cell(&t, "%" PRIu64, g->c.pages);
 		rtab_cell(&t, "%.1f", g->c.density);
 		rtab_cell(&t, "%s", wall);
 	}
-	emit(&t, out, md, "faults by region");
+	emit(&t, out, md,
+	     "faults by region (faults, pages: innermost region; incl: with nested ones)");
 }
 
 static void mappings_table(const struct flt_report *r, struct kb_buf *out, int md, size_t limit)
@@ -143,6 +144,15 @@ static void mappings_table(const struct flt_report *r, struct kb_buf *out, int m
 		rtab_cell(&t, "%s", flags);
 	}
 	emit(&t, out, md, "faults by mapping");
+	for (size_t i = 0; i < r->n_mappings; i++)
+		if (r->mappings[i].kind == FLT_NONE && r->mappings[i].c.faults)
+			kb_buf_puts(
+			    out, md ? "\n\"(no mapping recorded)\": addresses no mmap record "
+				      "covers: memory moved or grown by mremap (realloc of "
+				      "large blocks), which the kernel does not report.\n"
+				    : "  (no mapping recorded): addresses no mmap record covers: "
+				      "memory moved or grown by mremap\n  (realloc of large "
+				      "blocks), which the kernel does not report\n");
 	if (zero)
 		kb_buf_printf(out,
 			      md ? "\n%zu more mappings not shown.\n"
@@ -275,6 +285,13 @@ static int render_json(const struct flt_report *r, struct kb_buf *out)
 		json_t *o = json_object();
 		json_object_set_new(o, "path", rep_str_or_null(g->path));
 		json_object_update_new(o, count_json(&g->c, r->classified));
+		json_object_set_new(
+		    o, "inclusive",
+		    json_pack("{s:I, s:o, s:o, s:f}", "faults", (json_int_t)g->incl.faults, "minor",
+			      r->classified ? json_integer((json_int_t)g->incl.minor) : json_null(),
+			      "major",
+			      r->classified ? json_integer((json_int_t)g->incl.major) : json_null(),
+			      "pct", g->incl.pct));
 		json_object_set_new(o, "entries", json_integer((json_int_t)g->entries));
 		json_object_set_new(o, "wall_ns", json_integer((json_int_t)g->wall_ns));
 		json_array_append_new(a, o);
