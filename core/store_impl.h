@@ -1,0 +1,116 @@
+/* store_impl: the layout of struct mt_store, shared by the core's own
+ * modules (store.c, print.c, parse.c, space.c, textio.c) and nobody else.
+ * Everything outside core/ goes through term.h.
+ *
+ * Persistent heap: `heap` is a flat array of 32-bit words; word 0 is
+ * reserved so that no expression has payload 0 (a lookup slot of 0 means
+ * empty). Expressions are hash-consed through `hc`, an open-addressing
+ * table of 32-bit slots holding (payload << 3 | 3 hash bits).
+ *
+ * Boxes: `boxes` holds every persistent boxed value (hash-consed through
+ * `bx`, slots of (index + 1) << 3 | 3 hash bits); their strings live in
+ * `arena`. Scratch boxes keep strings in `sbytes` (offsets, since that
+ * buffer moves when it grows).
+ *
+ * Owner: the store owns all of it; mt_store_free() releases it. */
+#ifndef MT_STORE_IMPL_H
+#define MT_STORE_IMPL_H
+
+#include "core/arena.h"
+#include "core/symtab.h"
+#include "core/term.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define MT_HC_PENDING 16
+
+struct mt_box {
+	uint32_t kind; /* enum mt_box_kind */
+	uint32_t hash; /* low 32 bits of the value's hash (persistent boxes) */
+	size_t len;    /* string length in bytes */
+	union {
+		int64_t i;
+		double f;
+		const char *s; /* persistent string: in the arena, NUL-terminated */
+		size_t off;    /* scratch string: offset in sbytes */
+	} v;
+};
+
+struct mt_store {
+	struct mt_symtab syms;
+
+	uint32_t *heap; /* persistent expressions */
+	size_t heap_len, heap_cap;
+	uint32_t *hc; /* hash-consing slots */
+	uint32_t hc_mask;
+	size_t hc_count; /* expressions, pending ones included */
+	/* Expressions known to be new wait here, their slot prefetched, before
+	 * they go into hc: inserting them at once would stall on a cache miss
+	 * per expression. Look-ups check this ring too. */
+	uint64_t pend_hash[MT_HC_PENDING];
+	uint32_t pend_pos[MT_HC_PENDING]; /* heap position, 0 = free */
+	uint32_t pend_head;
+
+	struct mt_box *boxes;
+	uint32_t nboxes, boxes_cap;
+	uint32_t *bx;
+	uint32_t bx_mask;
+	struct mt_arena arena;
+
+	uint32_t *sheap; /* scratch expressions; word 0 reserved */
+	size_t sheap_len, sheap_cap;
+	struct mt_box *sboxes;
+	size_t nsboxes, sboxes_cap;
+	char *sbytes;
+	size_t sbytes_len, sbytes_cap;
+};
+
+#define MT_HEAP_MAX_WORDS ((size_t)MT_PAYLOAD_MAX + 1)
+
+/* Hash of an expression's words. The key is a short run of 32-bit words,
+ * so a word-wise mix (xxh64's round and avalanche) does the job of a byte
+ * hash at a fraction of the instructions; byte strings use XXH3. */
+static inline uint64_t mt_expr_hash(uint32_t hdr, const mt_term *args, uint32_t arity)
+{
+	const uint64_t p1 = 0x9e3779b185ebca87ULL, p2 = 0xc2b2ae3d27d4eb4fULL;
+	uint64_t h = 0x27d4eb2f165667c5ULL ^ ((uint64_t)hdr * p1);
+	uint32_t i = 0;
+	for (; i + 2 <= arity; i += 2) {
+		uint64_t w = (uint64_t)args[i] | (uint64_t)args[i + 1] << 32;
+		h ^= ((w * p2) << 31 | (w * p2) >> 33) * p1;
+		h = (h << 27 | h >> 37) * p1 + 0x85ebca77c2b2ae63ULL;
+	}
+	if (i < arity) {
+		h ^= (uint64_t)args[i] * p1;
+		h = (h << 23 | h >> 41) * p2 + 0x165667b19e3779f9ULL;
+	}
+	h ^= h >> 33;
+	h *= p2;
+	h ^= h >> 29;
+	h *= 0x165667b19e3779f9ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+/* Builds a persistent expression whose header `hdr` (arity and ground flag)
+ * the caller computed. If `known_new` is set the caller guarantees that no
+ * equal expression exists (a child was created by this very construction),
+ * so the look-up is skipped and only the insertion remains. Sets *created
+ * when the expression is new. Returns MT_NONE if memory runs out or the
+ * heap is full. */
+mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, int known_new,
+		      int *created);
+
+/* Header word of a persistent or scratch expression handle. */
+static inline const uint32_t *mt_store_words(const struct mt_store *st, mt_term t)
+{
+	return mt_tag(t) == MT_EXPR ? st->heap + mt_payload(t) : st->sheap + mt_payload(t);
+}
+
+static inline const struct mt_box *mt_store_box(const struct mt_store *st, mt_term t)
+{
+	return mt_tag(t) == MT_BOX ? &st->boxes[mt_payload(t)] : &st->sboxes[mt_payload(t)];
+}
+
+#endif
