@@ -12,15 +12,24 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* Test functions are global (LTO keeps their names) and never cloned. */
+#ifdef __clang__
+#define TEST_FN __attribute__((noinline))
+#else
+#define TEST_FN __attribute__((noinline, noclone))
+#endif
+void ft_loader(void);
+void ft_query(void);
+
 static volatile int sink;
 
-__attribute__((noinline)) static void ft_loader(void)
+TEST_FN void ft_loader(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink += i;
 }
 
-__attribute__((noinline)) static void ft_query(void)
+TEST_FN void ft_query(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink -= i;

@@ -12,21 +12,33 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Test functions are global (LTO keeps their names) and never cloned. */
+#ifdef __clang__
+#define TEST_FN __attribute__((noinline))
+#else
+#define TEST_FN __attribute__((noinline, noclone))
+#endif
+void hs_leaf(void);
+void hs_mid(void);
+void hs_root(void);
+uintptr_t return_address(void);
+uintptr_t hs_marked(int *line, uintptr_t *ra2, int *line2);
+
 static volatile int sink;
 
-__attribute__((noinline)) static void hs_leaf(void)
+TEST_FN void hs_leaf(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink += i;
 }
 
-__attribute__((noinline)) static void hs_mid(void)
+TEST_FN void hs_mid(void)
 {
 	for (int i = 0; i < 8; i++)
 		hs_leaf();
 }
 
-__attribute__((noinline)) static void hs_root(void)
+TEST_FN void hs_root(void)
 {
 	for (int i = 0; i < 8; i++)
 		hs_mid();
@@ -35,14 +47,14 @@ __attribute__((noinline)) static void hs_root(void)
 /* The volatile store keeps the compiler from merging two calls. */
 static volatile int calls;
 
-__attribute__((noinline)) static uintptr_t return_address(void)
+TEST_FN uintptr_t return_address(void)
 {
 	calls++;
 	return (uintptr_t)__builtin_return_address(0);
 }
 
 /* clang-format off */
-__attribute__((noinline)) static uintptr_t hs_marked(int *line, uintptr_t *ra2, int *line2)
+TEST_FN uintptr_t hs_marked(int *line, uintptr_t *ra2, int *line2)
 {
 	uintptr_t ra = return_address(); *line = __LINE__;
 	*ra2 = return_address(); *line2 = __LINE__;

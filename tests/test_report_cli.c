@@ -18,15 +18,24 @@
 
 #define TARGET KBPROF_BINARY_DIR "/tests/probe_target"
 
+/* Test functions are global (LTO keeps their names) and never cloned. */
+#ifdef __clang__
+#define TEST_FN __attribute__((noinline))
+#else
+#define TEST_FN __attribute__((noinline, noclone))
+#endif
+void rc_leaf(void);
+void rc_root(void);
+
 static volatile int sink;
 
-__attribute__((noinline)) static void rc_leaf(void)
+TEST_FN void rc_leaf(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink += i;
 }
 
-__attribute__((noinline)) static void rc_root(void)
+TEST_FN void rc_root(void)
 {
 	for (int i = 0; i < 8; i++)
 		rc_leaf();
