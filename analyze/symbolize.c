@@ -828,11 +828,25 @@ static void load_kallsyms(struct sym_session *s)
 	char line[1024];
 	size_t cap = 0, zero = 0;
 	while (fgets(line, sizeof line, f)) {
-		char type, name[512], mod[256] = "";
-		unsigned long long addr;
-		int n = sscanf(line, "%llx %c %511s [%255[^]]]", &addr, &type, name, mod);
-		if (n < 3 || !strchr("tTwW", type))
+		/* "ffffffff81000000 T name\t[module]" */
+		char *end;
+		unsigned long long addr = strtoull(line, &end, 16);
+		if (end == line || end[0] != ' ' || !end[1] || end[2] != ' ')
 			continue;
+		char type = end[1];
+		if (!strchr("tTwW", type))
+			continue;
+		char *name = end + 3;
+		size_t nlen = strcspn(name, " \t\n");
+		if (!nlen)
+			continue;
+		char *mod = name + nlen;
+		mod += strspn(mod, " \t");
+		size_t mlen = 0;
+		if (*mod == '[') {
+			mod++;
+			mlen = strcspn(mod, "]\n");
+		}
 		if (addr == 0) {
 			zero++;
 			continue;
@@ -849,10 +863,14 @@ static void load_kallsyms(struct sym_session *s)
 			s->ksyms = t;
 		}
 		char modname[300];
-		snprintf(modname, sizeof modname, "[%s]", mod[0] ? mod : "kernel");
+		if (mlen)
+			snprintf(modname, sizeof modname, "[%.*s]", (int)(mlen < 256 ? mlen : 256),
+				 mod);
+		else
+			snprintf(modname, sizeof modname, "[kernel]");
 		struct ksym *k = &s->ksyms[s->n_ksyms];
 		k->addr = addr;
-		k->name = intern(s, name);
+		k->name = strtab_intern_n(&s->strs, name, nlen);
 		k->module = intern(s, modname);
 		k->global = type == 'T' || type == 'W';
 		if (!k->name || !k->module)
