@@ -326,7 +326,9 @@ static struct sym_file *file_get(struct sym_session *s, const char *path)
 		return f;
 	}
 	char why[512];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a recording may name a FIFO or a device; opening one
+	 * must not hang the report (only regular files are read) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(why, sizeof why,
 			 "cannot open it (%s): moved or deleted since the recording",
@@ -336,11 +338,14 @@ static struct sym_file *file_get(struct sym_session *s, const char *path)
 		return f;
 	}
 	struct stat st;
-	if (fstat(fd, &st) == 0) {
-		f->size = (uint64_t)st.st_size;
-		f->mtime_ns =
-		    (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		f->state = SYM_MODULE_UNUSABLE;
+		f->problem = "not a regular file";
+		close(fd);
+		return f;
 	}
+	f->size = (uint64_t)st.st_size;
+	f->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;
 	size_t nph = 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- functions with known lines ---- */
@@ -600,4 +601,25 @@ Test(symbolize, hidden_kallsyms_addresses_are_a_warning)
 	rm_rf(dir);
 	free(dir);
 	free(ks);
+}
+
+Test(symbolize, a_fifo_or_device_is_refused_without_blocking)
+{
+	char *dir = make_temp_dir();
+	char fifo[PATH_MAX];
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	struct sym_space *sp;
+	struct sym_session *s = new_session(&sp);
+	struct sym_module_desc d = {.path = fifo, .start = 0x400000, .end = 0x401000};
+	cr_assert_eq(sym_space_add_module(sp, &d, NULL), 0);
+	struct sym_module_desc z = {.path = "/dev/zero", .start = 0x500000, .end = 0x501000};
+	cr_assert_eq(sym_space_add_module(sp, &z, NULL), 0);
+	cr_expect_eq(sym_lookup(sp, 0x400010, 0)->module->state, SYM_MODULE_UNUSABLE);
+	cr_expect_eq(sym_lookup(sp, 0x500010, 0)->module->state, SYM_MODULE_UNUSABLE);
+	cr_expect_eq(sym_session_warning_count(s), 2);
+	cr_expect_not_null(strstr(sym_session_warnings(s), "not a regular file"));
+	sym_session_free(s);
+	rm_rf(dir);
+	free(dir);
 }
