@@ -36,8 +36,9 @@ CMD(help);
 CMD(version);
 CMD(gen);
 CMD(metta);
+CMD(kb);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
-extern const char cmd_metta_usage[];
+extern const char cmd_metta_usage[], cmd_kb_usage[];
 
 #endif
