@@ -22,6 +22,7 @@
 #include "core/space.h"
 #include "core/arena.h"
 #include "core/mem.h"
+#include "core/space_layer.h"
 #include "core/store_impl.h"
 #include "kbprof/probe.h"
 
@@ -106,6 +107,10 @@ struct mt_space {
 	unsigned recent_next;
 	struct table lt;
 	struct mt_arena arena;
+
+	/* A layered space forwards every call (space_layer.h). */
+	const struct mt_space_layer *layer;
+	void *layer_ctx;
 };
 
 static inline uint64_t mix64(uint64_t x)
@@ -224,10 +229,27 @@ struct mt_space *mt_space_new(struct mt_store *store)
 	return sp;
 }
 
+struct mt_space *mt_space_new_layered(struct mt_store *store, const struct mt_space_layer *layer,
+				      void *ctx)
+{
+	struct mt_space *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return NULL;
+	sp->store = store;
+	sp->layer = layer;
+	sp->layer_ctx = ctx;
+	return sp;
+}
+
 void mt_space_free(struct mt_space *sp)
 {
 	if (!sp)
 		return;
+	if (sp->layer) {
+		sp->layer->free(sp->layer_ctx);
+		free(sp);
+		return;
+	}
 	mt_array_free(sp->e);
 	mt_array_free(sp->atoms.slots);
 	mt_array_free(sp->akeys);
@@ -251,6 +273,8 @@ struct mt_store *mt_space_store(const struct mt_space *sp)
 
 size_t mt_space_bytes(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->bytes(sp->layer_ctx);
 	size_t b = sizeof *sp + sp->n * sizeof *sp->e;
 	b += ((size_t)sp->atoms.mask + 1) * 4 + ((size_t)sp->akt.mask + 1) * 4 +
 	     ((size_t)sp->rkt.mask + 1) * 4 + ((size_t)sp->fgt.mask + 1) * 4 +
@@ -668,6 +692,8 @@ static uint32_t entry_lookup(struct mt_space *sp, mt_term atom, uint32_t *slot)
 int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames *names,
 		     struct kb_error *err)
 {
+	if (sp->layer)
+		return sp->layer->add(sp->layer_ctx, atom, names, err);
 	if (mt_is_scratch(atom) || atom == MT_NONE)
 		return kb_error_set(err, "space: cannot add a scratch atom (persist it first)");
 	uint32_t slot = 0;
@@ -732,6 +758,8 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 
 int mt_space_remove(struct mt_space *sp, mt_term atom)
 {
+	if (sp->layer)
+		return sp->layer->remove(sp->layer_ctx, atom);
 	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
 		return 0;
 	uint32_t slot;
@@ -752,36 +780,50 @@ int mt_space_remove(struct mt_space *sp, mt_term atom)
 
 uint32_t mt_space_entries(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->entries(sp->layer_ctx);
 	return (uint32_t)sp->n;
 }
 
 uint64_t mt_space_size(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->size(sp->layer_ctx);
 	return sp->size;
 }
 
 uint64_t mt_space_distinct(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->distinct(sp->layer_ctx);
 	return sp->distinct;
 }
 
 uint64_t mt_space_rules(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->rules(sp->layer_ctx);
 	return sp->rules;
 }
 
 mt_term mt_space_atom(const struct mt_space *sp, uint32_t entry)
 {
+	if (sp->layer)
+		return sp->layer->atom(sp->layer_ctx, entry);
 	return entry < sp->n ? sp->e[entry].atom : MT_NONE;
 }
 
 uint32_t mt_space_multiplicity(const struct mt_space *sp, uint32_t entry)
 {
+	if (sp->layer)
+		return sp->layer->multiplicity(sp->layer_ctx, entry);
 	return entry < sp->n ? sp->e[entry].mult : 0;
 }
 
 const struct mt_varnames *mt_space_varnames(const struct mt_space *sp, uint32_t entry)
 {
+	if (sp->layer)
+		return sp->layer->varnames(sp->layer_ctx, entry);
 	if (entry >= sp->n || !sp->e[entry].names)
 		return NULL;
 	return sp->lists[sp->e[entry].names - 1];
@@ -799,6 +841,8 @@ static uint32_t mt_space_count_scan(const struct mt_space *sp, mt_term atom)
 
 uint32_t mt_space_count(const struct mt_space *sp, mt_term atom)
 {
+	if (sp->layer)
+		return sp->layer->count(sp->layer_ctx, atom);
 	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
 		return 0;
 	/* the first count may build the atom table: a cache, not a change */
@@ -836,6 +880,11 @@ static void iter_chain(struct mt_space_iter *it, int kind, uint32_t last)
 
 void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_space_iter *it)
 {
+	if (sp->layer) {
+		sp->layer->atoms_begin(sp->layer_ctx, pattern, it);
+		it->space = sp;
+		return;
+	}
 	iter_init(sp, it);
 	mt_term head;
 	uint32_t arity;
@@ -857,6 +906,11 @@ void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_
 
 void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_space_iter *it)
 {
+	if (sp->layer) {
+		sp->layer->rules_begin(sp->layer_ctx, call, it);
+		it->space = sp;
+		return;
+	}
 	iter_init(sp, it);
 	const struct mt_store *st = sp->store;
 	mt_term head;
@@ -904,6 +958,8 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 {
 	const struct mt_space *sp = it->space;
+	if (sp->layer)
+		return sp->layer->next(sp->layer_ctx, it, entry);
 	if (it->full_scan) {
 		while (it->scan < it->scan_end) {
 			uint32_t e = it->scan++;

@@ -46,8 +46,8 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 	if (!slots)
 		return -1;
 	KBPROF_REGION_BEGIN("intern");
-	for (uint32_t id = 0; id < t->count; id++) {
-		const char *s = t->names[id];
+	for (uint32_t id = t->base.count; id < t->count; id++) {
+		const char *s = t->names[id - t->base.count];
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
 		uint32_t i = (uint32_t)h & new_mask;
 		while (slots[i])
@@ -66,6 +66,7 @@ int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 	uint64_t want = (uint64_t)t->count + n;
 	if (want > MT_SYMTAB_MAX_IDS)
 		want = MT_SYMTAB_MAX_IDS;
+	want -= t->base.count; /* the table holds only the symbols above the base */
 	uint64_t slots = (uint64_t)t->mask + 1;
 	while (want * 4 > slots * 3)
 		slots *= 2;
@@ -80,6 +81,11 @@ int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 
 uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len, uint64_t hash)
 {
+	if (t->base.count) {
+		uint32_t id = t->base.find(t->base.ctx, name, len, hash);
+		if (id != UINT32_MAX)
+			return id;
+	}
 	uint32_t tag = slot_tag(hash);
 	for (uint32_t i = (uint32_t)hash & t->mask;; i = (i + 1) & t->mask) {
 		uint32_t s = t->slots[i];
@@ -88,7 +94,7 @@ uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len,
 		if ((s & TAG_MASK) != tag)
 			continue;
 		uint32_t id = (s >> TAG_BITS) - 1;
-		const char *n = t->names[id];
+		const char *n = t->names[id - t->base.count];
 		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len))
 			return id;
 	}
@@ -119,9 +125,10 @@ uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uin
 {
 	if (t->count >= MT_SYMTAB_MAX_IDS)
 		return UINT32_MAX;
-	if (t->count == t->cap) {
+	uint32_t own = t->count - t->base.count; /* symbols in this table */
+	if (own == t->cap) {
 		size_t cap = t->cap;
-		if (mt_grow((void **)&t->names, &cap, (size_t)t->count + 1, sizeof *t->names,
+		if (mt_grow((void **)&t->names, &cap, (size_t)own + 1, sizeof *t->names,
 			    MT_SYMTAB_MAX_IDS))
 			return UINT32_MAX;
 		t->cap = (uint32_t)cap;
@@ -130,17 +137,36 @@ uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uin
 	if (!stored)
 		return UINT32_MAX;
 	uint32_t id = t->count++;
-	t->names[id] = stored;
+	t->names[own++] = stored;
 	t->slots[slot] = ((id + 1) << TAG_BITS) | slot_tag(hash);
 	/* a failed growth only leaves the table fuller than planned; refuse
 	 * new symbols before it is full */
-	if ((uint64_t)t->count * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1) &&
-	    t->count + 2 >= t->mask) {
+	if ((uint64_t)own * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1) &&
+	    own + 2 >= t->mask) {
 		t->slots[slot] = 0;
 		t->count--;
 		return UINT32_MAX;
 	}
 	return id;
+}
+
+int mt_symtab_set_base(struct mt_symtab *t, const struct mt_symtab_base *base)
+{
+	if (t->base.count || t->count > base->count || base->count > MT_SYMTAB_MAX_IDS)
+		return -1;
+	for (uint32_t id = 0; id < t->count; id++) {
+		size_t len, blen;
+		const char *own = mt_symtab_name(t, id, &len);
+		const char *b = base->name(base->ctx, id, &blen);
+		if (!b || blen != len || memcmp(b, own, len) != 0)
+			return -1;
+	}
+	/* The base now answers for every existing id: empty our own part. */
+	memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof *t->slots);
+	mt_arena_release(&t->arena);
+	t->base = *base;
+	t->count = base->count;
+	return 0;
 }
 
 size_t mt_symtab_bytes(const struct mt_symtab *t)
