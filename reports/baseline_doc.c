@@ -584,7 +584,12 @@ static void section_stats(struct doc *d)
 		scaling_table(d, s, "Startup Time Scaling (source to ready-to-query)");
 	s = named(scal, "startup_image");
 	if (s)
-		scaling_table(d, s, "Startup Time Scaling (image to ready-to-query)");
+		scaling_table(d, s,
+			      "Startup Time Scaling (image to ready-to-query, page cache warm)");
+	s = named(scal, "startup_image_cold");
+	if (s)
+		scaling_table(d, s,
+			      "Startup Time Scaling (image to ready-to-query, image evicted)");
 	stats_table(d);
 
 	P(d, "### Measured Performance Characteristics\n\n");

@@ -8,6 +8,7 @@
 #include "tests/testutil.h"
 #include "workloads/bench.h"
 #include "workloads/bench_json.h"
+#include "workloads/kbp_derive.h"
 #include "workloads/measure.h"
 #include "workloads/sysinfo.h"
 
@@ -466,4 +467,121 @@ Test(bench, eviction_of_a_missing_file_names_it)
 	uint64_t r, p;
 	cr_expect_eq(meas_evict_file("/nonexistent/kb.kbi", &r, &p, &err), -1);
 	cr_expect(strstr(err.msg, "/nonexistent/kb.kbi: No such file"), "%s", err.msg);
+}
+
+/* ---- derived figures of the kb_persistence suite ---- */
+
+static const struct bench_metric_def startup_metrics[] = {
+    {"from_source", "ns", "source to ready"},   {"from_image", "ns", "image to ready"},
+    {"from_image_cold", "ns", "evicted image"}, {"faults_source", "faults", "faults"},
+    {"faults_image", "faults", "faults"},
+};
+static const struct bench_metric_def time_metric[] = {{"time", "ns", "compile"}};
+
+/* A KB with R rules: source start-up and compile take 25 ns per rule, image
+ * start-up is constant, with a little deterministic jitter. */
+static uint64_t current_rules;
+static int scaled_sample(struct bench_ctx *ctx, void *state)
+{
+	(void)state;
+	static unsigned k;
+	double jitter = 1.0 + 0.01 * (k++ % 3);
+	double r = (double)current_rules;
+	bench_record(ctx, 0, 25.0 * r * jitter); /* time / from_source: linear */
+	bench_record(ctx, 1, 50000.0 * jitter);  /* from_image: constant */
+	bench_record(ctx, 2, 400000.0 * jitter); /* from_image_cold: constant */
+	bench_record(ctx, 3, r / 10 * jitter);
+	bench_record(ctx, 4, 20.0 * jitter);
+	return 0;
+}
+
+static int scaled_setup_small(struct bench_ctx *ctx, void **state)
+{
+	current_rules = 40000;
+	bench_fact(ctx, "rules", "rules", 40000);
+	bench_fact(ctx, "source_bytes", "bytes", 1291555);
+	*state = NULL;
+	return 0;
+}
+
+static int scaled_setup_medium(struct bench_ctx *ctx, void **state)
+{
+	current_rules = 400000;
+	bench_fact(ctx, "rules", "rules", 400000);
+	bench_fact(ctx, "source_bytes", "bytes", 13389055);
+	*state = NULL;
+	return 0;
+}
+
+static int time_only_sample(struct bench_ctx *ctx, void *state)
+{
+	(void)state;
+	bench_record(ctx, 0, 25.0 * (double)current_rules);
+	return 0;
+}
+
+static const struct bench_def scaled_defs[] = {
+    {"compile_small_kb", "compilation", "", 5, 5, 0, 10000, time_metric, 1, scaled_setup_small,
+     time_only_sample, NULL},
+    {"compile_medium_kb", "compilation", "", 5, 5, 0, 100000, time_metric, 1, scaled_setup_medium,
+     time_only_sample, NULL},
+    {"startup_time_small_kb", "startup", "", 6, 6, 0, 10000, startup_metrics, 5, scaled_setup_small,
+     scaled_sample, NULL},
+    {"startup_time_medium_kb", "startup", "", 6, 6, 0, 100000, startup_metrics, 5,
+     scaled_setup_medium, scaled_sample, NULL},
+};
+
+Test(bench, derived_figures_fit_scaling_and_check_the_hypothesis)
+{
+	const struct bench_suite suite = {"scaled", scaled_defs, 4, NULL, NULL, kbp_derive};
+	struct bench_opts o = {.workdir = "/tmp"};
+	struct bench_results res;
+	struct kb_error err = {{0}};
+	cr_assert_eq(bench_run_suite(&suite, &o, &res, &err), 0, "%s", err.msg);
+	cr_assert_eq(res.failed, 0);
+	json_t *d = kbp_derive(&res);
+	cr_assert_not_null(d);
+
+	const json_t *compile = json_array_get(json_object_get(d, "scaling"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(compile, "series")), "compile");
+	const json_t *pts = json_object_get(compile, "points");
+	cr_assert_eq(json_array_size(pts), 2);
+	const json_t *p1 = json_array_get(pts, 1);
+	cr_expect_float_eq(json_number_value(json_object_get(p1, "scaling_factor")), 10.0, 1e-9);
+	cr_expect_float_eq(json_number_value(json_object_get(p1, "ns_per_rule")), 25.0, 1e-9);
+	const json_t *fit = json_object_get(compile, "fit");
+	cr_expect_float_eq(json_number_value(json_object_get(fit, "exponent")), 1.0, 1e-9);
+	cr_expect_float_eq(json_number_value(json_object_get(fit, "r2")), 1.0, 1e-9);
+
+	const json_t *hyp = json_object_get(d, "hypothesis");
+	const json_t *h;
+	size_t i;
+	int seen = 0;
+	json_array_foreach(hyp, i, h)
+	{
+		const char *id = json_string_value(json_object_get(h, "id"));
+		const char *basis = json_string_value(json_object_get(h, "basis"));
+		double v = json_number_value(json_object_get(h, "value"));
+		if (strcmp(id, "load_time") == 0) {
+			/* medium: median from_source 25 * 400000 * 1.01 over 50000 * 1.01 */
+			cr_expect_float_eq(v, 200.0, 1e-6);
+			cr_expect_str_eq(basis, "measured");
+			cr_expect_str_eq(json_string_value(json_object_get(h, "verdict")), "met");
+			seen++;
+		} else if (strcmp(id, "startup_1gb") == 0) {
+			cr_expect_str_eq(basis, "extrapolated");
+			cr_expect_float_eq(v, 404000.0, 1e-3, "a flat fit predicts the constant");
+			cr_expect(strstr(json_string_value(json_object_get(h, "detail")),
+					 "extrapolated"));
+			seen++;
+		} else if (strcmp(id, "memory") == 0 || strcmp(id, "file_size") == 0) {
+			cr_expect_str_eq(basis, "not measured");
+			cr_expect(json_is_null(json_object_get(h, "value")));
+			seen++;
+		}
+	}
+	cr_expect_eq(seen, 4);
+	cr_expect_eq(kbp_gigabyte_n(), 7600000);
+	json_decref(d);
+	bench_results_free(&res);
 }

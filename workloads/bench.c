@@ -131,6 +131,9 @@ void bench_kb_label(uint64_t n, char *buf, size_t size)
 {
 	if (n >= 1000000 && n % 1000000 == 0)
 		snprintf(buf, size, "%lluM", (unsigned long long)(n / 1000000));
+	else if (n >= 1000000 && n % 100000 == 0)
+		snprintf(buf, size, "%llu.%lluM", (unsigned long long)(n / 1000000),
+			 (unsigned long long)(n / 100000 % 10));
 	else if (n >= 1000 && n % 1000 == 0)
 		snprintf(buf, size, "%lluK", (unsigned long long)(n / 1000));
 	else
