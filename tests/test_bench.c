@@ -10,6 +10,7 @@
 #include "workloads/bench_json.h"
 #include "workloads/kbp_derive.h"
 #include "workloads/measure.h"
+#include "workloads/querymix.h"
 #include "workloads/sysinfo.h"
 
 #include <criterion/criterion.h>
@@ -584,4 +585,61 @@ Test(bench, derived_figures_fit_scaling_and_check_the_hypothesis)
 	cr_expect_eq(kbp_gigabyte_n(), 7600000);
 	json_decref(d);
 	bench_results_free(&res);
+}
+
+/* ---- the query mix ---- */
+
+Test(bench, query_mix_is_seeded_and_covers_every_kind_of_query)
+{
+	struct qmix a, b, c;
+	cr_assert_eq(qmix_build(&a, 10000, 26, QMIX_DEFAULT_SEED), 0);
+	cr_assert_eq(qmix_build(&b, 10000, 26, QMIX_DEFAULT_SEED), 0);
+	cr_assert_eq(qmix_build(&c, 10000, 26, QMIX_DEFAULT_SEED + 1), 0);
+	int differs = 0;
+	for (size_t i = 0; i < a.n; i++) {
+		cr_expect_str_eq(a.q[i].text, b.q[i].text);
+		differs |= strcmp(a.q[i].text, c.q[i].text) != 0;
+	}
+	cr_expect(differs, "another seed gives another mix");
+	static const char *const kinds[] = {"(add",        "(mul",        "(and",   "(or",
+					    "(length",     "(append",     "(match", "(equals",
+					    "(not-equals", "(match &self"};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		int found = 0;
+		for (size_t i = 0; i < a.n; i++)
+			found |= strncmp(a.q[i].text, kinds[k], strlen(kinds[k])) == 0;
+		cr_expect(found, "no %s query", kinds[k]);
+	}
+	/* indexes stay inside the KB: 10000 / 4 functions */
+	for (size_t i = 0; i < a.n; i++) {
+		const char *p = a.q[i].text + 1;
+		while (*p && (*p < '0' || *p > '9'))
+			p++;
+		cr_expect_lt(strtoul(p, NULL, 10), 2500, "%s", a.q[i].text);
+	}
+	qmix_free(&a);
+	qmix_free(&b);
+	qmix_free(&c);
+	struct qmix none;
+	cr_expect_eq(qmix_build(&none, 3, 10, 1), -1, "a KB without functions has no mix");
+}
+
+Test(bench, query_check_compares_multisets_up_to_variable_names)
+{
+	struct kb_buf b = {0};
+	qmix_canonical("(f $x (g $y $x) \"$s\")", &b);
+	cr_expect_str_eq(b.data, "(f $0 (g $1 $0) \"$s\")");
+	kb_buf_free(&b);
+
+	struct qmix_query q = {"(match0 foo foo)", {"True", "False"}, 2};
+	char msg[256];
+	char *right[] = {"False", "True"};
+	cr_expect_eq(qmix_check(&q, right, 2, msg, sizeof msg), 0, "order does not matter");
+	char *missing[] = {"True"};
+	cr_expect_eq(qmix_check(&q, missing, 1, msg, sizeof msg), -1);
+	cr_expect_str_eq(msg, "(match0 foo foo) gave [True], expected [False, True]");
+	char *twice[] = {"True", "True"};
+	cr_expect_eq(qmix_check(&q, twice, 2, msg, sizeof msg), -1, "multiplicity counts");
+	cr_expect_eq(qmix_check(&q, NULL, 0, msg, sizeof msg), -1);
+	cr_expect_str_eq(msg, "(match0 foo foo) gave [], expected [False, True]");
 }
