@@ -70,7 +70,7 @@ enum mt_tag {
 #define MT_TAG_BITS 3u
 #define MT_TAG_MASK 7u
 #define MT_PAYLOAD_MAX ((1u << 29) - 1)
-#define MT_INT_MIN (-(int64_t)1 << 28)
+#define MT_INT_MIN (-((int64_t)1 << 28))
 #define MT_INT_MAX (((int64_t)1 << 28) - 1)
 #define MT_VAR_MAX MT_PAYLOAD_MAX
 
@@ -162,6 +162,9 @@ void mt_store_free(struct mt_store *store);
 
 /* Memory the store holds (heaps, tables, names), in bytes. */
 size_t mt_store_bytes(const struct mt_store *store);
+/* Distinct persistent expressions and distinct persistent boxes. */
+size_t mt_store_expr_count(const struct mt_store *store);
+size_t mt_store_box_count(const struct mt_store *store);
 
 /* ---- symbols ---- */
 
@@ -190,6 +193,11 @@ mt_term mt_string(struct mt_store *store, const char *bytes, size_t len, int scr
 /* Copies a (possibly scratch) term into the persistent store, hash-consing
  * it; persistent input is returned as is. Returns MT_NONE on failure. */
 mt_term mt_term_persist(struct mt_store *store, mt_term t);
+
+/* The persistent term structurally equal to t (persistent or scratch), or
+ * MT_NONE if the store holds none. Never allocates: an index can look up a
+ * scratch key without growing the store. */
+mt_term mt_term_find(const struct mt_store *store, mt_term t);
 
 /* ---- reading terms ---- */
 
