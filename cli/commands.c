@@ -7,6 +7,7 @@
 const struct kbprof_cmd kbprof_commands[] = {
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
+    {"metta", cmd_metta, "run a MeTTa program, or check its assertions (--check)", cmd_metta_usage},
     {"help", cmd_help, "show help for kbprof or for one command", cmd_help_usage},
     {"version", cmd_version, "print the version and the commit it was built from",
      cmd_version_usage},

@@ -88,7 +88,40 @@ enum mt_tag {
 	X(FALSE, "False")                                                                          \
 	X(EMPTY, "Empty")                                                                          \
 	X(ERROR, "Error")                                                                          \
-	X(TYPE, "Type")
+	X(TYPE, "Type")                                                                            \
+	/* built-ins of the evaluator (eval.c dispatches on these ids) */                          \
+	X(IF, "if")                                                                                \
+	X(LET, "let")                                                                              \
+	X(LETSTAR, "let*")                                                                         \
+	X(CASE, "case")                                                                            \
+	X(SUPERPOSE, "superpose")                                                                  \
+	X(COLLAPSE, "collapse")                                                                    \
+	X(QUOTE, "quote")                                                                          \
+	X(UNIFY, "unify")                                                                          \
+	X(CONS_ATOM, "cons-atom")                                                                  \
+	X(DECONS_ATOM, "decons-atom")                                                              \
+	X(CAR_ATOM, "car-atom")                                                                    \
+	X(CDR_ATOM, "cdr-atom")                                                                    \
+	X(EMPTY_OP, "empty")                                                                       \
+	X(ADD_ATOM, "add-atom")                                                                    \
+	X(REMOVE_ATOM, "remove-atom")                                                              \
+	X(MATCH, "match")                                                                          \
+	X(ASSERT_EQUAL, "assertEqual")                                                             \
+	X(ASSERT_EQUAL_TO_RESULT, "assertEqualToResult")                                           \
+	X(ASSERT_ALPHA_EQUAL, "assertAlphaEqual")                                                  \
+	X(PLUS, "+")                                                                               \
+	X(MINUS, "-")                                                                              \
+	X(TIMES, "*")                                                                              \
+	X(DIV, "/")                                                                                \
+	X(MOD, "%")                                                                                \
+	X(LT, "<")                                                                                 \
+	X(GT, ">")                                                                                 \
+	X(LE, "<=")                                                                                \
+	X(GE, ">=")                                                                                \
+	X(EQEQ, "==")                                                                              \
+	X(AND, "and")                                                                              \
+	X(OR, "or")                                                                                \
+	X(NOT, "not")
 
 enum mt_wellknown {
 #define MT_WK_ENUM(name, text) MT_S_##name,
