@@ -21,6 +21,7 @@
  * lists); mt_space_free() releases them. The store is only borrowed. */
 #include "core/space.h"
 #include "core/arena.h"
+#include "core/space_layer.h"
 #include "core/store_impl.h"
 #include "kbprof/probe.h"
 
@@ -94,6 +95,10 @@ struct mt_space {
 	size_t nlists, lists_cap;
 	struct table lt;
 	struct mt_arena arena;
+
+	/* A layered space forwards every call (space_layer.h). */
+	const struct mt_space_layer *layer;
+	void *layer_ctx;
 };
 
 static inline uint64_t mix64(uint64_t x)
@@ -220,10 +225,27 @@ struct mt_space *mt_space_new(struct mt_store *store)
 	return sp;
 }
 
+struct mt_space *mt_space_new_layered(struct mt_store *store, const struct mt_space_layer *layer,
+				      void *ctx)
+{
+	struct mt_space *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return NULL;
+	sp->store = store;
+	sp->layer = layer;
+	sp->layer_ctx = ctx;
+	return sp;
+}
+
 void mt_space_free(struct mt_space *sp)
 {
 	if (!sp)
 		return;
+	if (sp->layer) {
+		sp->layer->free(sp->layer_ctx);
+		free(sp);
+		return;
+	}
 	free(sp->e);
 	free(sp->atoms.slots);
 	free(sp->akeys);
@@ -246,6 +268,8 @@ struct mt_store *mt_space_store(const struct mt_space *sp)
 
 size_t mt_space_bytes(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->bytes(sp->layer_ctx);
 	size_t b = sizeof *sp + sp->n * sizeof *sp->e;
 	b += ((size_t)sp->atoms.mask + 1) * 4 + ((size_t)sp->akt.mask + 1) * 4 +
 	     ((size_t)sp->rkt.mask + 1) * 4 + ((size_t)sp->fgt.mask + 1) * 4 +
@@ -539,6 +563,8 @@ static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
 int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames *names,
 		     struct kb_error *err)
 {
+	if (sp->layer)
+		return sp->layer->add(sp->layer_ctx, atom, names, err);
 	if (mt_is_scratch(atom) || atom == MT_NONE)
 		return kb_error_set(err, "space: cannot add a scratch atom (persist it first)");
 	uint32_t slot;
@@ -597,6 +623,8 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 
 int mt_space_remove(struct mt_space *sp, mt_term atom)
 {
+	if (sp->layer)
+		return sp->layer->remove(sp->layer_ctx, atom);
 	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
 		return 0;
 	uint32_t e = entry_find(sp, atom, NULL);
@@ -616,36 +644,50 @@ int mt_space_remove(struct mt_space *sp, mt_term atom)
 
 uint32_t mt_space_entries(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->entries(sp->layer_ctx);
 	return (uint32_t)sp->n;
 }
 
 uint64_t mt_space_size(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->size(sp->layer_ctx);
 	return sp->size;
 }
 
 uint64_t mt_space_distinct(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->distinct(sp->layer_ctx);
 	return sp->distinct;
 }
 
 uint64_t mt_space_rules(const struct mt_space *sp)
 {
+	if (sp->layer)
+		return sp->layer->rules(sp->layer_ctx);
 	return sp->rules;
 }
 
 mt_term mt_space_atom(const struct mt_space *sp, uint32_t entry)
 {
+	if (sp->layer)
+		return sp->layer->atom(sp->layer_ctx, entry);
 	return entry < sp->n ? sp->e[entry].atom : MT_NONE;
 }
 
 uint32_t mt_space_multiplicity(const struct mt_space *sp, uint32_t entry)
 {
+	if (sp->layer)
+		return sp->layer->multiplicity(sp->layer_ctx, entry);
 	return entry < sp->n ? sp->e[entry].mult : 0;
 }
 
 const struct mt_varnames *mt_space_varnames(const struct mt_space *sp, uint32_t entry)
 {
+	if (sp->layer)
+		return sp->layer->varnames(sp->layer_ctx, entry);
 	if (entry >= sp->n || !sp->e[entry].names)
 		return NULL;
 	return sp->lists[sp->e[entry].names - 1];
@@ -653,6 +695,8 @@ const struct mt_varnames *mt_space_varnames(const struct mt_space *sp, uint32_t 
 
 uint32_t mt_space_count(const struct mt_space *sp, mt_term atom)
 {
+	if (sp->layer)
+		return sp->layer->count(sp->layer_ctx, atom);
 	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
 		return 0;
 	uint32_t e = entry_find(sp, atom, NULL);
@@ -686,6 +730,11 @@ static void iter_chain(struct mt_space_iter *it, int kind, uint32_t last)
 
 void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_space_iter *it)
 {
+	if (sp->layer) {
+		sp->layer->atoms_begin(sp->layer_ctx, pattern, it);
+		it->space = sp;
+		return;
+	}
 	iter_init(sp, it);
 	mt_term head;
 	uint32_t arity;
@@ -707,6 +756,11 @@ void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_
 
 void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_space_iter *it)
 {
+	if (sp->layer) {
+		sp->layer->rules_begin(sp->layer_ctx, call, it);
+		it->space = sp;
+		return;
+	}
 	iter_init(sp, it);
 	const struct mt_store *st = sp->store;
 	mt_term head;
@@ -754,6 +808,8 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 {
 	const struct mt_space *sp = it->space;
+	if (sp->layer)
+		return sp->layer->next(sp->layer_ctx, it, entry);
 	if (it->full_scan) {
 		while (it->scan < it->scan_end) {
 			uint32_t e = it->scan++;

@@ -75,12 +75,11 @@ size_t mt_space_bytes(const struct mt_space *space);
  * so an iterator merges up to three chains in entry order: for a rule
  * look-up, the key's chain (or its first-argument group and the group of
  * rules whose first argument is not ground) and the chain of rules whose
- * LHS has no ground head. a/b/na/nb/ia/ib are unused (kept from the first
- * version of this header). */
+ * LHS has no ground head. layer[] is the state of a layered space
+ * (core/space_layer.h: an image queried in place). */
 struct mt_space_iter {
 	const struct mt_space *space;
-	const uint32_t *a, *b;   /* unused */
-	size_t na, nb, ia, ib;   /* unused */
+	uint64_t layer[6];
 	uint32_t scan, scan_end; /* full scan: entries scan..scan_end-1 */
 	int full_scan;
 	int nchains;

@@ -43,8 +43,8 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 	uint32_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
-	for (uint32_t id = 0; id < t->count; id++) {
-		const char *s = t->names[id];
+	for (uint32_t id = t->base.count; id < t->count; id++) {
+		const char *s = t->names[id - t->base.count];
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
 		uint32_t i = (uint32_t)h & new_mask;
 		while (slots[i])
@@ -59,9 +59,9 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 
 int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 {
-	uint64_t want = (uint64_t)t->count + n;
-	if (want > MT_SYMTAB_MAX_IDS)
+	if ((uint64_t)t->count + n > MT_SYMTAB_MAX_IDS)
 		return -1;
+	uint64_t want = (uint64_t)t->count - t->base.count + n; /* own symbols */
 	uint64_t cap = (uint64_t)t->mask + 1;
 	while (want * 4 > cap * 3)
 		cap *= 2;
@@ -79,6 +79,11 @@ int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 
 uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len, uint64_t hash)
 {
+	if (t->base.count) {
+		uint32_t id = t->base.find(t->base.ctx, name, len, hash);
+		if (id != UINT32_MAX)
+			return id;
+	}
 	uint32_t tag = slot_tag(hash);
 	for (uint32_t i = (uint32_t)hash & t->mask;; i = (i + 1) & t->mask) {
 		uint32_t s = t->slots[i];
@@ -87,7 +92,7 @@ uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len,
 		if ((s & TAG_MASK) != tag)
 			continue;
 		uint32_t id = (s >> TAG_BITS) - 1;
-		const char *n = t->names[id];
+		const char *n = t->names[id - t->base.count];
 		if (mt_symtab_len(n) == len && memcmp(n, name, len) == 0)
 			return id;
 	}
@@ -116,6 +121,13 @@ static const char *store_name(struct mt_symtab *t, const char *name, size_t len)
 uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
 			  int *created)
 {
+	if (t->base.count) {
+		uint32_t id = t->base.find(t->base.ctx, name, len, hash);
+		if (id != UINT32_MAX) {
+			*created = 0;
+			return id;
+		}
+	}
 	uint32_t tag = slot_tag(hash);
 	uint32_t i = (uint32_t)hash & t->mask;
 	for (;; i = (i + 1) & t->mask) {
@@ -125,7 +137,7 @@ uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uin
 		if ((s & TAG_MASK) != tag)
 			continue;
 		uint32_t id = (s >> TAG_BITS) - 1;
-		const char *n = t->names[id];
+		const char *n = t->names[id - t->base.count];
 		if (mt_symtab_len(n) == len && memcmp(n, name, len) == 0) {
 			*created = 0;
 			return id;
@@ -133,7 +145,7 @@ uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uin
 	}
 	if (t->count >= MT_SYMTAB_MAX_IDS)
 		return UINT32_MAX;
-	if (t->count == t->cap) {
+	if (t->count - t->base.count == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 256;
 		if (cap > MT_SYMTAB_MAX_IDS)
 			cap = MT_SYMTAB_MAX_IDS;
@@ -147,12 +159,13 @@ uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uin
 	if (!stored)
 		return UINT32_MAX;
 	uint32_t id = t->count++;
-	t->names[id] = stored;
+	t->names[id - t->base.count] = stored;
 	t->slots[i] = ((id + 1) << TAG_BITS) | tag;
-	if ((uint64_t)t->count * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1)) {
+	if ((uint64_t)(t->count - t->base.count) * 4 > ((uint64_t)t->mask + 1) * 3 &&
+	    rehash(t, t->mask * 2 + 1)) {
 		/* The symbol is in; the table stays fuller than planned, which
 		 * only costs probes, until the next successful growth. */
-		if (t->count + 1 > t->mask) {
+		if (t->count - t->base.count + 1 > t->mask) {
 			t->slots[i] = 0;
 			t->count--;
 			return UINT32_MAX;
@@ -160,6 +173,25 @@ uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uin
 	}
 	*created = 1;
 	return id;
+}
+
+int mt_symtab_set_base(struct mt_symtab *t, const struct mt_symtab_base *base)
+{
+	if (t->base.count || t->count > base->count || base->count > MT_SYMTAB_MAX_IDS)
+		return -1;
+	for (uint32_t id = 0; id < t->count; id++) {
+		size_t len, blen;
+		const char *own = mt_symtab_name(t, id, &len);
+		const char *b = base->name(base->ctx, id, &blen);
+		if (!b || blen != len || memcmp(b, own, len) != 0)
+			return -1;
+	}
+	/* The base now answers for every existing id: empty our own part. */
+	memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof *t->slots);
+	mt_arena_release(&t->arena);
+	t->base = *base;
+	t->count = base->count;
+	return 0;
 }
 
 size_t mt_symtab_bytes(const struct mt_symtab *t)

@@ -22,15 +22,31 @@
 /* Symbol ids must fit the 29-bit handle payload. */
 #define MT_SYMTAB_MAX_IDS ((1u << 29) - 2)
 
+/* A read-only base under the table (core/image_space.c: a mapped image's
+ * symbols). Ids 0..count-1 are the base's: names come from name(), look-ups
+ * try find() first (UINT32_MAX: absent); symbols interned afterwards get
+ * ids count, count+1, ... Base names need not be NUL-terminated. */
+struct mt_symtab_base {
+	uint32_t count;
+	void *ctx;
+	const char *(*name)(void *ctx, uint32_t id, size_t *len);
+	uint32_t (*find)(void *ctx, const char *name, size_t len, uint64_t hash);
+};
+
 struct mt_symtab {
-	const char **names; /* id -> NUL-terminated name (length prefix before it) */
-	uint32_t count, cap;
-	uint32_t *slots; /* (id + 1) << 3 | 3 hash bits; 0 = empty */
+	const char **names;  /* id - base.count -> NUL-terminated name (length prefix before it) */
+	uint32_t count, cap; /* count: all ids, base included; cap: of names */
+	uint32_t *slots;     /* (id + 1) << 3 | 3 hash bits; 0 = empty */
 	uint32_t mask;
 	struct mt_arena arena;
+	struct mt_symtab_base base; /* count 0: none */
 };
 
 int mt_symtab_init(struct mt_symtab *t);
+/* Puts the table on a base. Only on a table holding exactly the
+ * well-known symbols, which the base must hold at the same ids; returns -1
+ * otherwise. */
+int mt_symtab_set_base(struct mt_symtab *t, const struct mt_symtab_base *base);
 void mt_symtab_free(struct mt_symtab *t);
 
 uint64_t mt_symtab_hash(const char *name, size_t len);
@@ -58,7 +74,14 @@ static inline const char *mt_symtab_name(const struct mt_symtab *t, uint32_t id,
 			*len = 0;
 		return NULL;
 	}
-	const char *s = t->names[id];
+	if (id < t->base.count) {
+		size_t l;
+		const char *b = t->base.name(t->base.ctx, id, &l);
+		if (len)
+			*len = l;
+		return b;
+	}
+	const char *s = t->names[id - t->base.count];
 	if (len)
 		*len = mt_symtab_len(s);
 	return s;
