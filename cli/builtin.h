@@ -39,9 +39,11 @@ CMD(metta);
 CMD(stat);
 CMD(record);
 CMD(dump);
+CMD(bench);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
 extern const char cmd_metta_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
+extern const char cmd_bench_usage[];
 
 #endif
