@@ -447,6 +447,8 @@ static void section_startup(struct doc *d)
 static void section_profile(struct doc *d)
 {
 	const json_t *p = json_object_get(d->root, "profile");
+	size_t i;
+	const json_t *x;
 	P(d, "## Profiling Analysis\n\n### Bottleneck Identification\n\n");
 	if (strcmp(str(p, "status"), "ok") != 0) {
 		P(d, "**Not measured in this run**: %s\n\n",
@@ -455,43 +457,113 @@ static void section_profile(struct doc *d)
 		P(d, "#### Page Fault Analysis\n\nNot measured (see above).\n\n---\n\n");
 		return;
 	}
-	P(d, "**Method**: `%s`, then the analyzer (analyze/) on that recording.\n\n",
-	  str(p, "command"));
 	char samples[32], lost[32];
 	doc_fmt_count(num(p, "samples"), samples, sizeof samples);
 	doc_fmt_count(num(p, "lost"), lost, sizeof lost);
-	P(d, "Sampling event: %s%s%s%s; %s samples, %s lost.\n\n", str(p, "event"),
-	  *str(p, "fallback") ? " (" : "", str(p, "fallback"), *str(p, "fallback") ? ")" : "",
-	  samples, lost);
-	P(d, "#### Hotspots\n\nTop functions by CPU time (self samples):\n\n");
-	P(d, "| # | Function | Module | Self | Inclusive |\n|---|---|---|---|---|\n");
-	size_t i;
-	const json_t *h;
-	json_array_foreach(json_object_get(p, "hotspots"), i, h)
+	P(d,
+	  "**Method**: `%s`, then kbprof's analyzer (analyze/: libdwfl symbolization, "
+	  "hot spots, page-fault attribution) on that recording.\n\n",
+	  str(p, "command"));
+	P(d,
+	  "Sampling event: `%s`%s%s%s; %s samples in %.1f s, %s lost; %.0f%% of the samples "
+	  "symbolized to a function, %.0f%% to a source line.\n\n",
+	  str(p, "event"), *str(p, "fallback") ? " (" : "", str(p, "fallback"),
+	  *str(p, "fallback") ? ")" : "", samples, num(p, "duration_s"), lost,
+	  num(p, "function_coverage_pct"), num(p, "line_coverage_pct"));
+
+	P(d, "#### Hotspots\n\nTop functions by CPU time (self samples; inclusive counts every "
+	     "function on the call chain):\n\n");
+	P(d, "| # | Function | Module | Source | Self | Inclusive |\n|---|---|---|---|---|---|\n");
+	json_array_foreach(json_object_get(p, "hotspots"), i, x)
 	{
-		P(d, "| %zu | `%s` | %s | %.1f%% | %.1f%% |\n", i + 1, str(h, "function"),
-		  str(h, "module"), num(h, "self_pct"), num(h, "inclusive_pct"));
+		const char *file = str(x, "file");
+		const char *slash = strrchr(file, '/');
+		P(d, "| %zu | `%s` | %s | %s | %.1f%% | %.1f%% |\n", i + 1, str(x, "function"),
+		  str(x, "module"), slash ? slash + 1 : file, num(x, "self_pct"),
+		  num(x, "inclusive_pct"));
 	}
-	P(d, "\n#### Page Fault Analysis\n\nPage faults per benchmark region:\n\n");
-	P(d, "| Region | Minor | Major | Faults/s | Most faults in |\n|---|---|---|---|---|\n");
-	const json_t *f;
-	json_array_foreach(json_object_get(p, "faults"), i, f)
+	if (!json_array_size(json_object_get(p, "hotspots")))
+		P(d, "| | no CPU samples were recorded | | | | |\n");
+	P(d, "\nCPU time by probed region (a benchmark, its setup, and the core's phases "
+	     "inside them):\n\n| Region | Self | Inclusive | Wall time |\n|---|---|---|---|\n");
+	json_array_foreach(json_object_get(p, "cpu_regions"), i, x)
 	{
-		char mi[32], ma[32];
-		doc_fmt_count(num(f, "minor"), mi, sizeof mi);
-		doc_fmt_count(num(f, "major"), ma, sizeof ma);
-		P(d, "| `%s` | %s | %s | %.0f | %s |\n", str(f, "region"), mi, ma,
-		  num(f, "per_second"), str(f, "top_mapping"));
+		char w[32];
+		doc_fmt_ns(num(x, "wall_ns"), w, sizeof w);
+		P(d, "| `%s` | %.1f%% | %.1f%% | %s |\n", str(x, "region"), num(x, "self_pct"),
+		  num(x, "inclusive_pct"), w);
 	}
-	P(d, "\n");
-	const json_t *ev = json_object_get(p, "events_not_counted");
-	if (json_array_size(ev)) {
-		P(d, "#### Events this machine could not count\n\n| Event | Reason |\n|---|---|\n");
-		json_array_foreach(ev, i, f)
-		    P(d, "| `%s` | %s |\n", str(f, "event"), str(f, "reason"));
+
+	P(d, "\n#### Page Fault Analysis\n\n");
+	const json_t *t = json_object_get(p, "fault_totals");
+	if (!json_is_object(t)) {
+		P(d, "No page-fault samples were recorded.\n\n");
+	} else {
+		char f[32], pg[32];
+		doc_fmt_count(num(t, "faults"), f, sizeof f);
+		doc_fmt_count(num(t, "pages"), pg, sizeof pg);
+		P(d,
+		  "Every page fault was sampled (%s): %s faults on %s distinct pages (%.0f "
+		  "faults per MB touched).",
+		  str(t, "events"), f, pg, num(t, "density"));
+		if (isfinite(num(t, "rusage_minor")))
+			P(d,
+			  " getrusage counted %.0f minor and %.0f major faults for the same "
+			  "run (difference %.0f%s%s).",
+			  num(t, "rusage_minor"), num(t, "rusage_major"),
+			  num(t, "rusage_minus_perf"), *str(t, "explanation") ? ": " : "",
+			  str(t, "explanation"));
+		P(d, "\n\nFrequency and pattern per phase (innermost probed region):\n\n");
+		P(d, "| Region | Faults | Minor | Major | Pages | Faults/s | Most faults in |\n");
+		P(d, "|---|---|---|---|---|---|---|\n");
+		json_array_foreach(json_object_get(p, "faults"), i, x)
+		{
+			char fa[32], mi[32], ma[32], pa[32], top[320] = "—";
+			doc_fmt_count(num(x, "faults"), fa, sizeof fa);
+			doc_fmt_count(num(x, "minor"), mi, sizeof mi);
+			doc_fmt_count(num(x, "major"), ma, sizeof ma);
+			doc_fmt_count(num(x, "pages"), pa, sizeof pa);
+			char rate[32] = "—";
+			if (*str(x, "top_mapping") && num(x, "faults") > 0)
+				snprintf(top, sizeof top, "%.250s (%.0f%%)", str(x, "top_mapping"),
+					 num(x, "top_mapping_pct"));
+			if (isfinite(num(x, "per_second")))
+				doc_fmt_count(num(x, "per_second"), rate, sizeof rate);
+			P(d, "| `%s` | %s | %s | %s | %s | %s | %s |\n", str(x, "region"), fa, mi,
+			  ma, pa, rate, top);
+		}
+		P(d, "\nBy mapping:\n\n| Mapping | Kind | Faults | Share | Major | Pages | "
+		     "Touched |\n|---|---|---|---|---|---|---|\n");
+		const json_t *maps = json_object_get(p, "fault_mappings");
+		json_array_foreach(maps, i, x)
+		{
+			char fa[32], pa[32];
+			if (i == 10) {
+				P(d, "| (%zu more mappings) | | | | | | |\n",
+				  json_array_size(maps) - 10);
+				break;
+			}
+			doc_fmt_count(num(x, "faults"), fa, sizeof fa);
+			doc_fmt_count(num(x, "pages"), pa, sizeof pa);
+			P(d, "| `%s` | %s | %s | %.1f%% | %.0f | %s | %.0f%% |\n",
+			  str(x, "mapping"), str(x, "kind"), fa, num(x, "pct"), num(x, "major"), pa,
+			  num(x, "touched_pct"));
+		}
 		P(d, "\n");
 	}
-	P(d, "---\n\n");
+	P(d, "#### Events this machine could not count\n\n");
+	const json_t *ev = json_object_get(p, "events_not_counted");
+	if (json_array_size(ev)) {
+		P(d, "kbprof's default counters, opened on this machine; the ones the kernel "
+		     "refused, with its reason:\n\n| Event | Reason |\n|---|---|\n");
+		json_array_foreach(ev, i, x)
+		{
+			P(d, "| `%s` | %s |\n", str(x, "event"), str(x, "reason"));
+		}
+	} else {
+		P(d, "None: every default counter opened.\n");
+	}
+	P(d, "\n---\n\n");
 }
 
 static void scaling_table(struct doc *d, const json_t *s, const char *title)

@@ -724,3 +724,58 @@ Test(bench, cli_rejects_bad_arguments_with_the_usage_code)
 		run_result_free(&r);
 	}
 }
+
+Test(bench, cli_profiling_pass_gives_hotspots_faults_and_refused_events)
+{
+	char *dir = make_temp_dir();
+	char json[512];
+	snprintf(json, sizeof json, "%s/r.json", dir);
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "bench", "--filter", "query_warm_small_kb", "--samples",
+				"1", "--json", json, "--workdir", dir, NULL),
+		     0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	run_result_free(&r);
+	json_error_t jerr;
+	json_t *j = json_load_file(json, 0, &jerr);
+	cr_assert_not_null(j, "%s", jerr.text);
+	const json_t *p = json_object_get(j, "profile");
+	const char *status = json_string_value(json_object_get(p, "status"));
+	cr_assert_not_null(status);
+	if (strcmp(status, "ok") != 0) {
+		const char *why = json_string_value(json_object_get(p, "reason"));
+		cr_assert(why && strstr(why, "permission"), "not measured: %s", why ? why : "");
+		json_decref(j);
+		rm_rf(dir);
+		free(dir);
+		cr_skip_test("perf events are not permitted here: %s", why);
+	}
+	cr_expect(strstr(json_string_value(json_object_get(p, "command")), "record -g --faults"));
+	cr_expect_gt(json_array_size(json_object_get(p, "hotspots")), 0);
+	cr_expect_gt(json_integer_value(json_object_get(p, "samples")), 0);
+	/* the benchmark is a region, and its faults are attributed to it */
+	const json_t *f;
+	size_t i;
+	int region = 0;
+	json_array_foreach(json_object_get(p, "faults"), i, f)
+	{
+		const char *name = json_string_value(json_object_get(f, "region"));
+		region |= strncmp(name, "query_warm_small_kb", 19) == 0 &&
+			  json_integer_value(json_object_get(f, "faults")) > 0;
+	}
+	cr_expect(region, "no faults attributed to the benchmark's region");
+	if (access("/sys/bus/event_source/devices/cpu", F_OK) != 0) {
+		/* no hardware PMU: cycles is refused, and sampling fell back */
+		int cycles = 0;
+		json_array_foreach(json_object_get(p, "events_not_counted"), i, f)
+		{
+			cycles |=
+			    strcmp(json_string_value(json_object_get(f, "event")), "cycles") == 0;
+		}
+		cr_expect(cycles);
+		cr_expect_str_eq(json_string_value(json_object_get(p, "event")), "cpu-clock");
+	}
+	json_decref(j);
+	rm_rf(dir);
+	free(dir);
+}
