@@ -51,7 +51,9 @@ const char cmd_bench_usage[] =
     "                       selected benchmarks, or a representative subset of them, run\n"
     "                       again under `kbprof record -g --faults`, 3 samples each, for\n"
     "                       the hot spots and page faults of the document)\n"
-    "  -l, --list           list the benchmarks with their sample counts and exit\n\n"
+    "  -l, --list           list the benchmarks with their sample counts and exit\n"
+    "      --from-json FILE run nothing: print the summary of a saved --json file, and\n"
+    "                       write its document with --doc\n\n"
     "Exit status: 0 when every benchmark passed its checks, 1 when one failed (its\n"
     "result is still written, marked failed), 2 on a usage error.\n";
 
@@ -305,15 +307,22 @@ static int write_text(const char *path, const struct kb_buf *b)
 CMD(bench)
 {
 	static const struct option longopts[] = {
-	    {"suite", required_argument, NULL, 's'},   {"filter", required_argument, NULL, 'f'},
-	    {"samples", required_argument, NULL, 'n'}, {"quick", no_argument, NULL, 'q'},
-	    {"json", required_argument, NULL, 'j'},    {"doc", required_argument, NULL, 'd'},
-	    {"workdir", required_argument, NULL, 'w'}, {"no-progress", no_argument, NULL, 'P'},
-	    {"no-profile", no_argument, NULL, 'R'},    {"list", no_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"suite", required_argument, NULL, 's'},
+	    {"filter", required_argument, NULL, 'f'},
+	    {"samples", required_argument, NULL, 'n'},
+	    {"quick", no_argument, NULL, 'q'},
+	    {"json", required_argument, NULL, 'j'},
+	    {"doc", required_argument, NULL, 'd'},
+	    {"workdir", required_argument, NULL, 'w'},
+	    {"no-progress", no_argument, NULL, 'P'},
+	    {"no-profile", no_argument, NULL, 'R'},
+	    {"from-json", required_argument, NULL, 'F'},
+	    {"list", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *suite_name = "kb_persistence", *json_path = NULL, *doc_path = NULL;
-	const char *workdir = NULL;
+	const char *workdir = NULL, *from_json = NULL;
 	const char *filters[MAX_FILTERS];
 	char *filter_copies[MAX_FILTERS];
 	size_t nfilters = 0, ncopies = 0;
@@ -385,6 +394,9 @@ CMD(bench)
 		case 'R':
 			no_profile = 1;
 			break;
+		case 'F':
+			from_json = optarg;
+			break;
 		case 'l':
 			list = 1;
 			break;
@@ -403,6 +415,18 @@ CMD(bench)
 	}
 	opts.filters = filters;
 	opts.nfilters = nfilters;
+
+	if (from_json) {
+		json_error_t jerr;
+		doc = json_load_file(from_json, 0, &jerr);
+		if (!doc) {
+			rc = cli_fail("bench", "%s:%d:%d: %s", from_json, jerr.line, jerr.column,
+				      jerr.text);
+			goto out;
+		}
+		rc = KBPROF_EXIT_OK;
+		goto report;
+	}
 
 	const struct bench_suite *suite = bench_suite_find(suite_name);
 	if (!suite) {
@@ -463,13 +487,15 @@ CMD(bench)
 		goto out;
 	}
 
+report:;
 	struct kb_buf text = {0};
 	bench_text_summary(doc, &text);
 	fputs(text.data ? text.data : "", stdout);
 	kb_buf_free(&text);
 
-	rc = res.failed ? KBPROF_EXIT_FAIL : KBPROF_EXIT_OK;
-	if (json_path && bench_json_write(doc, json_path, &err) != 0)
+	if (!from_json)
+		rc = res.failed ? KBPROF_EXIT_FAIL : KBPROF_EXIT_OK;
+	if (json_path && !from_json && bench_json_write(doc, json_path, &err) != 0)
 		rc = cli_fail("bench", "%s", err.msg);
 	if (doc_path) {
 		struct kb_buf md = {0};

@@ -21,7 +21,7 @@ void doc_fmt_ns(double ns, char *buf, size_t size)
 	if (!isfinite(ns))
 		snprintf(buf, size, "n/a");
 	else if (ns < 999.5)
-		snprintf(buf, size, "%.0f ns", ns);
+		sig3(ns, "ns", buf, size);
 	else if (ns < 999.5e3)
 		sig3(ns / 1e3, "µs", buf, size);
 	else if (ns < 999.5e6)
@@ -100,6 +100,16 @@ static const json_t *named(const json_t *arr, const char *name)
 	size_t i;
 	const json_t *m;
 	json_array_foreach(arr, i, m) if (strcmp(str(m, "name"), name) == 0) return m;
+	return NULL;
+}
+
+/* A scaling series of derived.scaling by its id. */
+static const json_t *series(const json_t *doc, const char *id)
+{
+	const json_t *arr = json_object_get(json_object_get(doc, "derived"), "scaling");
+	size_t i;
+	const json_t *s;
+	json_array_foreach(arr, i, s) if (strcmp(str(s, "series"), id) == 0) return s;
 	return NULL;
 }
 
@@ -302,8 +312,7 @@ static void section_compile(struct doc *d)
 {
 	static const char *const names[] = {"compile_small_kb", "compile_medium_kb",
 					    "compile_large_kb"};
-	const json_t *scal =
-	    named(json_object_get(json_object_get(d->root, "derived"), "scaling"), "compile");
+	const json_t *scal = series(d->root, "compile");
 	P(d, "### Compilation Performance\n\n");
 	P(d, "| Benchmark | Median | Mean | Samples | Notes |\n");
 	P(d, "|-----------|--------|------|---------|-------|\n");
@@ -643,22 +652,21 @@ static void stats_table(struct doc *d)
 
 static void section_stats(struct doc *d)
 {
-	const json_t *scal = json_object_get(json_object_get(d->root, "derived"), "scaling");
 	P(d, "## Statistical Summary\n\n");
-	const json_t *c = named(scal, "compile");
+	const json_t *c = series(d->root, "compile");
 	if (c)
 		scaling_table(d, c, "Compilation Time Scaling");
 	else
 		P(d, "### Compilation Time Scaling\n\nNot measured in this run (no compile "
 		     "benchmark ran).\n\n");
-	const json_t *s = named(scal, "startup_source");
+	const json_t *s = series(d->root, "startup_source");
 	if (s)
 		scaling_table(d, s, "Startup Time Scaling (source to ready-to-query)");
-	s = named(scal, "startup_image");
+	s = series(d->root, "startup_image");
 	if (s)
 		scaling_table(d, s,
 			      "Startup Time Scaling (image to ready-to-query, page cache warm)");
-	s = named(scal, "startup_image_cold");
+	s = series(d->root, "startup_image_cold");
 	if (s)
 		scaling_table(d, s,
 			      "Startup Time Scaling (image to ready-to-query, image evicted)");
@@ -710,7 +718,10 @@ static void section_hypothesis(struct doc *d)
 		double val = num(x, "value");
 		if (!isfinite(val))
 			snprintf(v, sizeof v, "not measured");
-		else if (strcmp(u, "x") == 0)
+		else if (strcmp(u, "x") == 0 && val >= 999.5) {
+			doc_fmt_count(val, v, sizeof v - 3);
+			strcat(v, "×");
+		} else if (strcmp(u, "x") == 0)
 			snprintf(v, sizeof v, "%.3g×", val);
 		else if (strcmp(u, "%") == 0)
 			snprintf(v, sizeof v, "%.1f%%", val);

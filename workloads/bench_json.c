@@ -4,6 +4,8 @@
  * fail, which the final NULL checks catch. */
 #include "workloads/bench_json.h"
 
+#include "workloads/kbgen.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,12 +106,10 @@ json_t *bench_json_result(const struct bench_result *r)
 	if (d->kb_n) {
 		char label[32];
 		bench_kb_label(d->kb_n, label, sizeof label);
-		const struct bench_fact *rules = bench_result_fact(r, "rules");
-		const struct bench_fact *bytes = bench_result_fact(r, "source_bytes");
-		kb = json_pack("{s:s, s:I, s:o, s:o}", "label", label, "generator_n",
-			       (json_int_t)d->kb_n, "rules",
-			       rules ? bench_json_real(rules->value) : json_null(), "source_bytes",
-			       bytes ? bench_json_real(bytes->value) : json_null());
+		/* properties of the generator, known whether or not the benchmark ran */
+		kb = json_pack("{s:s, s:I, s:I, s:I}", "label", label, "generator_n",
+			       (json_int_t)d->kb_n, "rules", (json_int_t)kbgen_rule_count(d->kb_n),
+			       "source_bytes", (json_int_t)kbgen_size(d->kb_n));
 	}
 	json_t *metrics = json_array(), *facts = json_array();
 	if (r->status != BENCH_SKIPPED)
