@@ -69,7 +69,7 @@ static const char *const profiled[] = {
 };
 
 /* The comma-separated names the profiling pass runs: the representative
- * ones among those selected, or all selected when none of them is. */
+ * ones among those selected, or else the light ones selected. */
 static int profile_filter(const struct bench_suite *suite, const struct bench_opts *opts,
 			  struct kb_buf *out)
 {
@@ -82,9 +82,12 @@ static int profile_filter(const struct bench_suite *suite, const struct bench_op
 			kb_buf_printf(out, "%s%s", out->len ? "," : "", d->name);
 		}
 	}
+	/* else the selected ones that --quick would run (not the large KBs:
+	 * recording every page fault of compiling 1 GB is no quick pass) */
 	for (size_t j = 0; out->len == 0 && j < suite->ndefs; j++) {
 		const struct bench_def *d = &suite->defs[j];
-		if (bench_selected(opts, d->name) && bench_sample_count(opts, d))
+		if (bench_selected(opts, d->name) && bench_sample_count(opts, d) &&
+		    d->quick_samples)
 			kb_buf_printf(out, "%s%s", out->len ? "," : "", d->name);
 	}
 	return out->len ? 0 : -1;
@@ -154,7 +157,9 @@ static json_t *profile_pass(const struct bench_suite *suite, const struct bench_
 	}
 	self[n] = '\0';
 	if (profile_filter(suite, opts, &filter)) {
-		snprintf(why, why_size, "no benchmark to profile was selected");
+		snprintf(why, why_size,
+			 "no benchmark light enough to profile was selected (the profiling pass "
+			 "skips the large and 1 GB KBs)");
 		goto out;
 	}
 	snprintf(rec, sizeof rec, "%s/profile.kbrec", opts->workdir);
