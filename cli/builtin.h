@@ -35,6 +35,7 @@ int cli_parse_u64(const char *text, unsigned long long *out);
 CMD(help);
 CMD(version);
 CMD(gen);
+CMD(kb);
 CMD(metta);
 CMD(stat);
 CMD(record);
@@ -42,7 +43,7 @@ CMD(dump);
 CMD(bench);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
-extern const char cmd_metta_usage[];
+extern const char cmd_kb_usage[], cmd_metta_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
 extern const char cmd_bench_usage[];
 

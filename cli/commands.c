@@ -9,6 +9,7 @@ const struct kbprof_cmd kbprof_commands[] = {
      cmd_bench_usage},
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
+    {"kb", cmd_kb, "compile, dump and inspect MeTTa knowledge bases", cmd_kb_usage},
     {"metta", cmd_metta, "run a MeTTa program, or check its assertions (--check)", cmd_metta_usage},
     {"stat", cmd_stat, "count a command's events, whole and per probed region (like perf stat)",
      cmd_stat_usage},

@@ -248,6 +248,15 @@ struct mt_eval_ctx {
 	struct mt_termvec tmp, tmp2, tmp3, tmp4;
 	struct kb_buf msg;
 	struct mt_eval_stats stats;
+	/* normal forms: ground expressions known to evaluate to themselves */
+	uint64_t *nf_bits; /* scratch expressions, by heap word index */
+	size_t nf_words;   /* 64-bit words allocated in nf_bits */
+	size_t nf_hw;      /* every bit at index >= nf_hw is clear */
+	uint32_t *nf_keys; /* persistent expressions: open addressing */
+	uint32_t *nf_epochs;
+	uint32_t nf_mask, nf_count, nf_epoch;
+	uint32_t seen_entries; /* space fingerprint when the marks were made */
+	uint64_t seen_size;
 };
 
 /* ---- small helpers ---- */
@@ -255,6 +264,11 @@ struct mt_eval_ctx {
 static inline mt_term deref(struct mt_eval_ctx *ctx, mt_term t)
 {
 	return mt_bind_deref(&ctx->b, t);
+}
+
+static inline int is_ground(struct mt_eval_ctx *ctx, mt_term t)
+{
+	return (mt_expr_header(ctx->store, t) & MT_HDR_GROUND) != 0;
 }
 
 static inline const mt_term *args(struct mt_eval_ctx *ctx, mt_term t)
@@ -265,6 +279,125 @@ static inline const mt_term *args(struct mt_eval_ctx *ctx, mt_term t)
 static inline uint32_t arity(struct mt_eval_ctx *ctx, mt_term t)
 {
 	return mt_expr_arity(ctx->store, t);
+}
+
+/* ---- normal forms ----
+ * Hyperon marks an expression that evaluated to itself as "evaluated" and
+ * does not evaluate it again; without that, data such as a 100,000-deep
+ * Peano numeral passed from call to call is re-evaluated at every step
+ * (quadratic time). Marks are kept for ground expressions only, cleared
+ * with the scratch memory they describe, and dropped whenever the space
+ * changes. */
+
+static int nf_test(struct mt_eval_ctx *ctx, mt_term t)
+{
+	uint32_t x = mt_payload(t);
+	if (mt_tag(t) == MT_TEXPR)
+		return x < ctx->nf_hw && (ctx->nf_bits[x >> 6] >> (x & 63) & 1);
+	if (!ctx->nf_keys)
+		return 0;
+	for (uint32_t i = (x * 0x9E3779B1u) & ctx->nf_mask;; i = (i + 1) & ctx->nf_mask) {
+		if (ctx->nf_epochs[i] != ctx->nf_epoch)
+			return 0;
+		if (ctx->nf_keys[i] == t)
+			return 1;
+	}
+}
+
+static void nf_mark(struct mt_eval_ctx *ctx, mt_term t)
+{
+	uint32_t x = mt_payload(t);
+	if (mt_tag(t) == MT_TEXPR) {
+		if ((size_t)(x >> 6) >= ctx->nf_words) {
+			size_t n = ctx->nf_words ? ctx->nf_words : 1024;
+			while (n <= (size_t)(x >> 6))
+				n *= 2;
+			uint64_t *p = realloc(ctx->nf_bits, n * sizeof *p);
+			if (!p)
+				return; /* a missed mark only costs time */
+			memset(p + ctx->nf_words, 0, (n - ctx->nf_words) * sizeof *p);
+			ctx->nf_bits = p;
+			ctx->nf_words = n;
+		}
+		ctx->nf_bits[x >> 6] |= (uint64_t)1 << (x & 63);
+		if (x >= ctx->nf_hw)
+			ctx->nf_hw = (size_t)x + 1;
+		return;
+	}
+	if (!ctx->nf_keys || 2 * (ctx->nf_count + 1) > ctx->nf_mask + 1) {
+		uint32_t cap = ctx->nf_keys ? 2 * (ctx->nf_mask + 1) : 1024;
+		uint32_t *k = malloc(cap * sizeof *k), *e = malloc(cap * sizeof *e);
+		if (!k || !e) {
+			free(k);
+			free(e);
+			return;
+		}
+		for (uint32_t i = 0; i < cap; i++)
+			e[i] = ctx->nf_epoch - 1;
+		uint32_t count = 0;
+		for (uint32_t i = 0; ctx->nf_keys && i <= ctx->nf_mask; i++) {
+			if (ctx->nf_epochs[i] != ctx->nf_epoch)
+				continue;
+			uint32_t j = (mt_payload(ctx->nf_keys[i]) * 0x9E3779B1u) & (cap - 1);
+			while (e[j] == ctx->nf_epoch)
+				j = (j + 1) & (cap - 1);
+			k[j] = ctx->nf_keys[i];
+			e[j] = ctx->nf_epoch;
+			count++;
+		}
+		free(ctx->nf_keys);
+		free(ctx->nf_epochs);
+		ctx->nf_keys = k;
+		ctx->nf_epochs = e;
+		ctx->nf_mask = cap - 1;
+		ctx->nf_count = count;
+	}
+	uint32_t i = (x * 0x9E3779B1u) & ctx->nf_mask;
+	while (ctx->nf_epochs[i] == ctx->nf_epoch) {
+		if (ctx->nf_keys[i] == t)
+			return;
+		i = (i + 1) & ctx->nf_mask;
+	}
+	ctx->nf_keys[i] = t;
+	ctx->nf_epochs[i] = ctx->nf_epoch;
+	ctx->nf_count++;
+}
+
+/* Forgets every persistent mark (the space changed). */
+static void nf_forget_persistent(struct mt_eval_ctx *ctx)
+{
+	ctx->nf_epoch++;
+	ctx->nf_count = 0;
+	if (ctx->nf_epoch == 0 && ctx->nf_keys) {
+		/* wrapped around: old entries could look current again */
+		for (uint32_t i = 0; i <= ctx->nf_mask; i++)
+			ctx->nf_epochs[i] = UINT32_MAX;
+	}
+}
+
+/* Forgets every mark (the space changed). */
+static void nf_forget_all(struct mt_eval_ctx *ctx)
+{
+	nf_forget_persistent(ctx);
+	if (ctx->nf_hw)
+		memset(ctx->nf_bits, 0, ((ctx->nf_hw + 63) >> 6) * 8);
+	ctx->nf_hw = 0;
+}
+
+/* Releases the scratch heap to `m`, with the marks of what it frees. */
+static void scratch_release(struct mt_eval_ctx *ctx, struct mt_scratch_mark m)
+{
+	if (ctx->nf_hw > m.words) {
+		size_t from = m.words;
+		while (from < ctx->nf_hw && (from & 63)) {
+			ctx->nf_bits[from >> 6] &= ~((uint64_t)1 << (from & 63));
+			from++;
+		}
+		if (from < ctx->nf_hw)
+			memset(ctx->nf_bits + (from >> 6), 0, ((ctx->nf_hw - from + 63) >> 6) * 8);
+		ctx->nf_hw = m.words;
+	}
+	mt_scratch_release(ctx->store, m);
 }
 
 static inline void go_eval(struct mt_eval_it *it, mt_term t, struct frame *k)
@@ -413,7 +546,7 @@ static void pop_cp(struct mt_eval_ctx *ctx)
 static void restore_cp(struct mt_eval_ctx *ctx, struct choice *c)
 {
 	mt_bind_restore(&ctx->b, c->bs);
-	mt_scratch_release(ctx->store, c->sm);
+	scratch_release(ctx, c->sm);
 	region_release(&ctx->reg, c->rm);
 }
 
@@ -429,7 +562,7 @@ static int try_unify(struct mt_eval_it *it, mt_term x, mt_term y)
 		oom(it);
 	} else if (rc == 0) {
 		mt_bind_restore(&ctx->b, bs);
-		mt_scratch_release(ctx->store, sm);
+		scratch_release(ctx, sm);
 	}
 	return rc;
 }
@@ -501,6 +634,8 @@ static int is_rule(struct mt_eval_ctx *ctx, mt_term atom)
 	       args(ctx, atom)[0] == mt_sym(MT_S_EQUAL);
 }
 
+static void maybe_mark_normal(struct mt_eval_ctx *ctx, mt_term r);
+
 /* Tries candidates until one unifies. For a rule call, success evaluates
  * the rule's body with continuation k, and a call no rule unifies with is
  * its own value; for match, success returns to k. `c` is local, or the top
@@ -518,9 +653,10 @@ static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_
 			mt_term goal = c->goal;
 			if (in_cp)
 				pop_cp(ctx);
-			if (kind == CP_RULES && !matched)
+			if (kind == CP_RULES && !matched) {
+				maybe_mark_normal(ctx, goal);
 				go_ret(it, goal, k);
-			else
+			} else
 				go_fail(it);
 			return;
 		}
@@ -556,7 +692,7 @@ static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_
 		}
 		if (rc == 0) {
 			mt_bind_restore(&ctx->b, bs);
-			mt_scratch_release(ctx->store, sm);
+			scratch_release(ctx, sm);
 			continue;
 		}
 		c->matched = 1;
@@ -606,8 +742,21 @@ static int trivial(struct mt_eval_ctx *ctx, mt_term e)
 		return e != mt_sym(MT_S_EMPTY) &&
 		       (!ctx->opts.symbol_rules || !sym_may_reduce(ctx, e));
 	default:
-		return arity(ctx, e) == 0;
+		return arity(ctx, e) == 0 || (is_ground(ctx, e) && nf_test(ctx, e));
 	}
+}
+
+/* After a ground call found no rule: it is a normal form if each of its
+ * elements is (so evaluating it again would give it back). */
+static void maybe_mark_normal(struct mt_eval_ctx *ctx, mt_term r)
+{
+	if (!mt_is_expr(r) || !is_ground(ctx, r))
+		return;
+	uint32_t n = arity(ctx, r);
+	for (uint32_t i = 0; i < n; i++)
+		if (!trivial(ctx, args(ctx, r)[i]))
+			return;
+	nf_mark(ctx, r);
 }
 
 /* The head of an expression is (recursively) an unbound variable. */
@@ -1061,6 +1210,9 @@ static void space_change(struct mt_eval_it *it, mt_term expr, mt_term spc, mt_te
 		mt_space_remove(ctx->space, a);
 	}
 	ctx->gen++;
+	nf_forget_all(ctx);
+	ctx->seen_entries = mt_space_entries(ctx->space);
+	ctx->seen_size = mt_space_size(ctx->space);
 	go_ret(it, ctx->unit, k);
 }
 
@@ -1369,7 +1521,7 @@ static void step_eval(struct mt_eval_it *it)
 		return;
 	}
 	uint32_t n = arity(ctx, t);
-	if (n == 0) {
+	if (n == 0 || (is_ground(ctx, t) && nf_test(ctx, t))) {
 		go_ret(it, t, k);
 		return;
 	}
@@ -1625,6 +1777,9 @@ void mt_eval_ctx_free(struct mt_eval_ctx *ctx)
 	mt_termvec_free(&ctx->tmp3);
 	mt_termvec_free(&ctx->tmp4);
 	kb_buf_free(&ctx->msg);
+	free(ctx->nf_bits);
+	free(ctx->nf_keys);
+	free(ctx->nf_epochs);
 	free(ctx);
 }
 
@@ -1649,6 +1804,17 @@ struct mt_eval_it *mt_eval_start(struct mt_eval_ctx *ctx, mt_term query,
 		return NULL;
 	}
 	mt_bind_reset(&ctx->b, end);
+	/* marks describe the space they were made with, and scratch memory
+	 * the caller may have reused since the last query */
+	if (ctx->seen_entries != mt_space_entries(ctx->space) ||
+	    ctx->seen_size != mt_space_size(ctx->space)) {
+		nf_forget_all(ctx);
+		ctx->seen_entries = mt_space_entries(ctx->space);
+		ctx->seen_size = mt_space_size(ctx->space);
+	} else if (ctx->nf_hw) {
+		memset(ctx->nf_bits, 0, ((ctx->nf_hw + 63) >> 6) * 8);
+		ctx->nf_hw = 0;
+	}
 	struct frame *top = region_alloc(&ctx->reg, sizeof *top);
 	if (!top) {
 		kb_error_set(err, "evaluation: out of memory");
@@ -1684,7 +1850,7 @@ void mt_eval_teardown(struct mt_eval_it *it)
 	while (ctx->ncp)
 		pop_cp(ctx);
 	mt_bind_reset(&ctx->b, 0);
-	mt_scratch_release(ctx->store, it->start);
+	scratch_release(ctx, it->start);
 	region_release(&ctx->reg, it->rstart);
 	ctx->busy = 0;
 }

@@ -40,6 +40,7 @@
 #define IMG_H_SYMBOLS 56
 #define IMG_H_NAME_LISTS 64
 #define IMG_H_SHARED 72
+#define IMG_H_WELLKNOWN 80
 #define IMG_H_CHECKSUM 120
 
 enum img_sec {
@@ -59,8 +60,8 @@ enum img_sec {
 
 /* On-disk section ids are enum img_sec + 1. */
 static const char *const img_sec_names[IMG_NSEC] = {
-    "symtab", "symidx",  "symhash", "terms", "termbase",
-    "entries", "entidx", "entbase", "names", "nameidx", "wild",
+    "symtab", "symidx",  "symhash", "terms",   "termbase", "entries",
+    "entidx", "entbase", "names",   "nameidx", "wild",
 };
 
 /* item codes */
@@ -137,8 +138,8 @@ struct img_cur {
 	struct kb_error *err;
 };
 
-__attribute__((format(printf, 2, 3))) static inline int img_fail(struct img_cur *c,
-								   const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline int img_fail(struct img_cur *c, const char *fmt,
+								 ...)
 {
 	if (c->err) {
 		char cause[700];
@@ -167,8 +168,9 @@ static inline int img_varint(struct img_cur *c, uint64_t *out)
 	uint64_t start = c->pos;
 	for (unsigned shift = 0;; shift += 7) {
 		if (c->pos >= c->end)
-			return img_fail(c, "varint at offset %llu runs past end of section (size %llu)",
-					(unsigned long long)start, (unsigned long long)c->end);
+			return img_fail(
+			    c, "varint at offset %llu runs past end of section (size %llu)",
+			    (unsigned long long)start, (unsigned long long)c->end);
 		uint8_t b = c->p[c->pos++];
 		if (shift == 63 && b > 1)
 			return img_fail(c, "varint at offset %llu overflows 64 bits",
@@ -188,9 +190,9 @@ static inline int img_varint(struct img_cur *c, uint64_t *out)
 static inline int img_skip(struct img_cur *c, uint64_t n, const char *what)
 {
 	if (n > c->end - c->pos)
-		return img_fail(c, "%s of %llu bytes at offset %llu runs past end of section (size %llu)",
-				what, (unsigned long long)n, (unsigned long long)c->pos,
-				(unsigned long long)c->end);
+		return img_fail(
+		    c, "%s of %llu bytes at offset %llu runs past end of section (size %llu)", what,
+		    (unsigned long long)n, (unsigned long long)c->pos, (unsigned long long)c->end);
 	c->pos += n;
 	return 0;
 }

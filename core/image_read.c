@@ -58,12 +58,12 @@ static int check_sections(struct mt_image *img, const uint8_t *h, uint32_t count
 		uint32_t id = img_le32(e);
 		uint64_t off = img_le64(e + 8), size = img_le64(e + 16);
 		if (id < 1 || id > IMG_NSEC)
-			return kb_error_set(err, "%s: section table entry %u: unknown section id %u", f,
-					    i, id);
+			return kb_error_set(
+			    err, "%s: section table entry %u: unknown section id %u", f, i, id);
 		const char *name = img_sec_names[id - 1];
 		if (seen[id - 1])
-			return kb_error_set(err, "%s: section '%s' appears twice in the section table",
-					    f, name);
+			return kb_error_set(
+			    err, "%s: section '%s' appears twice in the section table", f, name);
 		seen[id - 1] = 1;
 		if (img_le32(e + 4) != 0)
 			return kb_error_set(err, "%s: section '%s': reserved field is not zero", f,
@@ -72,18 +72,22 @@ static int check_sections(struct mt_image *img, const uint8_t *h, uint32_t count
 			return kb_error_set(err,
 					    "%s: section '%s' starts at offset %llu (must be a "
 					    "multiple of %u past the header, %u bytes)",
-					    f, name, (unsigned long long)off, IMG_ALIGN, header_size);
+					    f, name, (unsigned long long)off, IMG_ALIGN,
+					    header_size);
 		if (off > img->size || size > img->size - off)
 			return kb_error_set(err,
 					    "%s: section '%s' ends past end of file (offset %llu, "
 					    "size %llu, file size %llu)",
-					    f, name, (unsigned long long)off, (unsigned long long)size,
+					    f, name, (unsigned long long)off,
+					    (unsigned long long)size,
 					    (unsigned long long)img->size);
-		img->sec[id - 1] = (struct img_section){img->map + off, off, size, img_le64(e + 24)};
+		img->sec[id - 1] =
+		    (struct img_section){img->map + off, off, size, img_le64(e + 24)};
 	}
 	for (int i = 0; i < IMG_NSEC; i++)
 		if (!seen[i])
-			return kb_error_set(err, "%s: section '%s' is missing", f, img_sec_names[i]);
+			return kb_error_set(err, "%s: section '%s' is missing", f,
+					    img_sec_names[i]);
 	for (int i = 0; i < IMG_NSEC; i++)
 		for (int j = i + 1; j < IMG_NSEC; j++) {
 			const struct img_section *a = &img->sec[i], *b = &img->sec[j];
@@ -95,8 +99,8 @@ static int check_sections(struct mt_image *img, const uint8_t *h, uint32_t count
 	return 0;
 }
 
-static int expect_size(const struct mt_image *img, enum img_sec s, uint64_t want,
-		       const char *why, struct kb_error *err)
+static int expect_size(const struct mt_image *img, enum img_sec s, uint64_t want, const char *why,
+		       struct kb_error *err)
 {
 	if (img->sec[s].size != want)
 		return kb_error_set(err, "%s: section '%s' is %llu bytes, expected %llu (%s)",
@@ -153,8 +157,9 @@ static int check_tables(struct mt_image *img, struct kb_error *err)
 			"4 bytes per 256 bytes of 'entries'", err))
 		return -1;
 	if (img->sec[IMG_WILD].size < 4 * IMG_W_COUNT)
-		return kb_error_set(err, "%s: section 'wild' is %llu bytes (its offset table is %d)",
-				    f, (unsigned long long)img->sec[IMG_WILD].size, 4 * IMG_W_COUNT);
+		return kb_error_set(err,
+				    "%s: section 'wild' is %llu bytes (its offset table is %d)", f,
+				    (unsigned long long)img->sec[IMG_WILD].size, 4 * IMG_W_COUNT);
 	const struct img_section *h = &img->sec[IMG_SYMHASH];
 	if (h->size < 16)
 		return kb_error_set(err, "%s: section 'symhash' is %llu bytes (header is 16)", f,
@@ -164,10 +169,10 @@ static int check_tables(struct mt_image *img, struct kb_error *err)
 	img->id_bits = h->p[9];
 	for (int i = 10; i < 16; i++)
 		if (h->p[i])
-			return kb_error_set(err, "%s: section 'symhash': reserved byte %d is not zero",
-					    f, i);
-	if (img->width < 1 || img->width > 4 || img->id_bits < 1 ||
-	    img->id_bits > 8 * img->width || S >= (1ull << img->id_bits))
+			return kb_error_set(
+			    err, "%s: section 'symhash': reserved byte %d is not zero", f, i);
+	if (img->width < 1 || img->width > 4 || img->id_bits < 1 || img->id_bits > 8 * img->width ||
+	    S >= (1ull << img->id_bits))
 		return kb_error_set(err,
 				    "%s: section 'symhash': slot width %u with %u id bits cannot "
 				    "hold %llu symbols",
@@ -191,11 +196,11 @@ static int check_wellknown(const struct mt_image *img, struct kb_error *err)
 			return -1;
 		size_t want = strlen(wellknown_names[id]);
 		if (len != want || memcmp(name, wellknown_names[id], len) != 0)
-			return kb_error_set(err,
-					    "%s: section 'symtab': symbol %u is '%.*s', expected the "
-					    "well-known '%s'",
-					    img->file, id, (int)(len > 64 ? 64 : len), name,
-					    wellknown_names[id]);
+			return kb_error_set(
+			    err,
+			    "%s: section 'symtab': symbol %u is '%.*s', expected the "
+			    "well-known '%s'",
+			    img->file, id, (int)(len > 64 ? 64 : len), name, wellknown_names[id]);
 	}
 	return 0;
 }
@@ -233,21 +238,33 @@ static int img_check(struct mt_image *img, struct kb_error *err)
 				    f, header_size, img->size);
 	uint64_t file_size = img_le64(h + IMG_H_FILE_SIZE);
 	if (file_size != img->size)
-		return kb_error_set(err, "%s: header says %llu bytes but the file has %zu (truncated?)",
+		return kb_error_set(err,
+				    "%s: header says %llu bytes but the file has %zu (truncated?)",
 				    f, (unsigned long long)file_size, img->size);
 	uint8_t copy[IMG_HEADER_FIXED + IMG_NSEC * IMG_SECTION_ENTRY];
 	memcpy(copy, h, header_size);
 	memset(copy + IMG_H_CHECKSUM, 0, 8);
 	uint64_t want = img_le64(h + IMG_H_CHECKSUM), got = XXH3_64bits(copy, header_size);
 	if (want != got)
-		return kb_error_set(err, "%s: header checksum mismatch (stored %016llx, computed %016llx)",
-				    f, (unsigned long long)want, (unsigned long long)got);
+		return kb_error_set(
+		    err, "%s: header checksum mismatch (stored %016llx, computed %016llx)", f,
+		    (unsigned long long)want, (unsigned long long)got);
 	img->entries = img_le64(h + IMG_H_ENTRIES);
 	img->atoms = img_le64(h + IMG_H_ATOMS);
 	img->rules = img_le64(h + IMG_H_RULES);
 	img->symbols = img_le64(h + IMG_H_SYMBOLS);
 	img->name_lists = img_le64(h + IMG_H_NAME_LISTS);
 	img->shared = img_le64(h + IMG_H_SHARED);
+	uint64_t k = img_le64(h + IMG_H_WELLKNOWN);
+	if (k != MT_S__COUNT)
+		return kb_error_set(
+		    err,
+		    "%s: header: the image was written with %llu well-known symbols, "
+		    "this kbprof has %d (rebuild the image with this kbprof)",
+		    f, (unsigned long long)k, MT_S__COUNT);
+	for (int i = 88; i < IMG_H_CHECKSUM; i++)
+		if (h[i])
+			return kb_error_set(err, "%s: header: reserved byte %d is not zero", f, i);
 	if (check_sections(img, h, count, header_size, err) || check_tables(img, err) ||
 	    check_wellknown(img, err))
 		return -1;
@@ -399,8 +416,7 @@ const void *mt_image_bytes(const struct mt_image *img, size_t *len)
 
 /* ---- items ---- */
 
-int img_read_item(const struct mt_image *img, struct img_cur *c, uint32_t base,
-		  struct img_item *it)
+int img_read_item(const struct mt_image *img, struct img_cur *c, uint32_t base, struct img_item *it)
 {
 	uint64_t at = c->pos, v;
 	uint8_t code, b;
@@ -474,7 +490,8 @@ int img_read_item(const struct mt_image *img, struct img_cur *c, uint32_t base,
 		it->i = img_unzigzag(v);
 	} else if (code == IMG_C_FLOAT) {
 		if (c->end - c->pos < 8)
-			return img_fail(c, "float at offset %llu runs past end of section (size %llu)",
+			return img_fail(c,
+					"float at offset %llu runs past end of section (size %llu)",
 					(unsigned long long)at, (unsigned long long)c->end);
 		uint64_t bits = img_le64(c->p + c->pos);
 		c->pos += 8;
@@ -492,8 +509,9 @@ int img_read_item(const struct mt_image *img, struct img_cur *c, uint32_t base,
 				(unsigned long long)at);
 	}
 	if (it->kind == IK_SYM && it->v >= img->symbols)
-		return img_fail(c, "symbol item at offset %llu gives id %lld outside 0..%llu", (unsigned long long)at,
-				(long long)it->v, (unsigned long long)img->symbols - 1);
+		return img_fail(c, "symbol item at offset %llu gives id %lld outside 0..%llu",
+				(unsigned long long)at, (long long)it->v,
+				(unsigned long long)img->symbols - 1);
 	if (it->kind == IK_EXPR && (it->v > MT_HDR_ARITY_MASK || it->v > c->end - c->pos))
 		return img_fail(c,
 				"expression at offset %llu has arity %llu, more than the %llu "
@@ -568,8 +586,9 @@ int img_sym_record(const struct mt_image *img, uint32_t id, uint64_t *pos, struc
 	struct img_cur c = img_cursor(img, IMG_SYMTAB, off, off, err);
 	if (off >= c.end) {
 		struct img_cur ic = img_cursor(img, IMG_SYMIDX, 8 * k, 8 * k, err);
-		return img_fail(&ic, "symbol record offset %llu past end of section 'symtab' (size %llu)",
-				(unsigned long long)off, (unsigned long long)c.end);
+		return img_fail(
+		    &ic, "symbol record offset %llu past end of section 'symtab' (size %llu)",
+		    (unsigned long long)off, (unsigned long long)c.end);
 	}
 	for (uint32_t i = 0; i < (id & (IMG_SAMPLE - 1)); i++) {
 		const char *name;
@@ -675,8 +694,8 @@ int img_runs_find(const struct mt_image *img, uint32_t id, int kind, uint64_t ar
 			runs->left = n;
 			runs->prev_end = 0;
 			runs->first = 1;
-			runs->base = img_le32(img->sec[IMG_SYMIDX].p +
-					      8 * (id >> IMG_SAMPLE_SHIFT) + 4);
+			runs->base =
+			    img_le32(img->sec[IMG_SYMIDX].p + 8 * (id >> IMG_SAMPLE_SHIFT) + 4);
 			*found = 1;
 			return 0;
 		}
@@ -688,8 +707,7 @@ int img_runs_find(const struct mt_image *img, uint32_t id, int kind, uint64_t ar
 	}
 }
 
-int img_runs_wild(const struct mt_image *img, int list, struct img_runs *runs,
-		  struct kb_error *err)
+int img_runs_wild(const struct mt_image *img, int list, struct img_runs *runs, struct kb_error *err)
 {
 	uint64_t off = img_le32(img->sec[IMG_WILD].p + 4 * list);
 	struct img_cur c = img_cursor(img, IMG_WILD, off, off, err);
@@ -758,8 +776,8 @@ int img_entry_at(const struct mt_image *img, uint64_t rec, struct img_entry *e,
 		if (img_varint(&c, &v))
 			return -1;
 		if (v > UINT32_MAX - 2)
-			return img_fail(&c, "multiplicity %llu exceeds %u", (unsigned long long)v + 2,
-					UINT32_MAX);
+			return img_fail(&c, "multiplicity %llu exceeds %u",
+					(unsigned long long)v + 2, UINT32_MAX);
 		e->mult = v + 2;
 	}
 	uint64_t n = h & IMG_E_NAMES;
@@ -799,9 +817,9 @@ int img_entry_find(const struct mt_image *img, uint64_t n, struct img_entry *e,
 	uint64_t off = img_le32(img->sec[IMG_ENTIDX].p + 4 * k);
 	if (off >= img->sec[IMG_ENTRIES].size) {
 		struct img_cur ic = img_cursor(img, IMG_ENTIDX, 4 * k, 4 * k, err);
-		return img_fail(&ic, "entry record offset %llu past end of section 'entries' (size %llu)",
-				(unsigned long long)off,
-				(unsigned long long)img->sec[IMG_ENTRIES].size);
+		return img_fail(
+		    &ic, "entry record offset %llu past end of section 'entries' (size %llu)",
+		    (unsigned long long)off, (unsigned long long)img->sec[IMG_ENTRIES].size);
 	}
 	for (uint64_t i = 0; i < (n & (IMG_SAMPLE - 1)); i++) {
 		if (img_entry_at(img, off, e, err) || img_entry_end(img, e, err))
@@ -971,7 +989,8 @@ int img_name_list(const struct mt_image *img, uint64_t list, uint32_t *ids, uint
 	uint64_t n, v;
 	if (off >= c.end) {
 		struct img_cur ic = img_cursor(img, IMG_NAMEIDX, 4 * list, 4 * list, err);
-		return img_fail(&ic, "name list offset %llu past end of section 'names' (size %llu)",
+		return img_fail(&ic,
+				"name list offset %llu past end of section 'names' (size %llu)",
 				(unsigned long long)off, (unsigned long long)c.end);
 	}
 	if (img_varint(&c, &n))

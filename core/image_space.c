@@ -159,8 +159,7 @@ static int is_rule_term(const struct mt_store *st, mt_term t)
 /* Class of a store term (persistent or scratch), as the writer classifies
  * atoms: IC_SYM with the image symbol id (UINT32_MAX when the image has no
  * such symbol) and arity, IC_OTHER, or IC_WILD. */
-static enum img_class class_of(const struct img_space *s, mt_term t, uint32_t *sym,
-			       uint32_t *arity)
+static enum img_class class_of(const struct img_space *s, mt_term t, uint32_t *sym, uint32_t *arity)
 {
 	const struct mt_store *st = s->store;
 	*arity = 0;
@@ -218,7 +217,9 @@ fail:
 	return -1;
 }
 
-/* The image entry equal to atom (persistent or scratch), or -1. */
+/* The live image entry equal to atom (persistent or scratch), or -1. An
+ * image entry whose multiplicity fell to 0 stays dead: adding the atom
+ * again appends a new overlay entry, as the in-memory space does. */
 static int64_t image_find(struct img_space *s, mt_term atom)
 {
 	const struct mt_store *st = s->store;
@@ -247,7 +248,7 @@ static int64_t image_find(struct img_space *s, mt_term atom)
 		for (uint64_t e = start; e < start + count; e++) {
 			const struct cached *c = load(s, (uint32_t)e);
 			if (c && mt_term_equal(st, c->atom, atom))
-				return (int64_t)e;
+				return eff_mult(s, c, (uint32_t)e) ? (int64_t)e : -1;
 		}
 	}
 }
@@ -268,8 +269,7 @@ static void l_free(void *ctx)
 	free(s);
 }
 
-static int64_t l_add(void *ctx, mt_term atom, const struct mt_varnames *names,
-		     struct kb_error *err)
+static int64_t l_add(void *ctx, mt_term atom, const struct mt_varnames *names, struct kb_error *err)
 {
 	struct img_space *s = ctx;
 	if (mt_is_scratch(atom) || atom == MT_NONE)
@@ -280,16 +280,11 @@ static int64_t l_add(void *ctx, mt_term atom, const struct mt_varnames *names,
 		return o < 0 ? o : o + s->E;
 	}
 	const struct cached *c = load(s, (uint32_t)e);
-	uint32_t m = c ? eff_mult(s, c, (uint32_t)e) : 0;
-	if (!c || m == UINT32_MAX)
+	if (!c || eff_mult(s, c, (uint32_t)e) == UINT32_MAX)
 		return kb_error_set(err, "space: multiplicity overflow");
 	if (delta_add(s, (uint32_t)e, 1))
 		return kb_error_set(err, "space: out of memory");
 	s->size++;
-	if (m == 0) {
-		s->distinct++;
-		s->rules += is_rule_term(s->store, atom);
-	}
 	return e;
 }
 
@@ -417,8 +412,8 @@ static size_t l_bytes(void *ctx)
 
 enum { M_OVERLAY, M_RUNS, M_SCAN };
 
-static void stream_init(struct img_space *s, struct mt_space_iter *it, int i,
-			struct img_runs *runs, int none)
+static void stream_init(struct img_space *s, struct mt_space_iter *it, int i, struct img_runs *runs,
+			int none)
 {
 	uint64_t start = 0, count = 0;
 	struct kb_error err;

@@ -18,9 +18,9 @@
 struct verifier {
 	const struct mt_image *img;
 	struct kb_error *err;
-	uint8_t *starts;     /* bitmap of shared record starts in 'terms' */
+	uint8_t *starts;       /* bitmap of shared record starts in 'terms' */
 	struct img_keys *keys; /* per entry */
-	uint8_t *seen;       /* per entry: bit 0 atom index, bit 1 rule index */
+	uint8_t *seen;         /* per entry: bit 0 atom index, bit 1 rule index */
 };
 
 static int bit(const uint8_t *map, uint64_t i)
@@ -65,6 +65,39 @@ static int check_checksums(struct verifier *v)
 	return 0;
 }
 
+/* Every byte outside the header and the sections is padding, zero. */
+static int check_padding(struct verifier *v)
+{
+	const struct mt_image *img = v->img;
+	uint64_t start[IMG_NSEC + 1], end[IMG_NSEC + 1];
+	int n = 0;
+	start[n] = 0;
+	end[n++] = img_le32(img->map + IMG_H_HEADER_SIZE);
+	for (int i = 0; i < IMG_NSEC; i++) {
+		/* insertion sort by start */
+		int j = n++;
+		while (j > 0 && start[j - 1] > img->sec[i].off) {
+			start[j] = start[j - 1];
+			end[j] = end[j - 1];
+			j--;
+		}
+		start[j] = img->sec[i].off;
+		end[j] = img->sec[i].off + img->sec[i].size;
+	}
+	uint64_t at = 0;
+	for (int i = 0; i <= n; i++) {
+		uint64_t next = i < n ? start[i] : img->size;
+		for (uint64_t o = at; o < next; o++)
+			if (img->map[o])
+				return kb_error_set(
+				    v->err, "%s: padding byte at file offset %llu is not zero",
+				    img->file, (unsigned long long)o);
+		if (i < n && end[i] > at)
+			at = end[i];
+	}
+	return 0;
+}
+
 static int check_terms(struct verifier *v)
 {
 	const struct mt_image *img = v->img;
@@ -78,9 +111,9 @@ static int check_terms(struct verifier *v)
 		records++;
 	}
 	if (records != img->shared)
-		return kb_error_set(v->err, "%s: header says %llu shared records, section 'terms' holds %llu",
-				    img->file, (unsigned long long)img->shared,
-				    (unsigned long long)records);
+		return kb_error_set(
+		    v->err, "%s: header says %llu shared records, section 'terms' holds %llu",
+		    img->file, (unsigned long long)img->shared, (unsigned long long)records);
 	return 0;
 }
 
@@ -93,9 +126,11 @@ static int check_entries(struct verifier *v)
 		if (n % IMG_SAMPLE == 0) {
 			uint64_t want = img_le32(img->sec[IMG_ENTIDX].p + 4 * (n / IMG_SAMPLE));
 			if (want != pos) {
-				struct img_cur ic = img_cursor(img, IMG_ENTIDX, 4 * (n / IMG_SAMPLE),
-							       4 * (n / IMG_SAMPLE), v->err);
-				return img_fail(&ic, "entry %llu is at offset %llu, the table says %llu",
+				struct img_cur ic =
+				    img_cursor(img, IMG_ENTIDX, 4 * (n / IMG_SAMPLE),
+					       4 * (n / IMG_SAMPLE), v->err);
+				return img_fail(&ic,
+						"entry %llu is at offset %llu, the table says %llu",
 						(unsigned long long)n, (unsigned long long)pos,
 						(unsigned long long)want);
 			}
@@ -146,15 +181,15 @@ static int check_runs(struct verifier *v, struct img_runs *runs, enum img_class 
 			uint64_t ea = kind == IMG_K_RULES ? k->rule_arity : k->atom_arity;
 			uint8_t flag = kind == IMG_K_RULES ? 2 : 1;
 			if (ec != cls || (cls == IC_SYM && (es != sym || ea != arity)))
-				return kb_error_set(v->err,
-						    "%s: index lists entry %llu under the wrong key "
-						    "(section '%s' record at offset %llu)",
-						    img->file, (unsigned long long)e,
-						    runs->wild ? "wild" : "symtab",
-						    (unsigned long long)runs->rec);
+				return kb_error_set(
+				    v->err,
+				    "%s: index lists entry %llu under the wrong key "
+				    "(section '%s' record at offset %llu)",
+				    img->file, (unsigned long long)e,
+				    runs->wild ? "wild" : "symtab", (unsigned long long)runs->rec);
 			if (v->seen[e] & flag)
-				return kb_error_set(v->err, "%s: index lists entry %llu twice", img->file,
-						    (unsigned long long)e);
+				return kb_error_set(v->err, "%s: index lists entry %llu twice",
+						    img->file, (unsigned long long)e);
 			v->seen[e] |= flag;
 		}
 	}
@@ -176,8 +211,9 @@ static int check_symbols(struct verifier *v)
 			const uint8_t *s = img->sec[IMG_SYMIDX].p + 8 * (id / IMG_SAMPLE);
 			ebase = img_le32(s + 4);
 			if (img_le32(s) != c.pos)
-				return img_fail(&c, "symbol %llu starts here but section 'symidx' says %u",
-						(unsigned long long)id, img_le32(s));
+				return img_fail(
+				    &c, "symbol %llu starts here but section 'symidx' says %u",
+				    (unsigned long long)id, img_le32(s));
 		}
 		uint64_t h, len, g = 0;
 		if (img_varint(&c, &h))
@@ -190,8 +226,9 @@ static int check_symbols(struct verifier *v)
 		if (img_sym_find(img, name, len, XXH3_64bits(name, len), &found, v->err))
 			return -1;
 		if (found != id)
-			return img_fail(&c, "symbol %llu ('%.*s') is not found at its place in section "
-					    "'symhash' (found %lld)",
+			return img_fail(&c,
+					"symbol %llu ('%.*s') is not found at its place in section "
+					"'symhash' (found %lld)",
 					(unsigned long long)id, (int)(len > 64 ? 64 : len), name,
 					found == UINT32_MAX ? -1LL : (long long)found);
 		if (!(h & 1))
@@ -204,8 +241,8 @@ static int check_symbols(struct verifier *v)
 			if ((g >> 3) > MT_HDR_ARITY_MASK || kk <= prev)
 				return img_fail(&c, "index groups out of order or arity too large");
 			prev = kk;
-			struct img_runs runs = {.pos = c.pos, .rec = c.rec, .left = 1,
-						.base = ebase, .first = 1};
+			struct img_runs runs = {
+			    .pos = c.pos, .rec = c.rec, .left = 1, .base = ebase, .first = 1};
 			if (g & 2) {
 				uint64_t n;
 				if (img_varint(&c, &n))
@@ -253,9 +290,9 @@ static int check_hash(struct verifier *v)
 		used++;
 	}
 	if (used != img->symbols)
-		return kb_error_set(v->err, "%s: section 'symhash' holds %llu symbols, the header says %llu",
-				    img->file, (unsigned long long)used,
-				    (unsigned long long)img->symbols);
+		return kb_error_set(
+		    v->err, "%s: section 'symhash' holds %llu symbols, the header says %llu",
+		    img->file, (unsigned long long)used, (unsigned long long)img->symbols);
 	return 0;
 }
 
@@ -267,7 +304,8 @@ static int check_names(struct verifier *v)
 		uint64_t off = img_le32(img->sec[IMG_NAMEIDX].p + 4 * l);
 		if (off != pos) {
 			struct img_cur ic = img_cursor(img, IMG_NAMEIDX, 4 * l, 4 * l, v->err);
-			return img_fail(&ic, "name list %llu is at offset %llu, the table says %llu",
+			return img_fail(&ic,
+					"name list %llu is at offset %llu, the table says %llu",
 					(unsigned long long)l, (unsigned long long)pos,
 					(unsigned long long)off);
 		}
@@ -305,8 +343,8 @@ static int check_wild(struct verifier *v)
 	for (int l = 0; l < IMG_W_COUNT; l++) {
 		struct img_runs runs;
 		if (img_le32(img->sec[IMG_WILD].p + 4 * l) != pos) {
-			struct img_cur c = img_cursor(img, IMG_WILD, 4 * (uint64_t)l, 4 * (uint64_t)l,
-						      v->err);
+			struct img_cur c =
+			    img_cursor(img, IMG_WILD, 4 * (uint64_t)l, 4 * (uint64_t)l, v->err);
 			return img_fail(&c, "run list %d does not follow the previous one", l);
 		}
 		uint64_t first;
@@ -331,7 +369,8 @@ static int check_coverage(struct verifier *v)
 			return kb_error_set(v->err, "%s: entry %llu is missing from the atom index",
 					    img->file, (unsigned long long)e);
 		if (v->keys[e].rule != IC_NONE && !(v->seen[e] & 2))
-			return kb_error_set(v->err, "%s: rule entry %llu is missing from the rule index",
+			return kb_error_set(v->err,
+					    "%s: rule entry %llu is missing from the rule index",
 					    img->file, (unsigned long long)e);
 	}
 	return 0;
@@ -341,7 +380,7 @@ int mt_image_verify(const struct mt_image *img, struct kb_error *err)
 {
 	struct verifier v = {.img = img, .err = err};
 	int rc = -1;
-	if (check_checksums(&v))
+	if (check_checksums(&v) || check_padding(&v))
 		return -1;
 	v.starts = calloc(img->sec[IMG_TERMS].size / 8 + 1, 1);
 	v.keys = calloc(img->entries + 1, sizeof *v.keys);

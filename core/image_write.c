@@ -188,13 +188,13 @@ static size_t nm_find(const struct nodemap *m, mt_term t)
 /* ---- variable-name lists ---- */
 
 struct namelists {
-	struct u32vec pool;    /* count, then ids (store ids), per list */
-	struct u32vec start;   /* list -> offset in pool */
-	struct u32vec uses;    /* list -> number of entries using it */
-	uint32_t *slots;       /* list + 1; 0 = empty */
+	struct u32vec pool;  /* count, then ids (store ids), per list */
+	struct u32vec start; /* list -> offset in pool */
+	struct u32vec uses;  /* list -> number of entries using it */
+	uint32_t *slots;     /* list + 1; 0 = empty */
 	size_t nslots;
-	uint32_t *rank;        /* list -> rank by decreasing use */
-	uint32_t *by_rank;     /* rank -> list */
+	uint32_t *rank;    /* list -> rank by decreasing use */
+	uint32_t *by_rank; /* rank -> list */
 };
 
 static uint64_t list_hash(const uint32_t *ids, uint32_t n)
@@ -338,8 +338,8 @@ struct writer {
 	struct mt_store *store;
 	struct kb_error *err;
 	uint32_t nstore_syms;
-	uint32_t *sym_img;   /* store id -> image id, UINT32_MAX unassigned */
-	uint32_t *sym_freq;  /* store id -> uses */
+	uint32_t *sym_img;       /* store id -> image id, UINT32_MAX unassigned */
+	uint32_t *sym_freq;      /* store id -> uses */
 	struct u32vec sym_store; /* image id -> store id */
 	uint32_t next_sym;
 
@@ -415,7 +415,8 @@ static int count_atom(struct writer *w, mt_term atom)
 		switch (mt_tag(t)) {
 		case MT_SYM:
 			if (mt_payload(t) >= w->nstore_syms)
-				return kb_error_set(w->err, "image: symbol id %u unknown to the store",
+				return kb_error_set(w->err,
+						    "image: symbol id %u unknown to the store",
 						    mt_payload(t));
 			w->sym_freq[mt_payload(t)]++;
 			break;
@@ -711,15 +712,16 @@ static int pass_count(struct writer *w)
 	return 0;
 }
 
-/* Ids 0..9 are the well-known symbols; 10..63 the most used others. */
+/* Ids 0..K-1 are the well-known symbols; K..63 the most used others. */
 static int assign_frequent(struct writer *w)
 {
-	uint32_t top[IMG_FREQ_SYMS], ntop = 0, slots = IMG_FREQ_SYMS - MT_S__COUNT;
+	uint32_t top[IMG_FREQ_SYMS], ntop = 0;
+	uint32_t slots = MT_S__COUNT < IMG_FREQ_SYMS ? IMG_FREQ_SYMS - MT_S__COUNT : 0;
 	for (uint32_t s = 0; s < MT_S__COUNT; s++)
 		image_sym(w, s);
 	for (uint32_t s = MT_S__COUNT; s < w->nstore_syms; s++) {
 		uint32_t f = w->sym_freq[s];
-		if (f < 2 || (ntop == slots && f <= w->sym_freq[top[ntop - 1]]))
+		if (f < 2 || slots == 0 || (ntop == slots && f <= w->sym_freq[top[ntop - 1]]))
 			continue;
 		uint32_t i = ntop < slots ? ntop++ : ntop - 1;
 		while (i > 0 && w->sym_freq[top[i - 1]] < f) {
@@ -880,7 +882,8 @@ static int pass_index(struct writer *w)
 			continue;
 		mt_term atom = mt_space_atom(w->space, e);
 		if (post_add(&w->post,
-			     key_of(w, atom, IMG_K_ATOMS, IMG_W_ATOMS_WILD, IMG_W_ATOMS_OTHER), live))
+			     key_of(w, atom, IMG_K_ATOMS, IMG_W_ATOMS_WILD, IMG_W_ATOMS_OTHER),
+			     live))
 			return w_oom(w);
 		if (is_rule(w->store, atom) &&
 		    post_add(&w->post,
@@ -1021,8 +1024,7 @@ static int pass_hash(struct writer *w)
 	return 0;
 }
 
-static void put_bases(struct writer *w, struct u32vec *bases, size_t section_len,
-		      struct wbuf *out)
+static void put_bases(struct writer *w, struct u32vec *bases, size_t section_len, struct wbuf *out)
 {
 	size_t blocks = (section_len + (1u << IMG_BLOCK_SHIFT) - 1) >> IMG_BLOCK_SHIFT;
 	while (bases->len < blocks)
@@ -1059,6 +1061,7 @@ static int assemble(struct writer *w, uint8_t **bytes, size_t *len,
 	img_put64(out + IMG_H_SYMBOLS, w->next_sym);
 	img_put64(out + IMG_H_NAME_LISTS, w->names.start.len);
 	img_put64(out + IMG_H_SHARED, w->shared);
+	img_put64(out + IMG_H_WELLKNOWN, MT_S__COUNT);
 	for (int i = 0; i < IMG_NSEC; i++) {
 		uint8_t *e = out + IMG_HEADER_FIXED + i * IMG_SECTION_ENTRY;
 		img_put32(e, (uint32_t)i + 1);
@@ -1220,9 +1223,9 @@ int mt_image_write(const struct mt_space *space, const char *path,
 	mode_t mask = umask(0);
 	umask(mask);
 	uint64_t written = 0;
-	int wr = opts && opts->zstd
-		     ? write_zstd(fd, bytes, len, opts->zstd_level ? opts->zstd_level : 19, &written)
-		     : (written = len, write_all(fd, bytes, len));
+	int wr = opts && opts->zstd ? write_zstd(fd, bytes, len,
+						 opts->zstd_level ? opts->zstd_level : 19, &written)
+				    : (written = len, write_all(fd, bytes, len));
 	if (wr || fchmod(fd, 0666 & ~mask) || fsync(fd)) {
 		kb_error_set(err, "%s: %s", tmp, strerror(errno));
 		goto out;

@@ -30,7 +30,8 @@ int img_zstd_expand(const uint8_t *src, size_t len, const char *name, uint8_t **
 	if (size == ZSTD_CONTENTSIZE_UNKNOWN)
 		return kb_error_set(err, "%s: zstd frame does not declare its content size", name);
 	if (size < IMG_HEADER_FIXED)
-		return kb_error_set(err, "%s: zstd frame holds %llu bytes, shorter than an image header",
+		return kb_error_set(err,
+				    "%s: zstd frame holds %llu bytes, shorter than an image header",
 				    name, size);
 	if (size > SIZE_MAX / 2)
 		return kb_error_set(err, "%s: zstd frame content of %llu bytes is too large", name,
@@ -39,10 +40,10 @@ int img_zstd_expand(const uint8_t *src, size_t len, const char *name, uint8_t **
 	if (ZSTD_isError(frame))
 		return kb_error_set(err, "%s: zstd: %s", name, ZSTD_getErrorName(frame));
 	if (frame != len)
-		return kb_error_set(err, "%s: %zu bytes of trailing data after the zstd frame", name,
-				    len - frame);
-	uint8_t *dst = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+		return kb_error_set(err, "%s: %zu bytes of trailing data after the zstd frame",
+				    name, len - frame);
+	uint8_t *dst =
+	    mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (dst == MAP_FAILED)
 		return kb_error_set(err, "%s: cannot map %llu bytes to expand into: %s", name, size,
 				    strerror(errno));
@@ -64,8 +65,9 @@ int img_zstd_expand(const uint8_t *src, size_t len, const char *name, uint8_t **
 	    memcmp(dst, IMG_MAGIC, IMG_MAGIC_LEN) == 0 && img_le64(dst + IMG_H_FILE_SIZE) != size) {
 		ZSTD_freeDCtx(dc);
 		munmap(dst, (size_t)size);
-		return kb_error_set(err, "%s: zstd frame declares %llu bytes but its image header says %llu",
-				    name, size, (unsigned long long)img_le64(dst + IMG_H_FILE_SIZE));
+		return kb_error_set(
+		    err, "%s: zstd frame declares %llu bytes but its image header says %llu", name,
+		    size, (unsigned long long)img_le64(dst + IMG_H_FILE_SIZE));
 	}
 	o.size = (size_t)size;
 	while (!ZSTD_isError(r) && o.pos < o.size) {

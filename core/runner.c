@@ -114,7 +114,8 @@ static int run_query(struct run *r, mt_term atom, const struct mt_varnames *name
 				const char *s = NULL;
 				if (head_sym(r->store, res) == MT_S_ERROR &&
 				    mt_expr_arity(r->store, res) == 3)
-					s = mt_str_value(r->store, mt_expr_args(r->store, res)[2], &len);
+					s = mt_str_value(r->store, mt_expr_args(r->store, res)[2],
+							 &len);
 				if (s) {
 					kb_buf_add(&msg, s, len);
 				} else {

@@ -20,8 +20,9 @@
  * Owner: struct mt_space owns every array and its arena (variable-name
  * lists); mt_space_free() releases them. The store is only borrowed. */
 #include "core/space.h"
-#include "core/arena.h"
 #include "core/space_layer.h"
+#include "core/arena.h"
+#include "core/mem.h"
 #include "core/store_impl.h"
 #include "kbprof/probe.h"
 
@@ -73,7 +74,12 @@ struct mt_space {
 	size_t n, cap;
 	uint64_t size, distinct, rules;
 
-	struct table atoms; /* atom -> entry */
+	/* atom -> entry. Built on the first need: while every added atom is
+	 * an expression newer than all earlier ones (a fresh load), no atom
+	 * can already be here and the table would only cost memory. */
+	struct table atoms;
+	int atoms_built;
+	uint32_t max_expr; /* largest expression payload ever added */
 
 	struct akey *akeys;
 	size_t nakeys, akeys_cap;
@@ -83,6 +89,10 @@ struct mt_space {
 	struct rkey *rkeys;
 	size_t nrkeys, rkeys_cap;
 	struct table rkt;
+	/* symbol id -> its first rule key + 1: most heads are symbols with
+	 * one arity, found here without hashing; other keys are in rkt */
+	uint32_t *rk_sym;
+	size_t rk_sym_cap;
 	uint32_t rule_wild_last;
 
 	struct fgroup *fgroups;
@@ -93,6 +103,8 @@ struct mt_space {
 
 	struct mt_varnames **lists;
 	size_t nlists, lists_cap;
+	uint32_t recent_lists[4]; /* lists interned lately, + 1 (0: none) */
+	unsigned recent_next;
 	struct table lt;
 	struct mt_arena arena;
 
@@ -113,22 +125,12 @@ static inline uint64_t mix64(uint64_t x)
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c *= 2;
-	void *q = realloc(*p, c * elem);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = c;
-	return 0;
+	return mt_grow(p, cap, need, elem, SIZE_MAX / 2);
 }
 
 static int table_init(struct table *t, uint32_t size)
 {
-	t->slots = calloc(size, sizeof *t->slots);
+	t->slots = mt_table_new(size, sizeof *t->slots);
 	t->mask = size - 1;
 	t->count = 0;
 	return t->slots ? 0 : -1;
@@ -141,9 +143,10 @@ static int table_maybe_grow(struct mt_space *sp, struct table *t,
 	if ((uint64_t)t->count * 4 <= ((uint64_t)t->mask + 1) * 3)
 		return 0;
 	uint32_t mask = t->mask * 2 + 1;
-	uint32_t *slots = calloc((size_t)mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new((size_t)mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("index");
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		uint32_t s = t->slots[i];
 		if (!s)
@@ -155,9 +158,10 @@ static int table_maybe_grow(struct mt_space *sp, struct table *t,
 			j = (j + 1) & mask;
 		slots[j] = ((rec + 1) << 3) | SLOT_TAG(h);
 	}
-	free(t->slots);
+	mt_array_free(t->slots);
 	t->slots = slots;
 	t->mask = mask;
+	KBPROF_REGION_END("index");
 	return 0;
 }
 
@@ -217,8 +221,8 @@ struct mt_space *mt_space_new(struct mt_store *store)
 		return NULL;
 	sp->store = store;
 	sp->atom_wild_last = sp->rule_wild_last = NONE;
-	if (table_init(&sp->atoms, 1024) || table_init(&sp->akt, 64) ||
-	    table_init(&sp->rkt, 1024) || table_init(&sp->fgt, 64) || table_init(&sp->lt, 64)) {
+	if (table_init(&sp->atoms, 64) || table_init(&sp->akt, 64) || table_init(&sp->rkt, 1024) ||
+	    table_init(&sp->fgt, 64) || table_init(&sp->lt, 64)) {
 		mt_space_free(sp);
 		return NULL;
 	}
@@ -246,17 +250,18 @@ void mt_space_free(struct mt_space *sp)
 		free(sp);
 		return;
 	}
-	free(sp->e);
-	free(sp->atoms.slots);
-	free(sp->akeys);
-	free(sp->akt.slots);
-	free(sp->rkeys);
-	free(sp->rkt.slots);
-	free(sp->fgroups);
-	free(sp->fgt.slots);
-	free(sp->next_fa);
-	free(sp->lists);
-	free(sp->lt.slots);
+	mt_array_free(sp->e);
+	mt_array_free(sp->atoms.slots);
+	mt_array_free(sp->akeys);
+	mt_array_free(sp->akt.slots);
+	mt_array_free(sp->rkeys);
+	mt_array_free(sp->rkt.slots);
+	mt_array_free(sp->rk_sym);
+	mt_array_free(sp->fgroups);
+	mt_array_free(sp->fgt.slots);
+	mt_array_free(sp->next_fa);
+	mt_array_free(sp->lists);
+	mt_array_free(sp->lt.slots);
 	mt_arena_release(&sp->arena);
 	free(sp);
 }
@@ -275,7 +280,8 @@ size_t mt_space_bytes(const struct mt_space *sp)
 	     ((size_t)sp->rkt.mask + 1) * 4 + ((size_t)sp->fgt.mask + 1) * 4 +
 	     ((size_t)sp->lt.mask + 1) * 4;
 	b += sp->nakeys * sizeof *sp->akeys + sp->nrkeys * sizeof *sp->rkeys +
-	     sp->nfgroups * sizeof *sp->fgroups + (sp->next_fa ? sp->n * 4 : 0);
+	     sp->nfgroups * sizeof *sp->fgroups + (sp->next_fa ? sp->n * 4 : 0) +
+	     sp->rk_sym_cap * sizeof *sp->rk_sym;
 	b += sp->nlists * sizeof *sp->lists + mt_arena_bytes(&sp->arena);
 	return b;
 }
@@ -290,6 +296,16 @@ enum keyed { KEY_OK, KEY_WILD, KEY_ABSENT };
  * stored atom can have it). */
 static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, uint32_t *arity)
 {
+	if (mt_tag(t) == MT_EXPR) {
+		/* the common case first: a stored expression with a symbol head */
+		const uint32_t *w = st->heap + mt_payload(t);
+		uint32_t n = mt_hdr_arity(w[0]);
+		if (n && mt_tag(w[1]) == MT_SYM) {
+			*head = w[1];
+			*arity = n;
+			return KEY_OK;
+		}
+	}
 	switch (mt_tag(t)) {
 	case MT_VAR:
 		return KEY_WILD;
@@ -419,10 +435,34 @@ static void chain_append(struct mt_space *sp, int kind, uint32_t *last, uint32_t
 
 /* ---- variable-name lists ---- */
 
+static uint32_t remember_list(struct mt_space *sp, uint32_t id)
+{
+	sp->recent_lists[sp->recent_next] = id;
+	sp->recent_next = (sp->recent_next + 1) % 4;
+	return id;
+}
+
+static inline int same_names(const struct mt_varnames *a, const struct mt_varnames *b)
+{
+	if (a->count != b->count)
+		return 0;
+	for (uint32_t i = 0; i < a->count; i++)
+		if (a->names[i] != b->names[i])
+			return 0;
+	return 1;
+}
+
 static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *names)
 {
 	if (!names || names->count == 0)
 		return 0;
+	/* a knowledge base reuses a handful of name lists: try the recent ones */
+	for (int r = 0; r < 4; r++) {
+		uint32_t id = sp->recent_lists[r];
+		if (id && same_names(sp->lists[id - 1], names)) {
+			return id;
+		}
+	}
 	uint64_t h = hash_names(names->names, names->count);
 	uint32_t mask = sp->lt.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
 	for (;; i = (i + 1) & mask) {
@@ -431,10 +471,8 @@ static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *name
 			break;
 		if ((s & 7) != tag)
 			continue;
-		const struct mt_varnames *l = sp->lists[(s >> 3) - 1];
-		if (l->count == names->count &&
-		    memcmp(l->names, names->names, (size_t)l->count * sizeof *l->names) == 0)
-			return s >> 3;
+		if (same_names(sp->lists[(s >> 3) - 1], names))
+			return remember_list(sp, s >> 3);
 	}
 	if (grow((void **)&sp->lists, &sp->lists_cap, sp->nlists + 1, sizeof *sp->lists))
 		return NONE;
@@ -452,7 +490,7 @@ static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *name
 	sp->lt.count++;
 	if (table_maybe_grow(sp, &sp->lt, hash_list))
 		return NONE;
-	return rec + 1;
+	return remember_list(sp, rec + 1);
 }
 
 /* ---- adding ---- */
@@ -497,6 +535,57 @@ static int fa_join(struct mt_space *sp, uint32_t key, uint32_t e)
 	return 0;
 }
 
+/* The rule key (head, arity), or NONE. */
+static uint32_t rkey_lookup(const struct mt_space *sp, mt_term head, uint32_t arity)
+{
+	if (mt_tag(head) == MT_SYM && mt_payload(head) < sp->rk_sym_cap) {
+		uint32_t k = sp->rk_sym[mt_payload(head)];
+		if (!k)
+			return NONE; /* a symbol's first key always lands here */
+		if (sp->rkeys[k - 1].arity == arity)
+			return k - 1;
+	}
+	uint32_t slot;
+	return rkey_find(sp, head, arity, key_hash(head, arity), &slot);
+}
+
+static uint32_t rkey_add(struct mt_space *sp, mt_term head, uint32_t arity)
+{
+	uint32_t k = rkey_lookup(sp, head, arity);
+	if (k != NONE)
+		return k;
+	if (grow((void **)&sp->rkeys, &sp->rkeys_cap, sp->nrkeys + 1, sizeof *sp->rkeys))
+		return NONE;
+	k = (uint32_t)sp->nrkeys;
+	if (mt_tag(head) == MT_SYM) {
+		uint32_t id = mt_payload(head);
+		size_t want =
+		    mt_sym_count(sp->store) > id ? mt_sym_count(sp->store) : (size_t)id + 1;
+		if (id >= sp->rk_sym_cap) {
+			size_t old = sp->rk_sym_cap;
+			if (grow((void **)&sp->rk_sym, &sp->rk_sym_cap, want, sizeof *sp->rk_sym))
+				return NONE;
+			memset(sp->rk_sym + old, 0, (sp->rk_sym_cap - old) * sizeof *sp->rk_sym);
+		}
+		if (!sp->rk_sym[id]) {
+			sp->rk_sym[id] = k + 1;
+			sp->rkeys[k] = (struct rkey){head, arity, NONE, 0};
+			sp->nrkeys++;
+			return k;
+		}
+	}
+	uint64_t h = key_hash(head, arity);
+	uint32_t slot;
+	rkey_find(sp, head, arity, h, &slot);
+	sp->rkeys[k] = (struct rkey){head, arity, NONE, 0};
+	sp->nrkeys++;
+	sp->rkt.slots[slot] = ((k + 1) << 3) | SLOT_TAG(h);
+	sp->rkt.count++;
+	if (table_maybe_grow(sp, &sp->rkt, hash_rkey))
+		return NONE;
+	return k;
+}
+
 static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 {
 	mt_term head;
@@ -505,19 +594,9 @@ static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 		chain_append(sp, LINK_RULE, &sp->rule_wild_last, e);
 		return 0;
 	}
-	uint64_t h = key_hash(head, arity);
-	uint32_t slot;
-	uint32_t k = rkey_find(sp, head, arity, h, &slot);
-	if (k == NONE) {
-		if (grow((void **)&sp->rkeys, &sp->rkeys_cap, sp->nrkeys + 1, sizeof *sp->rkeys))
-			return -1;
-		k = (uint32_t)sp->nrkeys++;
-		sp->rkeys[k] = (struct rkey){head, arity, NONE, 0};
-		sp->rkt.slots[slot] = ((k + 1) << 3) | SLOT_TAG(h);
-		sp->rkt.count++;
-		if (table_maybe_grow(sp, &sp->rkt, hash_rkey))
-			return -1;
-	}
+	uint32_t k = rkey_add(sp, head, arity);
+	if (k == NONE)
+		return -1;
 	struct rkey *rk = &sp->rkeys[k];
 	chain_append(sp, LINK_RULE, &rk->last, e);
 	rk->count++;
@@ -526,13 +605,15 @@ static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 	if (rk->count > MT_SPACE_FIRST_ARG_MIN)
 		return fa_join(sp, k, e);
 	/* the key just reached the threshold: group all its rules so far */
+	KBPROF_REGION_BEGIN("index");
 	uint32_t last = sp->rkeys[k].last, x = last;
+	int rc = 0;
 	do {
 		x = sp->e[x].next_rule;
-		if (fa_join(sp, k, x))
-			return -1;
-	} while (x != last);
-	return 0;
+		rc = fa_join(sp, k, x);
+	} while (rc == 0 && x != last);
+	KBPROF_REGION_END("index");
+	return rc;
 }
 
 static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
@@ -560,6 +641,54 @@ static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
 	return 0;
 }
 
+/* Builds the atom -> entry table from the entries (the newest entry of an
+ * atom wins, so a re-added atom maps to its live entry). */
+static int build_atoms(struct mt_space *sp)
+{
+	size_t size = 64;
+	while (size * 3 < sp->n * 4 + 4)
+		size *= 2;
+	if (size > ((size_t)1 << 32))
+		return -1;
+	struct table t;
+	if (table_init(&t, (uint32_t)size))
+		return -1;
+	KBPROF_REGION_BEGIN("index");
+	mt_array_free(sp->atoms.slots);
+	sp->atoms = t;
+	for (uint32_t e = 0; e < sp->n; e++) {
+		uint64_t h = atom_hash(sp->e[e].atom);
+		uint32_t mask = sp->atoms.mask, i = (uint32_t)h & mask;
+		for (;; i = (i + 1) & mask) {
+			uint32_t s = sp->atoms.slots[i];
+			if (!s) {
+				sp->atoms.count++;
+				break;
+			}
+			if (sp->e[(s >> 3) - 1].atom == sp->e[e].atom)
+				break;
+		}
+		sp->atoms.slots[i] = ((e + 1) << 3) | SLOT_TAG(h);
+	}
+	sp->atoms_built = 1;
+	KBPROF_REGION_END("index");
+	return 0;
+}
+
+/* The entry of an atom (live or tombstone), building the table if needed;
+ * sets *slot to where a new atom would go. Returns NONE, or NONE - 1 when
+ * memory runs out. */
+static uint32_t entry_lookup(struct mt_space *sp, mt_term atom, uint32_t *slot)
+{
+	if (!sp->atoms_built) {
+		if (mt_tag(atom) == MT_EXPR && mt_payload(atom) > sp->max_expr)
+			return NONE; /* newer than every atom added: absent */
+		if (build_atoms(sp))
+			return NONE - 1;
+	}
+	return entry_find(sp, atom, slot);
+}
+
 int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames *names,
 		     struct kb_error *err)
 {
@@ -567,8 +696,10 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		return sp->layer->add(sp->layer_ctx, atom, names, err);
 	if (mt_is_scratch(atom) || atom == MT_NONE)
 		return kb_error_set(err, "space: cannot add a scratch atom (persist it first)");
-	uint32_t slot;
-	uint32_t old = entry_find(sp, atom, &slot);
+	uint32_t slot = 0;
+	uint32_t old = entry_lookup(sp, atom, &slot);
+	if (old == NONE - 1)
+		return kb_error_set(err, "space: out of memory");
 	if (old != NONE && sp->e[old].mult) {
 		struct entry *x = &sp->e[old];
 		if (x->mult == UINT32_MAX)
@@ -583,7 +714,7 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		sp->size++;
 		return old;
 	}
-	if (sp->n >= NONE - 1)
+	if (sp->n >= NONE - 2)
 		return kb_error_set(err, "space: too many entries");
 	if (grow((void **)&sp->e, &sp->cap, sp->n + 1, sizeof *sp->e))
 		return kb_error_set(err, "space: out of memory");
@@ -595,7 +726,11 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		return kb_error_set(err, "space: out of memory");
 	uint32_t e = (uint32_t)sp->n++;
 	sp->e[e] = (struct entry){atom, 1, l, NONE, NONE};
-	if (old != NONE) {
+	if (mt_tag(atom) == MT_EXPR && mt_payload(atom) > sp->max_expr)
+		sp->max_expr = mt_payload(atom);
+	if (!sp->atoms_built) {
+		/* nothing to record: the table will be built from the entries */
+	} else if (old != NONE) {
 		/* a tombstone of the same atom: point the table at the new entry */
 		uint32_t mask = sp->atoms.mask;
 		uint64_t h = atom_hash(atom);
@@ -612,10 +747,10 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 			return kb_error_set(err, "space: out of memory");
 	}
 	const uint32_t *w;
-	if (index_atom(sp, e, atom) || (is_rule(sp->store, atom, &w) && index_rule(sp, e, w[2])))
+	int rule = is_rule(sp->store, atom, &w);
+	if (index_atom(sp, e, atom) || (rule && index_rule(sp, e, w[2])))
 		return kb_error_set(err, "space: out of memory");
-	if (is_rule(sp->store, atom, &w))
-		sp->rules++;
+	sp->rules += (uint64_t)rule;
 	sp->size++;
 	sp->distinct++;
 	return e;
@@ -627,8 +762,9 @@ int mt_space_remove(struct mt_space *sp, mt_term atom)
 		return sp->layer->remove(sp->layer_ctx, atom);
 	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
 		return 0;
-	uint32_t e = entry_find(sp, atom, NULL);
-	if (e == NONE || sp->e[e].mult == 0)
+	uint32_t slot;
+	uint32_t e = entry_lookup(sp, atom, &slot);
+	if (e >= NONE - 1 || sp->e[e].mult == 0)
 		return 0;
 	sp->size--;
 	if (--sp->e[e].mult == 0) {
@@ -693,14 +829,28 @@ const struct mt_varnames *mt_space_varnames(const struct mt_space *sp, uint32_t 
 	return sp->lists[sp->e[entry].names - 1];
 }
 
+/* Count by scanning, for when the atom table cannot be built. */
+static uint32_t mt_space_count_scan(const struct mt_space *sp, mt_term atom)
+{
+	uint32_t m = 0;
+	for (size_t e = 0; e < sp->n; e++)
+		if (sp->e[e].atom == atom && sp->e[e].mult)
+			m = sp->e[e].mult;
+	return m;
+}
+
 uint32_t mt_space_count(const struct mt_space *sp, mt_term atom)
 {
 	if (sp->layer)
 		return sp->layer->count(sp->layer_ctx, atom);
 	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
 		return 0;
-	uint32_t e = entry_find(sp, atom, NULL);
-	return e == NONE ? 0 : sp->e[e].mult;
+	/* the first count may build the atom table: a cache, not a change */
+	uint32_t slot;
+	uint32_t e = entry_lookup((struct mt_space *)sp, atom, &slot);
+	if (e >= NONE - 1)
+		return e == NONE ? 0 : mt_space_count_scan(sp, atom);
+	return sp->e[e].mult;
 }
 
 /* ---- iteration ---- */
@@ -776,7 +926,7 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 		return;
 	}
 	case KEY_OK: {
-		uint32_t slot, k = rkey_find(sp, head, arity, key_hash(head, arity), &slot);
+		uint32_t slot, k = rkey_lookup(sp, head, arity);
 		if (k == NONE)
 			break;
 		const struct rkey *rk = &sp->rkeys[k];

@@ -19,7 +19,11 @@
  * an evaluator that adds or removes atoms during a query must collect the
  * candidates first.
  *
- * Ownership: the space owns its entries and indexes, not the store. */
+ * Ownership: the space owns its entries and indexes, not the store.
+ *
+ * Threads: a space is for one thread at a time. Even a const call may fill
+ * a cache: the atom -> entry table is built on the first count, remove, or
+ * add of an atom that could already be there (a fresh load never needs it). */
 #ifndef MT_SPACE_H
 #define MT_SPACE_H
 

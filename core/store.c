@@ -4,11 +4,12 @@
  * Owner: struct mt_store (store_impl.h) owns every array here; nothing is
  * allocated per term. Traversals (persist, find, equal) use explicit
  * stacks, never C recursion, so term depth is bounded by memory only. */
+#include "core/mem.h"
 #include "core/store_impl.h"
+#include "kbprof/probe.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define HC_TAG(h) ((uint32_t)((h) >> 61))
 
@@ -18,28 +19,11 @@ static const char *const wellknown_names[] = {
 #undef MT_WK_NAME
 };
 
-/* Grows a flat array to hold at least `need` elements (capacity doubles).
- * Large arrays ask for transparent huge pages: they are touched densely. */
+static int hc_rehash(struct mt_store *st, uint32_t new_mask);
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
-	if (need <= *cap)
-		return 0;
-	if (need > max)
-		return -1;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c = c > max / 2 ? max : c * 2;
-	void *q = realloc(*p, c * elem);
-	if (!q)
-		return -1;
-#ifdef MADV_HUGEPAGE
-	if (c * elem >= ((size_t)8 << 20))
-		madvise((void *)(((uintptr_t)q + 4095) & ~(uintptr_t)4095), c * elem - 4096,
-			MADV_HUGEPAGE);
-#endif
-	*p = q;
-	*cap = c;
-	return 0;
+	return mt_grow(p, cap, need, elem, max);
 }
 
 struct mt_store *mt_store_new(void)
@@ -51,8 +35,8 @@ struct mt_store *mt_store_new(void)
 		goto fail;
 	st->hc_mask = 1023;
 	st->bx_mask = 63;
-	st->hc = calloc((size_t)st->hc_mask + 1, sizeof *st->hc);
-	st->bx = calloc((size_t)st->bx_mask + 1, sizeof *st->bx);
+	st->hc = mt_table_new((size_t)st->hc_mask + 1, sizeof *st->hc);
+	st->bx = mt_table_new((size_t)st->bx_mask + 1, sizeof *st->bx);
 	if (!st->hc || !st->bx)
 		goto fail;
 	if (grow((void **)&st->heap, &st->heap_cap, 1024, sizeof *st->heap, MT_HEAP_MAX_WORDS) ||
@@ -78,14 +62,14 @@ void mt_store_free(struct mt_store *st)
 	if (!st)
 		return;
 	mt_symtab_free(&st->syms);
-	free(st->heap);
-	free(st->hc);
-	free(st->boxes);
-	free(st->bx);
+	mt_array_free(st->heap);
+	mt_array_free(st->hc);
+	mt_array_free(st->boxes);
+	mt_array_free(st->bx);
 	mt_arena_release(&st->arena);
-	free(st->sheap);
-	free(st->sboxes);
-	free(st->sbytes);
+	mt_array_free(st->sheap);
+	mt_array_free(st->sboxes);
+	mt_array_free(st->sbytes);
 	free(st);
 }
 
@@ -96,6 +80,18 @@ size_t mt_store_bytes(const struct mt_store *st)
 	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
 	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
 	       st->sbytes_len;
+}
+
+void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
+{
+	uint64_t want = (uint64_t)st->hc_count + exprs, cap = (uint64_t)st->hc_mask + 1;
+	while (want * 4 > cap * 3 && cap < ((uint64_t)1 << 31))
+		cap *= 2;
+	if (cap - 1 > st->hc_mask)
+		hc_rehash(st, (uint32_t)(cap - 1));
+	if (syms > MT_SYMTAB_MAX_IDS)
+		syms = MT_SYMTAB_MAX_IDS;
+	mt_symtab_reserve(&st->syms, (uint32_t)syms);
 }
 
 size_t mt_store_expr_count(const struct mt_store *st)
@@ -133,28 +129,44 @@ uint32_t mt_sym_count(const struct mt_store *st)
 
 /* ---- expressions ---- */
 
+static void hc_insert(uint32_t *hc, uint32_t mask, uint64_t h, uint32_t p)
+{
+	uint32_t i = (uint32_t)h & mask;
+	while (hc[i])
+		i = (i + 1) & mask;
+	hc[i] = (p << MT_TAG_BITS) | HC_TAG(h);
+}
+
 static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 {
-	uint32_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	/* The heap is a sequence of expressions: walk it in order, so the
-	 * reads stream and only the writes into the new table are random. */
+	 * reads stream and only the writes into the new table are random.
+	 * The walk covers the pending expressions too. */
 	const uint32_t *heap = st->heap;
 	for (size_t p = 1; p < st->heap_len;) {
 		uint32_t hdr = heap[p];
 		uint32_t arity = mt_hdr_arity(hdr);
-		uint64_t h = mt_expr_hash(hdr, heap + p + 1, arity);
-		uint32_t i = (uint32_t)h & new_mask;
-		while (slots[i])
-			i = (i + 1) & new_mask;
-		slots[i] = (uint32_t)(p << MT_TAG_BITS) | HC_TAG(h);
+		hc_insert(slots, new_mask, mt_expr_hash(hdr, heap + p + 1, arity), (uint32_t)p);
 		p += 1 + (size_t)arity;
 	}
-	free(st->hc);
+	mt_array_free(st->hc);
 	st->hc = slots;
 	st->hc_mask = new_mask;
+	memset(st->pend_pos, 0, sizeof st->pend_pos);
+	KBPROF_REGION_END("intern");
 	return 0;
+}
+
+static inline int words_equal(const uint32_t *a, const mt_term *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
 }
 
 static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term *args, uint64_t h,
@@ -170,11 +182,22 @@ static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term 
 		if ((s & MT_TAG_MASK) != tag)
 			continue;
 		uint32_t p = s >> MT_TAG_BITS;
-		if (heap[p] == hdr &&
-		    (arity == 0 || memcmp(heap + p + 1, args, (size_t)arity * sizeof *args) == 0))
+		if (heap[p] == hdr && words_equal(heap + p + 1, args, arity))
 			return mt_make(MT_EXPR, p);
 	}
 	*slot = i;
+	/* not in the table: maybe still waiting in the pending ring (a slot
+	 * there is free when its position is 0) */
+	unsigned hit = 0;
+	for (uint32_t j = 0; j < MT_HC_PENDING; j++)
+		hit |= (unsigned)(st->pend_hash[j] == h) << j;
+	while (hit) {
+		uint32_t j = (uint32_t)__builtin_ctz(hit);
+		uint32_t p = st->pend_pos[j];
+		hit &= hit - 1;
+		if (p && heap[p] == hdr && words_equal(heap + p + 1, args, arity))
+			return mt_make(MT_EXPR, p);
+	}
 	return MT_NONE;
 }
 
@@ -183,12 +206,9 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 {
 	uint32_t arity = mt_hdr_arity(hdr);
 	uint64_t h = mt_expr_hash(hdr, args, arity);
-	uint32_t i;
+	uint32_t i = 0;
 	if (known_new) {
-		uint32_t mask = st->hc_mask;
-		i = (uint32_t)h & mask;
-		while (st->hc[i])
-			i = (i + 1) & mask;
+		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
 	} else {
 		mt_term found = hc_lookup(st, hdr, args, h, &i);
 		if (found != MT_NONE) {
@@ -196,6 +216,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 			return found;
 		}
 	}
+	if (st->hc_count + 2 >= st->hc_mask)
+		return MT_NONE; /* the table is full and could not grow */
 	size_t need = st->heap_len + 1 + (size_t)arity;
 	if (need > st->heap_cap) {
 		/* args may point into the heap itself (a caller rebuilding from
@@ -210,22 +232,46 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 			args = st->heap + off;
 	}
 	size_t p = st->heap_len;
-	st->heap[p] = hdr;
-	if (arity)
-		memcpy(st->heap + p + 1, args, (size_t)arity * sizeof *args);
-	st->heap_len = need;
-	st->hc[i] = (uint32_t)(p << MT_TAG_BITS) | HC_TAG(h);
-	st->hc_count++;
-	if (st->hc_count * 4 > ((size_t)st->hc_mask + 1) * 3 && st->hc_mask < (1u << 31) - 1 &&
-	    hc_rehash(st, st->hc_mask * 2 + 1)) {
-		/* the table stays fuller than planned; refuse only when full */
-		if (st->hc_count + 1 > st->hc_mask) {
-			st->hc[i] = 0;
-			st->hc_count--;
-			st->heap_len = p;
-			return MT_NONE;
+	uint32_t *dst = st->heap + p;
+	dst[0] = hdr;
+	if (arity <= 4) {
+		switch (arity) {
+		case 4:
+			dst[4] = args[3];
+			/* fall through */
+		case 3:
+			dst[3] = args[2];
+			/* fall through */
+		case 2:
+			dst[2] = args[1];
+			/* fall through */
+		case 1:
+			dst[1] = args[0];
+			/* fall through */
+		default:
+			break;
 		}
+	} else {
+		memcpy(dst + 1, args, (size_t)arity * sizeof *args);
 	}
+	st->heap_len = need;
+	if (known_new) {
+		/* the ring is a circle of MT_HC_PENDING slots; the one at
+		 * pend_head is the oldest and is the one reused */
+		uint32_t j = st->pend_head;
+		if (st->pend_pos[j])
+			hc_insert(st->hc, st->hc_mask, st->pend_hash[j], st->pend_pos[j]);
+		st->pend_hash[j] = h;
+		st->pend_pos[j] = (uint32_t)p;
+		st->pend_head = (j + 1) % MT_HC_PENDING;
+	} else {
+		st->hc[i] = (uint32_t)(p << MT_TAG_BITS) | HC_TAG(h);
+	}
+	st->hc_count++;
+	/* a failed growth is not fatal: the table only gets fuller, and the
+	 * check above refuses new expressions before it is full */
+	if (st->hc_count * 4 > ((size_t)st->hc_mask + 1) * 3 && st->hc_mask < (1u << 31) - 1)
+		hc_rehash(st, st->hc_mask * 2 + 1);
 	*created = 1;
 	return mt_make(MT_EXPR, (uint32_t)p);
 }
@@ -306,7 +352,7 @@ static const void *box_bytes(const struct mt_store *st, const struct mt_box *b, 
 
 static int bx_rehash(struct mt_store *st, uint32_t new_mask)
 {
-	uint32_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
 	for (uint32_t k = 0; k < st->nboxes; k++) {
@@ -316,7 +362,7 @@ static int bx_rehash(struct mt_store *st, uint32_t new_mask)
 			i = (i + 1) & new_mask;
 		slots[i] = (k + 1) << MT_TAG_BITS;
 	}
-	free(st->bx);
+	mt_array_free(st->bx);
 	st->bx = slots;
 	st->bx_mask = new_mask;
 	return 0;
@@ -513,8 +559,8 @@ static int walk_push_out(struct walk *w, mt_term t)
 
 static void walk_free(struct walk *w)
 {
-	free(w->frames);
-	free(w->out);
+	mt_array_free(w->frames);
+	mt_array_free(w->out);
 }
 
 /* Persistent equivalent of a scratch box: created (create=1) or looked up. */

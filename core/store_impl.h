@@ -23,6 +23,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#define MT_HC_PENDING 16
+
 struct mt_box {
 	uint32_t kind; /* enum mt_box_kind */
 	uint32_t hash; /* low 32 bits of the value's hash (persistent boxes) */
@@ -42,7 +44,13 @@ struct mt_store {
 	size_t heap_len, heap_cap;
 	uint32_t *hc; /* hash-consing slots */
 	uint32_t hc_mask;
-	size_t hc_count;
+	size_t hc_count; /* expressions, pending ones included */
+	/* Expressions known to be new wait here, their slot prefetched, before
+	 * they go into hc: inserting them at once would stall on a cache miss
+	 * per expression. Look-ups check this ring too. */
+	uint64_t pend_hash[MT_HC_PENDING];
+	uint32_t pend_pos[MT_HC_PENDING]; /* heap position, 0 = free */
+	uint32_t pend_head;
 
 	struct mt_box *boxes;
 	uint32_t nboxes, boxes_cap;
@@ -60,9 +68,29 @@ struct mt_store {
 
 #define MT_HEAP_MAX_WORDS ((size_t)MT_PAYLOAD_MAX + 1)
 
+/* Hash of an expression's words. The key is a short run of 32-bit words,
+ * so a word-wise mix (xxh64's round and avalanche) does the job of a byte
+ * hash at a fraction of the instructions; byte strings use XXH3. */
 static inline uint64_t mt_expr_hash(uint32_t hdr, const mt_term *args, uint32_t arity)
 {
-	return XXH3_64bits_withSeed(args, (size_t)arity * sizeof *args, hdr);
+	const uint64_t p1 = 0x9e3779b185ebca87ULL, p2 = 0xc2b2ae3d27d4eb4fULL;
+	uint64_t h = 0x27d4eb2f165667c5ULL ^ ((uint64_t)hdr * p1);
+	uint32_t i = 0;
+	for (; i + 2 <= arity; i += 2) {
+		uint64_t w = (uint64_t)args[i] | (uint64_t)args[i + 1] << 32;
+		h ^= ((w * p2) << 31 | (w * p2) >> 33) * p1;
+		h = (h << 27 | h >> 37) * p1 + 0x85ebca77c2b2ae63ULL;
+	}
+	if (i < arity) {
+		h ^= (uint64_t)args[i] * p1;
+		h = (h << 23 | h >> 41) * p2 + 0x165667b19e3779f9ULL;
+	}
+	h ^= h >> 33;
+	h *= p2;
+	h ^= h >> 29;
+	h *= 0x165667b19e3779f9ULL;
+	h ^= h >> 32;
+	return h;
 }
 
 /* Builds a persistent expression whose header `hdr` (arity and ground flag)

@@ -2,6 +2,8 @@
  * probing; the table doubles at 3/4 load and is rebuilt from the names
  * (hashes are not stored, to keep a symbol at its name plus 12 bytes). */
 #include "core/symtab.h"
+#include "core/mem.h"
+#include "kbprof/probe.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -26,23 +28,24 @@ int mt_symtab_init(struct mt_symtab *t)
 {
 	memset(t, 0, sizeof *t);
 	t->mask = 1023;
-	t->slots = calloc(t->mask + 1, sizeof *t->slots);
+	t->slots = mt_table_new((size_t)t->mask + 1, sizeof *t->slots);
 	return t->slots ? 0 : -1;
 }
 
 void mt_symtab_free(struct mt_symtab *t)
 {
-	free(t->names);
-	free(t->slots);
+	mt_array_free(t->names);
+	mt_array_free(t->slots);
 	mt_arena_release(&t->arena);
 	memset(t, 0, sizeof *t);
 }
 
 static int rehash(struct mt_symtab *t, uint32_t new_mask)
 {
-	uint32_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
 	if (!slots)
 		return -1;
+	KBPROF_REGION_BEGIN("intern");
 	for (uint32_t id = t->base.count; id < t->count; id++) {
 		const char *s = t->names[id - t->base.count];
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
@@ -51,29 +54,28 @@ static int rehash(struct mt_symtab *t, uint32_t new_mask)
 			i = (i + 1) & new_mask;
 		slots[i] = ((id + 1) << TAG_BITS) | slot_tag(h);
 	}
-	free(t->slots);
+	mt_array_free(t->slots);
 	t->slots = slots;
 	t->mask = new_mask;
+	KBPROF_REGION_END("intern");
 	return 0;
 }
 
 int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 {
-	if ((uint64_t)t->count + n > MT_SYMTAB_MAX_IDS)
+	uint64_t want = (uint64_t)t->count + n;
+	if (want > MT_SYMTAB_MAX_IDS)
+		want = MT_SYMTAB_MAX_IDS;
+	want -= t->base.count; /* the table holds only the symbols above the base */
+	uint64_t slots = (uint64_t)t->mask + 1;
+	while (want * 4 > slots * 3)
+		slots *= 2;
+	if (slots - 1 != t->mask && rehash(t, (uint32_t)(slots - 1)))
 		return -1;
-	uint64_t want = (uint64_t)t->count - t->base.count + n; /* own symbols */
-	uint64_t cap = (uint64_t)t->mask + 1;
-	while (want * 4 > cap * 3)
-		cap *= 2;
-	if (cap - 1 != t->mask && rehash(t, (uint32_t)(cap - 1)))
+	size_t cap = t->cap;
+	if (mt_grow((void **)&t->names, &cap, want, sizeof *t->names, MT_SYMTAB_MAX_IDS))
 		return -1;
-	if (want > t->cap) {
-		const char **names = realloc(t->names, want * sizeof *names);
-		if (!names)
-			return -1;
-		t->names = names;
-		t->cap = (uint32_t)want;
-	}
+	t->cap = (uint32_t)cap;
 	return 0;
 }
 
@@ -93,7 +95,7 @@ uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len,
 			continue;
 		uint32_t id = (s >> TAG_BITS) - 1;
 		const char *n = t->names[id - t->base.count];
-		if (mt_symtab_len(n) == len && memcmp(n, name, len) == 0)
+		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len))
 			return id;
 	}
 }
@@ -118,60 +120,33 @@ static const char *store_name(struct mt_symtab *t, const char *name, size_t len)
 	return p + prefix;
 }
 
-uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
-			  int *created)
+uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
+			  uint32_t slot)
 {
-	if (t->base.count) {
-		uint32_t id = t->base.find(t->base.ctx, name, len, hash);
-		if (id != UINT32_MAX) {
-			*created = 0;
-			return id;
-		}
-	}
-	uint32_t tag = slot_tag(hash);
-	uint32_t i = (uint32_t)hash & t->mask;
-	for (;; i = (i + 1) & t->mask) {
-		uint32_t s = t->slots[i];
-		if (!s)
-			break;
-		if ((s & TAG_MASK) != tag)
-			continue;
-		uint32_t id = (s >> TAG_BITS) - 1;
-		const char *n = t->names[id - t->base.count];
-		if (mt_symtab_len(n) == len && memcmp(n, name, len) == 0) {
-			*created = 0;
-			return id;
-		}
-	}
 	if (t->count >= MT_SYMTAB_MAX_IDS)
 		return UINT32_MAX;
-	if (t->count - t->base.count == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 256;
-		if (cap > MT_SYMTAB_MAX_IDS)
-			cap = MT_SYMTAB_MAX_IDS;
-		const char **names = realloc(t->names, (size_t)cap * sizeof *names);
-		if (!names)
+	uint32_t own = t->count - t->base.count; /* symbols in this table */
+	if (own == t->cap) {
+		size_t cap = t->cap;
+		if (mt_grow((void **)&t->names, &cap, (size_t)own + 1, sizeof *t->names,
+			    MT_SYMTAB_MAX_IDS))
 			return UINT32_MAX;
-		t->names = names;
-		t->cap = cap;
+		t->cap = (uint32_t)cap;
 	}
 	const char *stored = store_name(t, name, len);
 	if (!stored)
 		return UINT32_MAX;
 	uint32_t id = t->count++;
-	t->names[id - t->base.count] = stored;
-	t->slots[i] = ((id + 1) << TAG_BITS) | tag;
-	if ((uint64_t)(t->count - t->base.count) * 4 > ((uint64_t)t->mask + 1) * 3 &&
-	    rehash(t, t->mask * 2 + 1)) {
-		/* The symbol is in; the table stays fuller than planned, which
-		 * only costs probes, until the next successful growth. */
-		if (t->count - t->base.count + 1 > t->mask) {
-			t->slots[i] = 0;
-			t->count--;
-			return UINT32_MAX;
-		}
+	t->names[own++] = stored;
+	t->slots[slot] = ((id + 1) << TAG_BITS) | slot_tag(hash);
+	/* a failed growth only leaves the table fuller than planned; refuse
+	 * new symbols before it is full */
+	if ((uint64_t)own * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1) &&
+	    own + 2 >= t->mask) {
+		t->slots[slot] = 0;
+		t->count--;
+		return UINT32_MAX;
 	}
-	*created = 1;
 	return id;
 }
 

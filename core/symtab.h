@@ -51,12 +51,6 @@ void mt_symtab_free(struct mt_symtab *t);
 
 uint64_t mt_symtab_hash(const char *name, size_t len);
 
-/* Interns name (hash from mt_symtab_hash); sets *created to 1 when the
- * symbol is new. Returns the id, or UINT32_MAX if memory or ids run out. */
-uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
-			  int *created);
-uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len, uint64_t hash);
-
 static inline size_t mt_symtab_len(const char *name)
 {
 	const unsigned char *p = (const unsigned char *)name;
@@ -66,6 +60,72 @@ static inline size_t mt_symtab_len(const char *name)
 	__builtin_memcpy(&len, p - 5, sizeof len);
 	return len;
 }
+
+/* Equality of two names of the same length `len`, without a call for the
+ * short names that make up nearly every symbol table. */
+static inline int mt_symtab_same(const char *a, const char *b, size_t len)
+{
+	if (len >= 8 && len <= 16) {
+		uint64_t a0, b0, a1, b1;
+		__builtin_memcpy(&a0, a, 8);
+		__builtin_memcpy(&b0, b, 8);
+		__builtin_memcpy(&a1, a + len - 8, 8);
+		__builtin_memcpy(&b1, b + len - 8, 8);
+		return a0 == b0 && a1 == b1;
+	}
+	if (len >= 4 && len < 8) {
+		uint32_t a0, b0, a1, b1;
+		__builtin_memcpy(&a0, a, 4);
+		__builtin_memcpy(&b0, b, 4);
+		__builtin_memcpy(&a1, a + len - 4, 4);
+		__builtin_memcpy(&b1, b + len - 4, 4);
+		return a0 == b0 && a1 == b1;
+	}
+	if (len < 4) {
+		for (size_t i = 0; i < len; i++)
+			if (a[i] != b[i])
+				return 0;
+		return 1;
+	}
+	return __builtin_memcmp(a, b, len) == 0;
+}
+
+/* Adds a symbol known to be absent at free slot `slot`. */
+uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uint64_t hash,
+			  uint32_t slot);
+
+/* Interns name (hash from mt_symtab_hash); sets *created to 1 when the
+ * symbol is new. Returns the id, or UINT32_MAX if memory or ids run out. */
+static inline uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len,
+					uint64_t hash, int *created)
+{
+	if (t->base.count) {
+		uint32_t id = t->base.find(t->base.ctx, name, len, hash);
+		if (id != UINT32_MAX) {
+			*created = 0;
+			return id;
+		}
+	}
+	uint32_t tag = (uint32_t)(hash >> 61), mask = t->mask;
+	uint32_t i = (uint32_t)hash & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = t->slots[i];
+		if (!s)
+			break;
+		if ((s & 7) != tag)
+			continue;
+		uint32_t id = (s >> 3) - 1;
+		const char *n = t->names[id - t->base.count];
+		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len)) {
+			*created = 0;
+			return id;
+		}
+	}
+	*created = 1;
+	return mt_symtab_insert(t, name, len, hash, i);
+}
+
+uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len, uint64_t hash);
 
 static inline const char *mt_symtab_name(const struct mt_symtab *t, uint32_t id, size_t *len)
 {

@@ -195,6 +195,12 @@ void mt_store_free(struct mt_store *store);
 
 /* Memory the store holds (heaps, tables, names), in bytes. */
 size_t mt_store_bytes(const struct mt_store *store);
+/* Sizes the tables for about `exprs` more expressions and `syms` more
+ * symbols at once, instead of growing them step by step (each growth
+ * rehashes everything so far). Only a hint: a reservation that fails is
+ * ignored, and nothing fails for lack of one. */
+void mt_store_reserve(struct mt_store *store, size_t exprs, size_t syms);
+
 /* Distinct persistent expressions and distinct persistent boxes. */
 size_t mt_store_expr_count(const struct mt_store *store);
 size_t mt_store_box_count(const struct mt_store *store);

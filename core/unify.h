@@ -20,7 +20,11 @@
  * newest choice point of the caller; 0 when there is none): younger
  * variables are simply cleared when next_var is reset, which is how a
  * deterministic computation binds without ever growing the trail.
- * mt_bind_save() takes a snapshot, mt_bind_restore() returns to it.
+ * mt_bind_save() takes a snapshot, mt_bind_restore() returns to it; a
+ * restore undoes bindings of the variables older than the snapshot only if
+ * they were trailed, so trail_from must be at least the snapshot's
+ * next_var while the snapshot may be restored (the evaluator sets it to
+ * the newest choice point's next_var).
  * Inside mt_unify() every binding of a variable that existed when the
  * unification started is trailed, so a failed unification can always be
  * undone with a restore to a snapshot taken just before it.

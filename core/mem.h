@@ -1,0 +1,144 @@
+/* mem: growable flat arrays and big zeroed tables, shared by the core's
+ * modules (internal to core/).
+ *
+ * Every block carries a small header before the data. Blocks of 1 MiB and
+ * more are their own memory mappings: they grow with mremap, so the pages
+ * move instead of being copied (no copy, and no moment with both the old
+ * and the new array resident), and they go back to the system as soon as
+ * they are freed. They also ask for transparent huge pages, which cuts the
+ * TLB misses of random probes into big tables. Smaller blocks use malloc.
+ * With KBPROF_ARENA_DEBUG every block uses malloc, so sanitizers check it.
+ *
+ * Owner: the caller owns what these return and releases it with
+ * mt_array_free() (never free()). */
+#ifndef MT_MEM_H
+#define MT_MEM_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define MT_MAP_MIN ((size_t)1 << 20)
+
+struct mt_block {
+	size_t mapped; /* bytes of the mapping, header included; 0: malloc'd */
+	size_t pad;    /* keeps the data 16-byte aligned */
+};
+
+static inline struct mt_block *mt_block_of(void *data)
+{
+	return (struct mt_block *)data - 1;
+}
+
+static inline size_t mt_page_round(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+static inline void mt_hint_huge(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	if (bytes >= 4 * MT_MAP_MIN)
+		madvise(p, bytes, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)bytes;
+#endif
+}
+
+/* A fresh mapping of at least `bytes` (header included), zero-filled. */
+static inline struct mt_block *mt_block_map(size_t bytes)
+{
+	size_t len = mt_page_round(bytes);
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	mt_hint_huge(m, len);
+	struct mt_block *b = m;
+	b->mapped = len;
+	return b;
+}
+
+static inline int mt_use_map(size_t bytes)
+{
+#ifdef KBPROF_ARENA_DEBUG
+	(void)bytes;
+	return 0;
+#else
+	return bytes >= MT_MAP_MIN;
+#endif
+}
+
+/* A zeroed block of n elements of `elem` bytes, or NULL. */
+static inline void *mt_table_new(size_t n, size_t elem)
+{
+	if (n && elem > (SIZE_MAX - sizeof(struct mt_block) - 4096) / n)
+		return NULL;
+	size_t bytes = sizeof(struct mt_block) + n * elem;
+	struct mt_block *b;
+	if (mt_use_map(bytes)) {
+		b = mt_block_map(bytes);
+	} else {
+		b = calloc(1, bytes);
+		if (b)
+			b->mapped = 0;
+	}
+	return b ? b + 1 : NULL;
+}
+
+static inline void mt_array_free(void *data)
+{
+	if (!data)
+		return;
+	struct mt_block *b = mt_block_of(data);
+	if (b->mapped)
+		munmap(b, b->mapped);
+	else
+		free(b);
+}
+
+/* Grows *p (NULL or from mt_grow/mt_table_new) to hold at least `need`
+ * elements of `elem` bytes; the capacity doubles, capped at `max`. New
+ * elements are uninitialised. Returns 0, or -1 with *p unchanged. */
+static inline int mt_grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
+{
+	if (need <= *cap)
+		return 0;
+	if (need > max)
+		return -1;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c = c > max / 2 ? max : c * 2;
+	if (c > (SIZE_MAX - sizeof(struct mt_block) - 4096) / elem)
+		return -1;
+	size_t bytes = sizeof(struct mt_block) + c * elem;
+	struct mt_block *old = *p ? mt_block_of(*p) : NULL, *b;
+	if (!mt_use_map(bytes)) {
+		b = realloc(old, bytes);
+		if (!b)
+			return -1;
+		b->mapped = 0;
+	} else if (old && old->mapped) {
+		size_t len = mt_page_round(bytes);
+		void *m = mremap(old, old->mapped, len, MREMAP_MAYMOVE);
+		if (m == MAP_FAILED)
+			return -1;
+		b = m;
+		b->mapped = len;
+		mt_hint_huge(m, len);
+	} else {
+		b = mt_block_map(bytes);
+		if (!b)
+			return -1;
+		if (old) {
+			memcpy(b + 1, old + 1, *cap * elem);
+			free(old);
+		}
+	}
+	*p = b + 1;
+	*cap = c;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,186 @@
+/* bench-compile: how fast the core compiles the seed's generated KBs.
+ *
+ * For each size (kbgen_generate(10000 / 100000 / 1000000): 1.29 / 13.4 /
+ * 138.6 MB, 40K / 400K / 4M rules) the source is generated in memory
+ * first, then compiled R times into a fresh store and space (parse,
+ * intern, hash-cons, insert, index). Reported per size, as medians over
+ * the runs: MB/s, rules/s, ns per rule, peak RSS growth during the
+ * compile (VmHWM after minus VmRSS before, with the high-water mark reset
+ * through /proc/self/clear_refs), and the bytes the store and space hold
+ * per rule. Finally the large/small ratio of time per rule.
+ *
+ * usage: bench-compile [--sizes small,medium,large] [--runs N] */
+#include "core/parse.h"
+#include "core/space.h"
+#include "workloads/kbgen.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* VmRSS or VmHWM of this process in bytes, or 0 if unreadable. */
+static size_t status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return 0;
+	char line[256];
+	size_t v = 0, n = strlen(field);
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			v = strtoull(line + n + 1, NULL, 10) * 1024;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int reset_hwm(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (!f)
+		return -1;
+	int ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int add_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+		    struct mt_srcpos where)
+{
+	return mt_space_add(ctx, atom, names, NULL) < 0 ? -1 : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct result {
+	double seconds, rss_growth, bytes;
+	uint64_t rules;
+	size_t len;
+};
+
+static int bench_size(const char *label, uint64_t n, int runs, struct result *res)
+{
+	size_t len;
+	char *text = kbgen_generate(n, &len);
+	if (!text) {
+		fprintf(stderr, "bench-compile: cannot generate the %s KB\n", label);
+		return -1;
+	}
+	double *secs = calloc((size_t)runs, sizeof *secs);
+	double *rss = calloc((size_t)runs, sizeof *rss);
+	double *bytes = calloc((size_t)runs, sizeof *bytes);
+	uint64_t rules = 0;
+	int hwm_ok = 1;
+	for (int r = 0; r < runs; r++) {
+		if (reset_hwm())
+			hwm_ok = 0;
+		size_t before = status_kb("VmRSS");
+		double t0 = now();
+		struct mt_store *st = mt_store_new();
+		struct mt_space *sp = st ? mt_space_new(st) : NULL;
+		struct kb_error err;
+		if (!sp || mt_parse_buffer(st, text, len, NULL, add_atom, sp, &err)) {
+			fprintf(stderr, "bench-compile: %s KB: %s\n", label,
+				sp ? err.msg : "out of memory");
+			return -1;
+		}
+		double t1 = now();
+		size_t peak = status_kb("VmHWM");
+		secs[r] = t1 - t0;
+		rss[r] = peak > before ? (double)(peak - before) : 0;
+		bytes[r] = (double)(mt_store_bytes(st) + mt_space_bytes(sp));
+		rules = mt_space_rules(sp);
+		mt_space_free(sp);
+		mt_store_free(st);
+	}
+	if (!hwm_ok)
+		fprintf(stderr, "bench-compile: cannot reset VmHWM; peak RSS growth is an "
+				"upper bound\n");
+	res->seconds = median(secs, runs);
+	res->rss_growth = median(rss, runs);
+	res->bytes = median(bytes, runs);
+	res->rules = rules;
+	res->len = len;
+	printf("%-6s %9.2f MB %8lu rules %3d runs | %8.1f MB/s %11.0f rules/s %7.1f ns/rule | "
+	       "peak RSS +%7.1f MB (%.2fx source) | %5.1f bytes/rule held\n",
+	       label, (double)len / 1e6, (unsigned long)rules, runs,
+	       (double)len / 1e6 / res->seconds, (double)rules / res->seconds,
+	       res->seconds * 1e9 / (double)rules, res->rss_growth / 1e6,
+	       res->rss_growth / (double)len, res->bytes / (double)rules);
+	fflush(stdout);
+	free(secs);
+	free(rss);
+	free(bytes);
+	free(text);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"sizes", required_argument, NULL, 's'},
+	    {"runs", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *sizes = "small,medium,large";
+	int runs = 0, c;
+	while ((c = getopt_long(argc, argv, "s:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sizes = optarg;
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			if (runs < 1 || runs > 1000) {
+				fprintf(stderr, "bench-compile: --runs wants 1..1000\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: bench-compile [--sizes small,medium,large] [--runs N]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	static const struct {
+		const char *label;
+		uint64_t n;
+		int runs;
+	} all[] = {{"small", 10000, 15}, {"medium", 100000, 7}, {"large", 1000000, 5}};
+	struct result res[3];
+	int have[3] = {0, 0, 0};
+	for (int i = 0; i < 3; i++) {
+		if (!strstr(sizes, all[i].label))
+			continue;
+		if (bench_size(all[i].label, all[i].n, runs ? runs : all[i].runs, &res[i]))
+			return 1;
+		have[i] = 1;
+	}
+	if (have[0] && have[2]) {
+		double small = res[0].seconds / (double)res[0].rules;
+		double large = res[2].seconds / (double)res[2].rules;
+		printf("time per rule, large / small: %.2f\n", large / small);
+	}
+	return 0;
+}
