@@ -654,9 +654,9 @@ Test(bench, cli_lists_the_seed_benchmarks_with_sample_counts)
 	cr_expect_eq(r.status, 0, "%s", r.err);
 	static const char *const names[] = {
 	    "compile_small_kb",          "compile_medium_kb",          "compile_large_kb",
-	    "memory_footprint_small_kb", "memory_footprint_medium_kb", "query_cold_small_kb",
-	    "query_warm_small_kb",       "startup_time_small_kb",      "startup_time_medium_kb",
-	    "startup_time_large_kb"};
+	    "memory_footprint_small_kb", "memory_footprint_medium_kb", "serialize_small_kb",
+	    "deserialize_small_kb",      "query_cold_small_kb",        "query_warm_small_kb",
+	    "startup_time_small_kb",     "startup_time_medium_kb",     "startup_time_large_kb"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		cr_expect(strstr(r.out, names[i]) != NULL, "--list lacks %s:\n%s", names[i], r.out);
 	/* MeTTaTron's sample counts: 100 / 100 / 10 for compile */

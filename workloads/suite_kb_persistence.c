@@ -20,6 +20,7 @@
 #include "core/parse.h"
 #include "core/space.h"
 #include "core/term.h"
+#include "core/textio.h"
 #include "kbprof/probe.h"
 
 #include <errno.h>
@@ -145,23 +146,13 @@ static int kb_source_file(struct bench_ctx *ctx, struct kbp_kb *kb)
 	return 0;
 }
 
-/* ---- compiling: parse + intern + hash-cons + insert + index ---- */
+/* ---- compiling: parse + intern + hash-cons + insert + index (core/textio) ---- */
 
 struct kbp_compiled {
 	struct mt_store *store;
 	struct mt_space *space;
 	struct kb_error err;
 };
-
-static int add_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
-		    struct mt_srcpos where)
-{
-	struct kbp_compiled *c = ctx;
-	(void)where;
-	if (bang)
-		return 0; /* the generated KBs have none; a KB is what is added */
-	return mt_space_add(c->space, atom, names, &c->err) < 0 ? 1 : 0;
-}
 
 static void compiled_free(struct kbp_compiled *c)
 {
@@ -182,9 +173,9 @@ static int compile(struct bench_ctx *ctx, const char *text, size_t len, const ch
 		compiled_free(c);
 		return bench_fail(ctx, "out of memory creating a store");
 	}
-	struct mt_parse_opts opts = {.filename = path ? path : "<generated>"};
-	int rc = path ? mt_parse_file(c->store, path, &opts, add_atom, c, &c->err)
-		      : mt_parse_buffer(c->store, text, len, &opts, add_atom, c, &c->err);
+	int rc = path ? mt_textio_load_file(c->space, path, MT_BANG_REJECT, NULL, &c->err)
+		      : mt_textio_load_buffer(c->space, text, len, "<generated>", MT_BANG_REJECT,
+					      NULL, &c->err);
 	if (rc != 0) {
 		bench_fail(ctx, "compiling: %s", c->err.msg);
 		compiled_free(c);
@@ -467,6 +458,128 @@ static int memory_sample(struct bench_ctx *ctx, void *state)
 	bench_record(ctx, 3, growth);
 	bench_record(ctx, 4, growth / rules);
 	return 0;
+}
+
+/* ---- serialization: text dump and image, written and read back ---- */
+
+struct kbp_serial_state {
+	struct kbp_kb *kb;
+	struct kbp_compiled c;
+	char text_path[PATH_MAX], image_path[PATH_MAX];
+	uint64_t atoms;
+};
+
+static void serial_teardown(void *state)
+{
+	struct kbp_serial_state *s = state;
+	compiled_free(&s->c);
+	unlink(s->text_path);
+	unlink(s->image_path);
+	free(s);
+}
+
+/* Writes the canonical text dump of the space to path. */
+static int dump_text(struct bench_ctx *ctx, const struct mt_space *space, const char *path)
+{
+	struct kb_error err;
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return bench_fail(ctx, "%s: %s", path, strerror(errno));
+	int rc = mt_textio_dump(space, f, path, &err);
+	if (fclose(f) != 0 && rc == 0)
+		return bench_fail(ctx, "%s: %s", path, strerror(errno));
+	return rc ? bench_fail(ctx, "%s", err.msg) : 0;
+}
+
+static int serial_setup(struct bench_ctx *ctx, void **state)
+{
+	struct kbp_serial_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return bench_fail(ctx, "out of memory");
+	*state = s;
+	s->kb = fixture(ctx, KBP_SMALL);
+	snprintf(s->text_path, sizeof s->text_path, "%s/serial.metta", bench_workdir(ctx));
+	snprintf(s->image_path, sizeof s->image_path, "%s/serial.kbi", bench_workdir(ctx));
+	if (kb_source(ctx, s->kb) || compile(ctx, s->kb->src, s->kb->len, NULL, &s->c) ||
+	    check_rules(ctx, s->c.space, s->kb->n))
+		return -1;
+	s->atoms = mt_space_size(s->c.space);
+	/* sizes: the dump, the image, and the image's zstd form */
+	struct mt_image_write_stats st;
+	struct mt_image_write_opts zo = {.zstd = 1};
+	struct kb_error err;
+	char zpath[PATH_MAX + 8];
+	snprintf(zpath, sizeof zpath, "%s.zst", s->image_path);
+	if (dump_text(ctx, s->c.space, s->text_path))
+		return -1;
+	if (mt_image_write(s->c.space, zpath, &zo, &st, &err)) {
+		unlink(zpath);
+		return bench_fail(ctx, "writing the compressed image: %s", err.msg);
+	}
+	unlink(zpath);
+	bench_fact(ctx, "image_zstd_bytes", "bytes", (double)st.file_bytes);
+	if (mt_image_write(s->c.space, s->image_path, NULL, &st, &err))
+		return bench_fail(ctx, "writing the image: %s", err.msg);
+	bench_fact(ctx, "image_bytes", "bytes", (double)st.file_bytes);
+	int64_t text = meas_file_size(s->text_path, &err);
+	if (text < 0)
+		return bench_fail(ctx, "%s", err.msg);
+	bench_fact(ctx, "text_bytes", "bytes", (double)text);
+	return 0;
+}
+
+static const struct bench_metric_def serialize_metrics[] = {
+    {"text_dump_write", "ns", "canonical MeTTa text dump of the KB written to a file (no fsync)"},
+    {"image_write", "ns", "image written: temporary file, fsync, rename, directory fsync"},
+};
+
+static int serialize_sample(struct bench_ctx *ctx, void *state)
+{
+	struct kbp_serial_state *s = state;
+	struct kb_error err;
+	bench_clock_start(ctx);
+	if (dump_text(ctx, s->c.space, s->text_path))
+		return -1;
+	bench_clock_stop(ctx, 0);
+	bench_clock_start(ctx);
+	if (mt_image_write(s->c.space, s->image_path, NULL, NULL, &err))
+		return bench_fail(ctx, "writing the image: %s", err.msg);
+	bench_clock_stop(ctx, 1);
+	return 0;
+}
+
+static const struct bench_metric_def deserialize_metrics[] = {
+    {"text_read_parse", "ns",
+     "the dump read and parsed back into a new KB (parse + intern + hash-cons + insert + "
+     "index); atom and rule counts checked"},
+    {"image_open", "ns", "the image opened for querying (lazy mmap, header and section checks)"},
+};
+
+static int deserialize_sample(struct bench_ctx *ctx, void *state)
+{
+	struct kbp_serial_state *s = state;
+	struct kbp_compiled back;
+	struct kb_error err;
+	bench_clock_start(ctx);
+	if (compile(ctx, NULL, 0, s->text_path, &back))
+		return -1;
+	bench_clock_stop(ctx, 0);
+	uint64_t atoms = mt_space_size(back.space);
+	int rc = check_rules(ctx, back.space, s->kb->n);
+	compiled_free(&back);
+	if (rc)
+		return -1;
+	if (atoms != s->atoms)
+		return bench_fail(ctx, "the dump read back holds %llu atoms, the KB %llu",
+				  (unsigned long long)atoms, (unsigned long long)s->atoms);
+	struct mt_image_kb ik;
+	bench_clock_start(ctx);
+	if (mt_image_kb_open(s->image_path, MT_IMAGE_LAZY, &ik, &err))
+		return bench_fail(ctx, "%s", err.msg);
+	bench_clock_stop(ctx, 1);
+	rc = check_rules(ctx, ik.space, s->kb->n);
+	mt_image_kb_close(&ik);
+	return rc;
 }
 
 /* ---- query: cold (image evicted) and warm (repeated) ---- */
@@ -796,6 +909,11 @@ static const struct bench_def defs[] = {
     {"memory_footprint_medium_kb", "memory",
      "resident memory of the medium KB, compiled and as an image", 10, 3, 1, 100000,
      METRICS(memory_metrics), memory_medium_setup, memory_sample, NULL},
+    {"serialize_small_kb", "serialization", "text dump + write, and image write, of the small KB",
+     100, 20, 2, 10000, METRICS(serialize_metrics), serial_setup, serialize_sample,
+     serial_teardown},
+    {"deserialize_small_kb", "serialization", "read + parse the dump back, and open the image", 100,
+     20, 2, 10000, METRICS(deserialize_metrics), serial_setup, deserialize_sample, serial_teardown},
     {"query_cold_small_kb", "query", "evict the image, open it, run the query mix", 30, 10, 1,
      10000, METRICS(cold_metrics), query_setup_common, cold_sample, query_teardown},
     {"query_warm_small_kb", "query", "run the query mix again on the opened image", 100, 30, 3,
