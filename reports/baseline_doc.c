@@ -424,6 +424,17 @@ static void section_query(struct doc *d)
 	snprintf(notes, sizeof notes, "the whole mix of %s queries, cold (after the same eviction)",
 		 q);
 	time_row(d, "query_cold_small_kb", "mix", ": mix", 0, notes);
+	time_row(d, "query_cold_small_kb", "mix_cached", ": mix, cached", 0,
+		 "the same mix after a fresh lazy open with the image still in the page cache");
+	{
+		char open_t[32], buf[512];
+		doc_fmt_ns(stat(metric(c, "open_populated"), "median"), open_t, sizeof open_t);
+		snprintf(buf, sizeof buf,
+			 "the same mix after evicting again and opening with populate "
+			 "(MAP_POPULATE + WILLNEED; the open itself: median %s)",
+			 open_t);
+		time_row(d, "query_cold_small_kb", "mix_populated", ": mix, populated", 0, buf);
+	}
 	time_row(d, "query_warm_small_kb", "first_query", ": first query", 0,
 		 "the same first query, repeated on the opened image (warm cache)");
 	snprintf(notes, sizeof notes, "the same mix of %s queries, repeated (warm cache)", q);

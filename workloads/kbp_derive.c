@@ -266,8 +266,30 @@ static void hypothesis(const struct bench_results *res, json_t *out, const struc
 			 "query_warm_small_kb");
 	}
 	json_array_append_new(out, claim_json(&cw));
+	/* the page cache's share of the gap: cold and populated opens against a
+	 * fresh open with the image cached (same first-use work, no I/O) */
+	struct claim cc = {"cold_cached",
+			   "Cold vs warm, the page cache's part: evicted image vs "
+			   "cached image, each freshly opened",
+			   "≤ 2×",
+			   "x",
+			   NAN,
+			   "measured",
+			   "",
+			   "not met"};
+	cc.value = ratio(qc, "mix", qc, "mix_cached", ci, sizeof ci);
+	if (isfinite(cc.value)) {
+		snprintf(cc.detail, sizeof cc.detail,
+			 "median of the mix after a lazy open of the evicted image / after a lazy "
+			 "open with the image in the page cache; %s",
+			 ci);
+		cc.verdict = cc.value <= 2 ? "met" : "not met";
+	} else {
+		snprintf(cc.detail, sizeof cc.detail, "needs query_cold_small_kb");
+	}
+	json_array_append_new(out, claim_json(&cc));
 	struct claim cp = {"cold_warm_populated",
-			   "Cold vs warm with the image pre-faulted "
+			   "Page cache pre-warming: the image pre-faulted "
 			   "(MAP_POPULATE) when opened",
 			   "≤ 2× (gap eliminated)",
 			   "x",
@@ -275,18 +297,16 @@ static void hypothesis(const struct bench_results *res, json_t *out, const struc
 			   "measured",
 			   "",
 			   "not met"};
-	cp.value = ratio(qc, "mix_populated", qw, "mix", ci, sizeof ci);
+	cp.value = ratio(qc, "mix_populated", qc, "mix_cached", ci, sizeof ci);
 	if (isfinite(cp.value)) {
 		snprintf(cp.detail, sizeof cp.detail,
-			 "median of the mix after opening the evicted image with populate / the "
-			 "warm mix; %s; the populated open itself took %.0f ns (median), against "
-			 "%.0f ns for a lazy open",
-			 ci, median_of(qc, "open_populated"), median_of(qc, "open"));
+			 "median of the mix after opening the evicted image with populate / after "
+			 "a lazy open with the image cached; %s; the populated open itself took "
+			 "%.2f ms (median), a lazy open of the evicted image %.2f ms",
+			 ci, median_of(qc, "open_populated") / 1e6, median_of(qc, "open") / 1e6);
 		cp.verdict = cp.value <= 2 ? "met" : "not met";
 	} else {
-		snprintf(cp.detail, sizeof cp.detail,
-			 "needs query_cold_small_kb with a populated "
-			 "open");
+		snprintf(cp.detail, sizeof cp.detail, "needs query_cold_small_kb");
 	}
 	json_array_append_new(out, claim_json(&cp));
 
