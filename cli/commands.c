@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 const struct kbprof_cmd kbprof_commands[] = {
+    {"bench", cmd_bench, "run the kb_persistence benchmarks; write JSON and the baseline document",
+     cmd_bench_usage},
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
     {"kb", cmd_kb, "compile, dump and inspect MeTTa knowledge bases", cmd_kb_usage},
