@@ -35,7 +35,9 @@ int cli_parse_u64(const char *text, unsigned long long *out);
 CMD(help);
 CMD(version);
 CMD(gen);
+CMD(flamegraph);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
+extern const char cmd_flamegraph_usage[];
 
 #endif
