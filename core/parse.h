@@ -37,7 +37,8 @@ typedef int (*mt_atom_fn)(void *ctx, mt_term atom, int bang, const struct mt_var
 /* Parses `len` bytes. Returns 0, the callback's non-zero value, or -1 with
  * err set on a syntax error or memory exhaustion. */
 int mt_parse_buffer(struct mt_store *store, const char *text, size_t len,
-		    const struct mt_parse_opts *opts, mt_atom_fn fn, void *ctx, struct kb_error *err);
+		    const struct mt_parse_opts *opts, mt_atom_fn fn, void *ctx,
+		    struct kb_error *err);
 
 /* Parses a file ("-" is standard input). Same returns as mt_parse_buffer;
  * I/O errors name the file and the cause. */

@@ -71,8 +71,7 @@ struct mt_space_iter {
  * store, persistent or scratch). */
 void mt_space_rules_begin(const struct mt_space *space, mt_term call, struct mt_space_iter *it);
 /* Atoms that may unify with `pattern`. */
-void mt_space_atoms_begin(const struct mt_space *space, mt_term pattern,
-			  struct mt_space_iter *it);
+void mt_space_atoms_begin(const struct mt_space *space, mt_term pattern, struct mt_space_iter *it);
 /* Next live candidate entry; returns 0 when exhausted. Entries with
  * multiplicity > 1 are returned once: read the multiplicity. */
 int mt_space_next(struct mt_space_iter *it, uint32_t *entry);

@@ -94,7 +94,7 @@ enum mt_wellknown {
 #define MT_WK_ENUM(name, text) MT_S_##name,
 	MT_WELLKNOWN(MT_WK_ENUM)
 #undef MT_WK_ENUM
-		MT_S__COUNT
+	    MT_S__COUNT
 };
 
 struct mt_store;
