@@ -36,8 +36,9 @@ CMD(help);
 CMD(version);
 CMD(gen);
 CMD(flamegraph);
+CMD(compare);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
-extern const char cmd_flamegraph_usage[];
+extern const char cmd_flamegraph_usage[], cmd_compare_usage[];
 
 #endif

@@ -7,6 +7,8 @@
 const struct kbprof_cmd kbprof_commands[] = {
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
+    {"compare", cmd_compare, "compare two bench results: ratios, intervals, noise-aware verdicts",
+     cmd_compare_usage},
     {"flamegraph", cmd_flamegraph,
      "render folded stacks as an SVG flame graph (or a differential one)", cmd_flamegraph_usage},
     {"help", cmd_help, "show help for kbprof or for one command", cmd_help_usage},
