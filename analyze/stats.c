@@ -333,8 +333,7 @@ int stats_bootstrap(const double *x, size_t n, enum stats_statistic which,
 	if (!stat || !buf) {
 		free(stat);
 		free(buf);
-		return kb_error_set(err, "bootstrap: out of memory for %u resamples of %zu", b,
-				    n);
+		return kb_error_set(err, "bootstrap: out of memory for %u resamples of %zu", b, n);
 	}
 	struct stats_rng rng;
 	stats_rng_seed(&rng, seed);

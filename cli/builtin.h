@@ -35,10 +35,14 @@ int cli_parse_u64(const char *text, unsigned long long *out);
 CMD(help);
 CMD(version);
 CMD(gen);
+CMD(stat);
+CMD(record);
+CMD(dump);
 CMD(flamegraph);
 CMD(compare);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
+extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
 extern const char cmd_flamegraph_usage[], cmd_compare_usage[];
 
 #endif

@@ -7,6 +7,11 @@
 const struct kbprof_cmd kbprof_commands[] = {
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
+    {"stat", cmd_stat, "count a command's events, whole and per probed region (like perf stat)",
+     cmd_stat_usage},
+    {"record", cmd_record, "sample a command into a recording (like perf record)",
+     cmd_record_usage},
+    {"dump", cmd_dump, "print every record of a recording", cmd_dump_usage},
     {"compare", cmd_compare, "compare two bench results: ratios, intervals, noise-aware verdicts",
      cmd_compare_usage},
     {"flamegraph", cmd_flamegraph,
