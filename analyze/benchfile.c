@@ -2,6 +2,8 @@
  * Owns: the parsed document and the arrays built from it. */
 #include "analyze/benchfile.h"
 
+#include "analyze/stats.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -84,6 +86,29 @@ static int read_metric(struct benchfile_metric *m, json_t *jm, const char *where
 		m->have_stats = 1;
 	} else if (st && !json_is_null(st)) {
 		return kb_error_set(err, "%s.stats: neither an object nor null", where);
+	} else if (m->n > 0) {
+		/* Samples without recorded statistics (a hand-made or trimmed
+		 * file): compute them the way kbprof bench does. */
+		struct stats_summary sum;
+		struct kb_error serr;
+		if (stats_describe(m->samples, m->n, NULL, &sum, &serr))
+			return kb_error_set(err, "%s.samples: %s", where, serr.msg);
+		m->stats = (struct benchfile_stats){
+		    .n = sum.n,
+		    .min = sum.min,
+		    .max = sum.max,
+		    .mean = sum.mean,
+		    .median = sum.median,
+		    .stddev = sum.stddev,
+		    .mad = sum.mad,
+		    .p5 = sum.p5,
+		    .p95 = sum.p95,
+		    .median_lo = sum.median_ci.lo,
+		    .median_hi = sum.median_ci.hi,
+		    .mean_lo = sum.mean_ci.lo,
+		    .mean_hi = sum.mean_ci.hi,
+		};
+		m->have_stats = 1;
 	}
 	return 0;
 }

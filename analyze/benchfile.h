@@ -35,7 +35,9 @@ struct benchfile_metric {
 	const char *summary; /* may be "" */
 	double *samples;     /* raw values in the order taken (owned) */
 	size_t n;
-	int have_stats; /* the file's `stats` object was not null */
+	/* The file's `stats`; when it is null but samples exist, computed from
+	 * the samples with analyze/stats (stats_describe, default options). */
+	int have_stats;
 	struct benchfile_stats stats;
 };
 

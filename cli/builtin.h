@@ -40,9 +40,10 @@ CMD(record);
 CMD(dump);
 CMD(flamegraph);
 CMD(compare);
+CMD(export);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
-extern const char cmd_flamegraph_usage[], cmd_compare_usage[];
+extern const char cmd_flamegraph_usage[], cmd_compare_usage[], cmd_export_usage[];
 
 #endif

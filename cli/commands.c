@@ -14,6 +14,8 @@ const struct kbprof_cmd kbprof_commands[] = {
     {"dump", cmd_dump, "print every record of a recording", cmd_dump_usage},
     {"compare", cmd_compare, "compare two bench results: ratios, intervals, noise-aware verdicts",
      cmd_compare_usage},
+    {"export", cmd_export, "write bench results or profiles in other tools' formats",
+     cmd_export_usage},
     {"flamegraph", cmd_flamegraph,
      "render folded stacks as an SVG flame graph (or a differential one)", cmd_flamegraph_usage},
     {"help", cmd_help, "show help for kbprof or for one command", cmd_help_usage},

@@ -356,6 +356,29 @@ static void order_free(struct order *o)
 	free(o->start);
 }
 
+int fg_tree_walk(const struct fg_tree *t, fg_visit_fn visit, void *ctx, struct kb_error *err)
+{
+	struct order o = {0};
+	uint32_t *stack = malloc(t->n_nodes * sizeof *stack);
+	if (!stack || order_build(t, &o)) {
+		free(stack);
+		order_free(&o);
+		return kb_error_set(err, "stack tree walk: out of memory");
+	}
+	size_t sp = 0;
+	int rc = 0;
+	stack[sp++] = 0;
+	while (sp > 0 && rc == 0) {
+		uint32_t n = stack[--sp];
+		rc = visit(t, n, ctx);
+		for (uint32_t k = o.start[n + 1]; k-- > o.start[n];)
+			stack[sp++] = o.kids[k];
+	}
+	free(stack);
+	order_free(&o);
+	return rc;
+}
+
 /* A frame to draw, in depth-first order. */
 struct placed {
 	uint32_t node;

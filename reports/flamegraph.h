@@ -94,6 +94,12 @@ static inline const char *fg_node_name(const struct fg_tree *t, uint32_t node)
 /* The child of `parent` named `name`, or 0 when there is none. */
 uint32_t fg_tree_find_child(const struct fg_tree *t, uint32_t parent, const char *name);
 
+/* Visits every node depth-first, the root first and children in name order
+ * (the flame graph's layout order). `visit` returns 0 to go on, nonzero to
+ * stop (that value is returned). -1 with err set when memory runs out. */
+typedef int (*fg_visit_fn)(const struct fg_tree *t, uint32_t node, void *ctx);
+int fg_tree_walk(const struct fg_tree *t, fg_visit_fn visit, void *ctx, struct kb_error *err);
+
 struct fg_opts {
 	const char *title;      /* NULL: "Flame Graph" / "Differential Flame Graph" */
 	const char *subtitle;   /* NULL: none */
