@@ -257,6 +257,8 @@ static int on_sample(void *ctx, const struct kbrec_sample *s)
 	} else {
 		for (size_t i = 0; i < nchain; i++) {
 			int first_of_part = i == 0 || i == s->nr_kernel;
+			if (!first_of_part && s->ips[i] == 0)
+				continue; /* the frame-pointer walk's terminator */
 			const struct sym_info *info = sym_lookup(sp, s->ips[i], !first_of_part);
 			if (!info)
 				return b->oom = 1, -1;

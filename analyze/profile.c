@@ -21,11 +21,11 @@ struct loader {
 	struct prof *p;
 	struct item *items;
 	size_t n_items, cap_items;
-	size_t cap_events, cap_maps, cap_modules, cap_faults, cap_notes, cap_regions;
+	size_t cap_events, cap_maps, cap_modules, cap_faults, cap_notes, cap_regions, cap_tasks;
 	/* region path -> index in p->regions */
 	uint32_t *region_index;
 	size_t region_index_cap;
-	int keep_faults;
+	int keep_faults, keep_chains;
 	uint64_t seq;
 };
 
@@ -479,10 +479,24 @@ static int on_record(struct loader *l, const struct kbrec_record *rec)
 			f->addr = s->addr;
 			f->ip = s->ip;
 			f->caller = 0;
+			f->chain = NULL;
+			f->n_chain = 0;
 			if (s->nr_user > 0) {
 				f->ip = s->ips[s->nr_kernel];
 				if (s->nr_user > 1)
 					f->caller = s->ips[s->nr_kernel + 1];
+			}
+			if (l->keep_chains) {
+				uint32_t n = s->nr_user ? s->nr_user : 1;
+				uint64_t *c = arena_alloc(&p->arena, n * sizeof *c);
+				if (!c)
+					return -1;
+				if (s->nr_user)
+					memcpy(c, s->ips + s->nr_kernel, n * sizeof *c);
+				else
+					c[0] = f->ip;
+				f->chain = c;
+				f->n_chain = n;
 			}
 		}
 		break;
@@ -578,6 +592,14 @@ static int build_images(struct loader *l, struct kb_error *err)
 		qsort(l->items, l->n_items, sizeof *l->items, cmp_item);
 	for (size_t i = 0; i < l->n_items; i++) {
 		const struct item *it = &l->items[i];
+		int is_task = (it->type == KBREC_FORK && it->pid != it->ppid) ||
+			      (it->type == KBREC_COMM && (it->flags & KBREC_COMM_EXEC));
+		if (is_task) {
+			if (GROW(p->tasks, p->n_tasks, l->cap_tasks, 16))
+				goto oom;
+			p->tasks[p->n_tasks++] = (struct prof_task){
+			    it->time, it->seq, it->pid, it->ppid, it->type == KBREC_COMM};
+		}
 		switch (it->type) {
 		case KBREC_FORK: {
 			if (it->pid == it->ppid || proc_find(p, it->pid))
@@ -674,7 +696,10 @@ int prof_load(struct prof **out, const char *path, const struct prof_options *op
 		return kb_error_set(err, "%s: out of memory", path);
 	strtab_init(&p->strs, &p->arena);
 	p->path = strtab_intern(&p->strs, path);
-	struct loader l = {.p = p, .keep_faults = opts && opts->keep_faults};
+	struct loader l = {.p = p,
+			   .keep_faults = opts && opts->keep_faults,
+			   .keep_chains = opts && opts->keep_faults && opts->keep_fault_chains};
+	p->faults_kept = l.keep_faults;
 	struct kbrec_reader *r = NULL;
 	int rc = -1;
 	if (!p->path)
@@ -752,6 +777,7 @@ void prof_free(struct prof *p)
 	free(p->regions);
 	free(p->faults);
 	free(p->notes);
+	free(p->tasks);
 	kb_buf_free(&p->problems);
 	sym_session_free(p->sym);
 	strtab_free(&p->strs);

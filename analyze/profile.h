@@ -51,10 +51,19 @@ struct prof_mapping {
 struct prof_fault {
 	uint32_t pid, tid, event_id;
 	uint64_t time, addr, ip;
-	uint64_t caller; /* first user return address of the call chain, 0 if none */
+	uint64_t caller;       /* first user return address of the call chain, 0 if none */
+	const uint64_t *chain; /* user call chain, innermost first (chain[0] == ip), when kept */
+	uint32_t n_chain;
 };
 
 /* A region path seen in the recording, with what the probes measured. */
+/* A fork of a process or an exec, in the order they shape address spaces. */
+struct prof_task {
+	uint64_t time, seq;
+	uint32_t pid, ppid;
+	int exec; /* 1: pid exec'd (its mappings are replaced); 0: pid forked from ppid */
+};
+
 struct prof_region {
 	const char *path; /* interned */
 	uint64_t entries; /* REGION_BEGIN records */
@@ -123,8 +132,11 @@ struct prof {
 	size_t n_regions;
 	struct prof_fault *faults;
 	size_t n_faults;
+	int faults_kept; /* loaded with keep_faults */
 	const char **notes;
 	size_t n_notes;
+	struct prof_task *tasks; /* sorted by (time, seq) */
+	size_t n_tasks;
 
 	uint64_t records, samples, lost, throttles, lost_unknown_event;
 	uint64_t first_time, last_time; /* over every timed record */
@@ -143,7 +155,8 @@ struct prof {
 };
 
 struct prof_options {
-	int keep_faults; /* keep page-fault samples in prof->faults */
+	int keep_faults;       /* keep page-fault samples in prof->faults */
+	int keep_fault_chains; /* and their user call chains (folded stacks of faults) */
 };
 
 int prof_load(struct prof **out, const char *path, const struct prof_options *opts,

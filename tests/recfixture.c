@@ -157,8 +157,8 @@ uint64_t fx_mapping_start(const char *needle, int exec, uint64_t *end)
 	while (!found && fgets(line, sizeof line, m)) {
 		uint64_t start, e;
 		char perms[8], path[PATH_MAX] = "";
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %4095s", &start, &e, perms,
-			   path) < 3)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %4095s", &start, &e,
+			   perms, path) < 3)
 			continue;
 		if ((perms[2] == 'x') == !!exec && strstr(path, needle)) {
 			found = start;

@@ -417,7 +417,8 @@ Test(hotspots, lost_throttled_and_fallback_are_warned)
 	cr_expect_eq(r->event->throttles, 1);
 	int fallback = 0, lost = 0, thr = 0, note = 0;
 	for (size_t i = 0; i < r->n_warnings; i++) {
-		fallback |= strstr(r->warnings[i], "sampled on cpu-clock as a fallback: cycles") != 0;
+		fallback |=
+		    strstr(r->warnings[i], "sampled on cpu-clock as a fallback: cycles") != 0;
 		lost |= strstr(r->warnings[i], "5 samples lost (33.33% of 15 taken)") != 0;
 		thr |= strstr(r->warnings[i], "throttled 1 times") != 0;
 		note |= strcmp(r->warnings[i], "a note from the recorder") == 0;
