@@ -155,6 +155,76 @@ static int read_bench(struct benchfile_bench *b, json_t *jb, size_t index, struc
 	return 0;
 }
 
+/* derived.scaling and profile.hotspots are optional: a file without them
+ * has none; present but malformed is an error. */
+static int read_scaling(struct benchfile *bf, json_t *doc, struct kb_error *err)
+{
+	json_t *sc = json_object_get(json_object_get(doc, "derived"), "scaling");
+	if (!sc || json_is_null(sc))
+		return 0;
+	if (!json_is_array(sc))
+		return kb_error_set(err, "derived.scaling: not an array");
+	bf->scaling = calloc(json_array_size(sc) + 1, sizeof *bf->scaling);
+	if (!bf->scaling)
+		return kb_error_set(err, "derived.scaling: out of memory");
+	for (size_t i = 0; i < json_array_size(sc); i++) {
+		json_t *js = json_array_get(sc, i), *pts = json_object_get(js, "points");
+		struct benchfile_scaling *s = &bf->scaling[bf->n_scaling++];
+		if (!json_is_object(js) || !json_is_array(pts))
+			return kb_error_set(err, "derived.scaling[%zu]: no points array", i);
+		s->series = opt_string(js, "series");
+		s->metric = opt_string(js, "metric");
+		s->points = calloc(json_array_size(pts) + 1, sizeof *s->points);
+		if (!s->points)
+			return kb_error_set(err, "derived.scaling[%zu]: out of memory", i);
+		for (size_t k = 0; k < json_array_size(pts); k++) {
+			json_t *jp = json_array_get(pts, k);
+			struct benchfile_scaling_point *p = &s->points[s->n_points];
+			p->benchmark = opt_string(jp, "benchmark");
+			p->label = opt_string(jp, "label");
+			p->rules = opt_number(jp, "rules");
+			p->median_ns = opt_number(jp, "median_ns");
+			if (!(p->rules > 0) || !(p->median_ns > 0))
+				continue; /* not measured at that size */
+			s->n_points++;
+		}
+		json_t *fit = json_object_get(js, "fit");
+		if (json_is_object(fit)) {
+			s->exponent = opt_number(fit, "exponent");
+			s->coefficient = opt_number(fit, "coefficient");
+			s->r2 = opt_number(fit, "r2");
+			s->have_fit = isfinite(s->exponent) && isfinite(s->coefficient);
+		}
+	}
+	return 0;
+}
+
+static int read_profile(struct benchfile *bf, json_t *doc, struct kb_error *err)
+{
+	json_t *pr = json_object_get(doc, "profile");
+	bf->profile_status = opt_string(pr, "status");
+	bf->profile_reason = opt_string(pr, "reason");
+	bf->profile_event = opt_string(pr, "event");
+	json_t *hs = json_object_get(pr, "hotspots");
+	if (!json_is_array(hs))
+		return 0;
+	bf->hotspots = calloc(json_array_size(hs) + 1, sizeof *bf->hotspots);
+	if (!bf->hotspots)
+		return kb_error_set(err, "profile.hotspots: out of memory");
+	for (size_t i = 0; i < json_array_size(hs); i++) {
+		json_t *h = json_array_get(hs, i);
+		if (!json_is_string(json_object_get(h, "function")))
+			return kb_error_set(err, "profile.hotspots[%zu].function: missing", i);
+		struct benchfile_hotspot *o = &bf->hotspots[bf->n_hotspots++];
+		o->function = opt_string(h, "function");
+		o->module = opt_string(h, "module");
+		o->self_samples = opt_number(h, "self_samples");
+		o->self_pct = opt_number(h, "self_pct");
+		o->inclusive_pct = opt_number(h, "inclusive_pct");
+	}
+	return 0;
+}
+
 static int read_doc(struct benchfile *bf, struct kb_error *err)
 {
 	json_t *doc = bf->doc;
@@ -195,7 +265,7 @@ static int read_doc(struct benchfile *bf, struct kb_error *err)
 				return kb_error_set(err, "benchmarks[%zu]: '%s' appears twice", i,
 						    bf->benches[i].name);
 	}
-	return 0;
+	return read_scaling(bf, doc, err) || read_profile(bf, doc, err) ? -1 : 0;
 }
 
 int benchfile_parse(struct benchfile *bf, const char *text, size_t len, const char *origin,
@@ -266,6 +336,10 @@ void benchfile_free(struct benchfile *bf)
 		free(b->metrics);
 	}
 	free(bf->benches);
+	for (size_t i = 0; i < bf->n_scaling; i++)
+		free(bf->scaling[i].points);
+	free(bf->scaling);
+	free(bf->hotspots);
 	if (bf->doc)
 		json_decref(bf->doc);
 	free(bf->path);

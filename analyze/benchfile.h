@@ -51,6 +51,27 @@ struct benchfile_bench {
 	size_t n_metrics;
 };
 
+/* derived.scaling[]: medians of one series at several KB sizes and the
+ * log-log fit kbprof bench computed (analyze/stats: stats_loglog_fit). */
+struct benchfile_scaling_point {
+	const char *benchmark, *label;
+	double rules, median_ns;
+};
+
+struct benchfile_scaling {
+	const char *series, *metric;
+	struct benchfile_scaling_point *points; /* owned */
+	size_t n_points;
+	int have_fit;
+	double exponent, coefficient, r2; /* time_ns = coefficient * rules^exponent */
+};
+
+/* profile.hotspots[]: the top functions of the bench run's profiling pass. */
+struct benchfile_hotspot {
+	const char *function, *module; /* module "" when absent */
+	double self_samples, self_pct, inclusive_pct;
+};
+
 struct benchfile {
 	char *path;  /* as given (owned copy) */
 	json_t *doc; /* the whole document (owned reference) */
@@ -59,6 +80,11 @@ struct benchfile {
 	int quick;                                            /* options.quick */
 	struct benchfile_bench *benches;                      /* in the order they ran (owned) */
 	size_t n_benches;
+	struct benchfile_scaling *scaling; /* owned; empty when the file has none */
+	size_t n_scaling;
+	const char *profile_status, *profile_reason, *profile_event; /* "" when absent */
+	struct benchfile_hotspot *hotspots;                          /* owned */
+	size_t n_hotspots;
 };
 
 /* Reads and checks path ("-" for standard input). */

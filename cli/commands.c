@@ -18,6 +18,8 @@ const struct kbprof_cmd kbprof_commands[] = {
      cmd_export_usage},
     {"flamegraph", cmd_flamegraph,
      "render folded stacks as an SVG flame graph (or a differential one)", cmd_flamegraph_usage},
+    {"html", cmd_html, "write a self-contained HTML report: benchmarks, scaling, hotspots, faults",
+     cmd_html_usage},
     {"help", cmd_help, "show help for kbprof or for one command", cmd_help_usage},
     {"version", cmd_version, "print the version and the commit it was built from",
      cmd_version_usage},

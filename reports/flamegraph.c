@@ -2,6 +2,8 @@
  * Owns: the nodes, interned names and hash tables of each fg_tree. */
 #include "reports/flamegraph.h"
 
+#include "reports/xmlesc.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -223,6 +225,22 @@ int fg_tree_add(struct fg_tree *t, const char *const *frames, size_t n, uint64_t
 	return add_count(t, node, count, err);
 }
 
+int fg_tree_add_path(struct fg_tree *t, const char *stack, uint64_t count, struct kb_error *err)
+{
+	uint32_t node = 0;
+	size_t len = strlen(stack);
+	for (size_t f = 0; len > 0 && f <= len;) {
+		const char *semi = memchr(stack + f, ';', len - f);
+		size_t fe = semi ? (size_t)(semi - stack) : len;
+		node = descend(t, node, stack + f, fe - f);
+		if (!node)
+			return kb_error_set(err, "flame graph: out of memory (%zu frames)",
+					    t->n_nodes);
+		f = fe + 1;
+	}
+	return add_count(t, node, count, err);
+}
+
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -435,87 +453,6 @@ static int layout_build(const struct fg_tree *t, const struct order *o, double s
 }
 
 /* ---- SVG output ---- */
-
-/* Decodes one UTF-8 sequence at s (n bytes left); returns its length, or 0
- * when it is not valid UTF-8 (overlong, surrogate, out of range, cut). */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	size_t len;
-	uint32_t c, min;
-	if ((s[0] & 0xE0) == 0xC0) {
-		len = 2, c = s[0] & 0x1F, min = 0x80;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		len = 3, c = s[0] & 0x0F, min = 0x800;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* Number of characters (code points; invalid bytes count one each). */
-static size_t text_chars(const char *s)
-{
-	size_t n = 0, len = strlen(s);
-	for (size_t i = 0; i < len; n++) {
-		uint32_t cp;
-		size_t k = utf8_seq((const unsigned char *)s + i, len - i, &cp);
-		i += k ? k : 1;
-	}
-	return n;
-}
-
-/* Appends at most max_chars characters of s, escaped for XML text and
- * attribute values. Bytes that are not valid UTF-8 and characters XML 1.0
- * forbids become '?', so any input gives well-formed output. */
-static void put_xml(struct kb_buf *b, const char *s, size_t max_chars)
-{
-	size_t len = strlen(s), chars = 0;
-	for (size_t i = 0; i < len && chars < max_chars; chars++) {
-		uint32_t cp;
-		size_t k = utf8_seq((const unsigned char *)s + i, len - i, &cp);
-		if (!k || (cp < 0x20 && cp != '\t') || cp == 0xFFFE || cp == 0xFFFF) {
-			kb_buf_putc(b, '?');
-			i += k ? k : 1;
-			continue;
-		}
-		switch (cp) {
-		case '&':
-			kb_buf_puts(b, "&amp;");
-			break;
-		case '<':
-			kb_buf_puts(b, "&lt;");
-			break;
-		case '>':
-			kb_buf_puts(b, "&gt;");
-			break;
-		case '"':
-			kb_buf_puts(b, "&quot;");
-			break;
-		case '\'':
-			kb_buf_puts(b, "&apos;");
-			break;
-		default:
-			kb_buf_add(b, s + i, k);
-		}
-		i += k;
-	}
-}
 
 /* Identifiers used in element ids and the script: [A-Za-z0-9_-] only. */
 static int valid_id(const char *id)
@@ -741,14 +678,14 @@ static int render(const struct fg_tree *t, const struct resolved *r, const char 
 		      "<text class=\"fg-title\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
 		      "font-size=\"%.1f\">",
 		      r->width / 2.0, r->font + 8, r->font + 5);
-	put_xml(out, r->title, SIZE_MAX);
+	xml_escape(out, r->title, SIZE_MAX);
 	kb_buf_puts(out, "</text>\n");
 	if (subtitle) {
 		kb_buf_printf(out,
 			      "<text class=\"fg-subtitle\" x=\"%.1f\" y=\"%.1f\" "
 			      "text-anchor=\"middle\" fill=\"#555\">",
 			      r->width / 2.0, r->font * 2 + 12);
-		put_xml(out, subtitle, SIZE_MAX);
+		xml_escape(out, subtitle, SIZE_MAX);
 		kb_buf_puts(out, "</text>\n");
 	}
 	kb_buf_printf(out,
@@ -776,9 +713,9 @@ static int render(const struct fg_tree *t, const struct resolved *r, const char 
 		kb_buf_reset(&st.tip);
 		style(t, p->node, ctx, &st);
 		kb_buf_puts(out, "<g class=\"fg-frame\"><title>");
-		put_xml(out, name, SIZE_MAX);
+		xml_escape(out, name, SIZE_MAX);
 		kb_buf_puts(out, " (");
-		put_xml(out, st.tip.data ? st.tip.data : "", SIZE_MAX);
+		xml_escape(out, st.tip.data ? st.tip.data : "", SIZE_MAX);
 		kb_buf_printf(out,
 			      ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%u\" "
 			      "fill=\"%s\" rx=\"2\" ry=\"2\"/>",
@@ -787,11 +724,11 @@ static int render(const struct fg_tree *t, const struct resolved *r, const char 
 		if (fit >= 3) {
 			kb_buf_printf(out, "<text x=\"%.2f\" y=\"%.1f\">", p->x + 3,
 				      y + r->fh - 4.5);
-			size_t chars = text_chars(name);
+			size_t chars = xml_text_chars(name);
 			if (chars <= fit) {
-				put_xml(out, name, SIZE_MAX);
+				xml_escape(out, name, SIZE_MAX);
 			} else {
-				put_xml(out, name, fit - 2);
+				xml_escape(out, name, fit - 2);
 				kb_buf_puts(out, "..");
 			}
 			kb_buf_puts(out, "</text>");

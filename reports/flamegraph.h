@@ -76,6 +76,10 @@ void fg_tree_free(struct fg_tree *t);
 int fg_tree_add(struct fg_tree *t, const char *const *frames, size_t n, uint64_t count,
 		struct kb_error *err);
 
+/* Adds `count` samples of one folded stack "outer;...;leaf" (split on ';';
+ * an empty string is the root itself). */
+int fg_tree_add_path(struct fg_tree *t, const char *stack, uint64_t count, struct kb_error *err);
+
 /* Parses folded stacks from text[0..len-1] into t (adding to what it has).
  * Each non-empty line is "f1;f2;...;fn COUNT": frames separated by ';',
  * then blanks, then a decimal count. `origin` names the input in errors
