@@ -538,3 +538,54 @@ Test(export, cli_writes_each_format_and_rejects_bad_input)
 	rm_rf(dir);
 	free(dir);
 }
+
+Test(export, a_real_recording_exports_to_pprof_and_folded_alike)
+{
+	char *dir = make_temp_dir();
+	char rec[512], gz[512], kb[512];
+	snprintf(rec, sizeof rec, "%s/rec.kbrec", dir);
+	snprintf(gz, sizeof gz, "%s/rec.pb.gz", dir);
+	snprintf(kb, sizeof kb, "%s/kb.metta", dir);
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "record", "-g", "-F", "5000", "-o", rec, "--",
+				kbprof_bin(), "gen", "--rules", "100000", "-o", kb, NULL),
+		     0);
+	if (r.status != 0) {
+		run_result_free(&r);
+		rm_rf(dir);
+		free(dir);
+		cr_skip_test("kbprof record cannot sample here: %s", r.err);
+	}
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "export", "-f", "folded", "-i", rec, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	struct fg_tree t;
+	load_tree(&t, r.out);
+	run_result_free(&r);
+	cr_assert_gt(t.nodes[0].total, 0, "the recording has no CPU samples");
+
+	cr_assert_eq(run_kbprof(&r, NULL, "export", "-f", "pprof", "-i", rec, "-o", gz, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_free(&r);
+	size_t len;
+	char *data = read_file(gz, &len);
+	cr_assert_not_null(data);
+	struct kb_buf in = {.data = data, .len = len, .cap = len + 1};
+	size_t rawlen;
+	uint8_t *raw = gunzip(&in, &rawlen);
+	Perftools__Profiles__Profile *p = perftools__profiles__profile__unpack(NULL, rawlen, raw);
+	cr_assert_not_null(p);
+	int64_t total = 0;
+	for (size_t i = 0; i < p->n_sample; i++)
+		total += p->sample[i]->value[0];
+	cr_expect_eq((uint64_t)total, t.nodes[0].total, "pprof %lld vs folded %llu samples",
+		     (long long)total, (unsigned long long)t.nodes[0].total);
+	cr_expect_gt(p->time_nanos, 0);
+	cr_expect_gt(p->duration_nanos, 0);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	free(raw);
+	free(data);
+	fg_tree_free(&t);
+	rm_rf(dir);
+	free(dir);
+}
