@@ -35,6 +35,7 @@ int cli_parse_u64(const char *text, unsigned long long *out);
 CMD(help);
 CMD(version);
 CMD(gen);
+CMD(metta);
 CMD(stat);
 CMD(record);
 CMD(dump);
@@ -44,6 +45,7 @@ CMD(export);
 CMD(html);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
+extern const char cmd_metta_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
 extern const char cmd_flamegraph_usage[], cmd_compare_usage[], cmd_export_usage[];
 extern const char cmd_html_usage[];

@@ -7,6 +7,7 @@
 const struct kbprof_cmd kbprof_commands[] = {
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
+    {"metta", cmd_metta, "run a MeTTa program, or check its assertions (--check)", cmd_metta_usage},
     {"stat", cmd_stat, "count a command's events, whole and per probed region (like perf stat)",
      cmd_stat_usage},
     {"record", cmd_record, "sample a command into a recording (like perf record)",

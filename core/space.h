@@ -55,16 +55,37 @@ mt_term mt_space_atom(const struct mt_space *space, uint32_t entry);
 uint32_t mt_space_multiplicity(const struct mt_space *space, uint32_t entry);
 /* The names given when the entry was added, or NULL. */
 const struct mt_varnames *mt_space_varnames(const struct mt_space *space, uint32_t entry);
-/* Multiplicity of an atom (0 if absent); O(1) expected. */
+/* Multiplicity of an atom (0 if absent); O(1) expected. The atom may be a
+ * scratch term. */
 uint32_t mt_space_count(const struct mt_space *space, mt_term atom);
 
-/* Candidate iteration. `it` is caller-owned storage. */
+/* Memory the space holds (entries, indexes, name lists), in bytes. */
+size_t mt_space_bytes(const struct mt_space *space);
+
+/* Rules with at least this many rules for one (head, arity) get a
+ * first-argument index. Below it the key's chain is the candidate list:
+ * unifying a handful of candidates costs less than the index probe. */
+#define MT_SPACE_FIRST_ARG_MIN 8
+
+/* Candidate iteration. `it` is caller-owned storage; its fields are the
+ * space's business (callers use only begin/next).
+ *
+ * The indexes are chains threaded through the entries (each index key
+ * holds its last entry; entries link to the next one with the same key),
+ * so an iterator merges up to three chains in entry order: for a rule
+ * look-up, the key's chain (or its first-argument group and the group of
+ * rules whose first argument is not ground) and the chain of rules whose
+ * LHS has no ground head. layer[] is the state of a layered space
+ * (core/space_layer.h: an image queried in place). */
 struct mt_space_iter {
 	const struct mt_space *space;
-	const uint32_t *a, *b; /* up to two sorted entry lists, merged */
-	size_t na, nb, ia, ib;
-	uint32_t scan, scan_end; /* full scan when both lists are NULL */
+	uint64_t layer[6];
+	uint32_t scan, scan_end; /* full scan: entries scan..scan_end-1 */
 	int full_scan;
+	int nchains;
+	uint32_t cur[3];       /* next entry of each chain, UINT32_MAX when done */
+	uint32_t last[3];      /* the chain's last entry */
+	unsigned char kind[3]; /* which link the chain follows */
 };
 
 /* Rules (= LHS RHS) whose LHS may unify with `call` (a term of this

@@ -70,7 +70,7 @@ enum mt_tag {
 #define MT_TAG_BITS 3u
 #define MT_TAG_MASK 7u
 #define MT_PAYLOAD_MAX ((1u << 29) - 1)
-#define MT_INT_MIN (-(int64_t)1 << 28)
+#define MT_INT_MIN (-((int64_t)1 << 28))
 #define MT_INT_MAX (((int64_t)1 << 28) - 1)
 #define MT_VAR_MAX MT_PAYLOAD_MAX
 
@@ -88,7 +88,40 @@ enum mt_tag {
 	X(FALSE, "False")                                                                          \
 	X(EMPTY, "Empty")                                                                          \
 	X(ERROR, "Error")                                                                          \
-	X(TYPE, "Type")
+	X(TYPE, "Type")                                                                            \
+	/* built-ins of the evaluator (eval.c dispatches on these ids) */                          \
+	X(IF, "if")                                                                                \
+	X(LET, "let")                                                                              \
+	X(LETSTAR, "let*")                                                                         \
+	X(CASE, "case")                                                                            \
+	X(SUPERPOSE, "superpose")                                                                  \
+	X(COLLAPSE, "collapse")                                                                    \
+	X(QUOTE, "quote")                                                                          \
+	X(UNIFY, "unify")                                                                          \
+	X(CONS_ATOM, "cons-atom")                                                                  \
+	X(DECONS_ATOM, "decons-atom")                                                              \
+	X(CAR_ATOM, "car-atom")                                                                    \
+	X(CDR_ATOM, "cdr-atom")                                                                    \
+	X(EMPTY_OP, "empty")                                                                       \
+	X(ADD_ATOM, "add-atom")                                                                    \
+	X(REMOVE_ATOM, "remove-atom")                                                              \
+	X(MATCH, "match")                                                                          \
+	X(ASSERT_EQUAL, "assertEqual")                                                             \
+	X(ASSERT_EQUAL_TO_RESULT, "assertEqualToResult")                                           \
+	X(ASSERT_ALPHA_EQUAL, "assertAlphaEqual")                                                  \
+	X(PLUS, "+")                                                                               \
+	X(MINUS, "-")                                                                              \
+	X(TIMES, "*")                                                                              \
+	X(DIV, "/")                                                                                \
+	X(MOD, "%")                                                                                \
+	X(LT, "<")                                                                                 \
+	X(GT, ">")                                                                                 \
+	X(LE, "<=")                                                                                \
+	X(GE, ">=")                                                                                \
+	X(EQEQ, "==")                                                                              \
+	X(AND, "and")                                                                              \
+	X(OR, "or")                                                                                \
+	X(NOT, "not")
 
 enum mt_wellknown {
 #define MT_WK_ENUM(name, text) MT_S_##name,
@@ -162,6 +195,9 @@ void mt_store_free(struct mt_store *store);
 
 /* Memory the store holds (heaps, tables, names), in bytes. */
 size_t mt_store_bytes(const struct mt_store *store);
+/* Distinct persistent expressions and distinct persistent boxes. */
+size_t mt_store_expr_count(const struct mt_store *store);
+size_t mt_store_box_count(const struct mt_store *store);
 
 /* ---- symbols ---- */
 
@@ -190,6 +226,11 @@ mt_term mt_string(struct mt_store *store, const char *bytes, size_t len, int scr
 /* Copies a (possibly scratch) term into the persistent store, hash-consing
  * it; persistent input is returned as is. Returns MT_NONE on failure. */
 mt_term mt_term_persist(struct mt_store *store, mt_term t);
+
+/* The persistent term structurally equal to t (persistent or scratch), or
+ * MT_NONE if the store holds none. Never allocates: an index can look up a
+ * scratch key without growing the store. */
+mt_term mt_term_find(const struct mt_store *store, mt_term t);
 
 /* ---- reading terms ---- */
 

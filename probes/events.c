@@ -43,6 +43,14 @@ int kbev_pmu_key(const struct perf_event_attr *attr)
 	case PERF_TYPE_RAW:
 		return 0;
 	case PERF_TYPE_SOFTWARE:
+		/* The kernel keeps the two clocks in PMUs of their own, apart
+		 * from the other software events; grouped across them, members
+		 * read wrong (a task-clock leader's page-fault members count
+		 * nothing, a page-fault leader's task-clock member lags). */
+		if (attr->config == PERF_COUNT_SW_TASK_CLOCK)
+			return -2;
+		if (attr->config == PERF_COUNT_SW_CPU_CLOCK)
+			return -3;
 		return 1;
 	default:
 		return 2 + (int)attr->type;
@@ -273,12 +281,6 @@ const char *kbev_unit(const struct perf_event_attr *attr)
 	return "";
 }
 
-static bool is_clock(const struct perf_event_attr *a)
-{
-	return a->type == PERF_TYPE_SOFTWARE &&
-	       (a->config == PERF_COUNT_SW_TASK_CLOCK || a->config == PERF_COUNT_SW_CPU_CLOCK);
-}
-
 static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd)
 {
 	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
@@ -368,43 +370,19 @@ int kbev_set_open(struct kbev_set *set, const struct kbev_list *list, pid_t pid,
 		kbev_set_close(set);
 		return kb_error_set(err, "out of memory");
 	}
-	/* A clock event (task-clock, cpu-clock) read as a group member lags:
-	 * the kernel updates a sibling's clock only at ticks, the leader's at
-	 * every read. So the first clock of a group leads it, and any other
-	 * clock gets a group of its own. */
-	size_t *order = malloc(n * sizeof *order);
-	if (!order) {
-		free(done);
-		kbev_set_close(set);
-		return kb_error_set(err, "out of memory");
-	}
 	for (size_t first = 0; first < set->n; first++) {
 		if (done[first])
 			continue;
 		int key = list->ev[first].pmu_key;
-		size_t norder = 0, nclock = 0;
-		for (size_t i = first; i < set->n; i++)
-			if (!done[i] && list->ev[i].pmu_key == key && is_clock(&list->ev[i].attr) &&
-			    nclock++ == 0)
-				order[norder++] = i;
-		for (size_t i = first; i < set->n; i++)
-			if (!done[i] && list->ev[i].pmu_key == key && !(norder && order[0] == i))
-				order[norder++] = i;
 		int leader = -1;
-		for (size_t o = 0; o < norder; o++) {
-			size_t i = order[o];
+		for (size_t i = first; i < set->n; i++) {
+			if (done[i] || list->ev[i].pmu_key != key)
+				continue;
 			done[i] = true;
-			bool alone = o > 0 && is_clock(&list->ev[i].attr);
-			int fd =
-			    open_event(set, i, pid, (leader >= 0 && !alone) ? set->fd[leader] : -1,
-				       flags, &ctx);
-			if (fd >= 0 && alone) {
-				set->fd[i] = fd;
-				set->leader[i] = (int)i;
-				goto opened;
-			}
+			int fd = open_event(set, i, pid, leader >= 0 ? set->fd[leader] : -1, flags,
+					    &ctx);
 			int e = errno;
-			if (fd < 0 && leader >= 0 && !alone) {
+			if (fd < 0 && leader >= 0) {
 				/* Refused in the group (it may not fit the counters,
 				 * or the event itself is refused): try it alone. */
 				fd = open_event(set, i, pid, -1, flags, &ctx);
@@ -429,7 +407,6 @@ int kbev_set_open(struct kbev_set *set, const struct kbev_list *list, pid_t pid,
 			set->nopen++;
 		}
 	}
-	free(order);
 	free(done);
 	return 0;
 }

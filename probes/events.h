@@ -59,8 +59,9 @@ int kbev_list_parse(struct kbev_list *list, const char *spec, struct kb_error *e
 /* Releases the list's arrays and strings; the list can be parsed again. */
 void kbev_list_free(struct kbev_list *list);
 
-/* Grouping key of an attr: hardware, cache and raw events share the core
- * PMU; software events theirs; any other type its own. */
+/* Grouping key of an attr, one per kernel PMU: hardware, cache and raw
+ * events share the core PMU; task-clock and cpu-clock have a PMU each;
+ * the other software events share one; any other type its own. */
 int kbev_pmu_key(const struct perf_event_attr *attr);
 
 enum kbev_status {

@@ -1,0 +1,1263 @@
+/* image_write: builds the .kbi image of a space (docs/kb-image.md) and
+ * writes it atomically, optionally as a zstd frame.
+ *
+ * Passes over the live entries, reading the space only through space.h and
+ * term.h (so an image with an overlay is written the same way):
+ *  1. count references to every distinct expression and box (what is
+ *     shared), symbol frequencies (the 54 most used get one-byte ids) and
+ *     the distinct variable-name lists;
+ *  2. encode the entries in order, writing each shared sub-term's record to
+ *     'terms' (post-order, before its first user) and numbering the other
+ *     symbols in order of first appearance;
+ *  3. build the index runs, the symbol records, the hash table and the
+ *     sampled tables, then the header.
+ * Every structure here is temporary, owned by struct writer and freed by
+ * writer_free(); the result is one malloc'd buffer the caller owns. */
+#include "core/image_impl.h"
+#include "kbprof/probe.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- growable byte and word buffers ---- */
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom;
+};
+
+static uint8_t *wb_room(struct wbuf *b, size_t n)
+{
+	if (b->oom)
+		return NULL;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return NULL;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	return b->p + b->len;
+}
+
+static void wb_u8(struct wbuf *b, uint8_t v)
+{
+	uint8_t *p = wb_room(b, 1);
+	if (p) {
+		*p = v;
+		b->len++;
+	}
+}
+
+static void wb_varint(struct wbuf *b, uint64_t v)
+{
+	uint8_t *p = wb_room(b, 10);
+	if (p)
+		b->len += img_varint_put(p, v);
+}
+
+static void wb_bytes(struct wbuf *b, const void *src, size_t n)
+{
+	uint8_t *p = wb_room(b, n);
+	if (p && n) {
+		memcpy(p, src, n);
+		b->len += n;
+	}
+}
+
+static void wb_u32(struct wbuf *b, uint32_t v)
+{
+	uint8_t *p = wb_room(b, 4);
+	if (p) {
+		img_put32(p, v);
+		b->len += 4;
+	}
+}
+
+struct u32vec {
+	uint32_t *v;
+	size_t len, cap;
+	int oom;
+};
+
+static void uv_push(struct u32vec *a, uint32_t x)
+{
+	if (a->oom)
+		return;
+	if (a->len == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		uint32_t *p = realloc(a->v, cap * sizeof *p);
+		if (!p) {
+			a->oom = 1;
+			return;
+		}
+		a->v = p;
+		a->cap = cap;
+	}
+	a->v[a->len++] = x;
+}
+
+/* ---- term -> (references, record offset) ---- */
+
+#define NOT_WRITTEN UINT32_MAX
+
+struct nodemap {
+	mt_term *keys; /* MT_NONE = empty */
+	uint32_t *refs, *off;
+	size_t count, mask;
+};
+
+static size_t nm_hash(mt_term t)
+{
+	uint64_t h = (uint64_t)t * 0x9E3779B97F4A7C15ULL;
+	return (size_t)(h >> 32);
+}
+
+static int nm_grow(struct nodemap *m)
+{
+	size_t cap = m->keys ? (m->mask + 1) * 2 : 4096;
+	mt_term *keys = malloc(cap * sizeof *keys);
+	uint32_t *refs = malloc(cap * sizeof *refs), *off = malloc(cap * sizeof *off);
+	if (!keys || !refs || !off) {
+		free(keys);
+		free(refs);
+		free(off);
+		return -1;
+	}
+	memset(keys, 0xff, cap * sizeof *keys);
+	for (size_t i = 0; m->keys && i <= m->mask; i++) {
+		if (m->keys[i] == MT_NONE)
+			continue;
+		size_t j = nm_hash(m->keys[i]) & (cap - 1);
+		while (keys[j] != MT_NONE)
+			j = (j + 1) & (cap - 1);
+		keys[j] = m->keys[i];
+		refs[j] = m->refs[i];
+		off[j] = m->off[i];
+	}
+	free(m->keys);
+	free(m->refs);
+	free(m->off);
+	m->keys = keys;
+	m->refs = refs;
+	m->off = off;
+	m->mask = cap - 1;
+	return 0;
+}
+
+/* Slot of t, inserting it (refs 0) if absent; SIZE_MAX if memory runs out. */
+static size_t nm_slot(struct nodemap *m, mt_term t)
+{
+	if (!m->keys || (m->count + 1) * 4 > (m->mask + 1) * 3)
+		if (nm_grow(m))
+			return SIZE_MAX;
+	size_t i = nm_hash(t) & m->mask;
+	while (m->keys[i] != MT_NONE && m->keys[i] != t)
+		i = (i + 1) & m->mask;
+	if (m->keys[i] == MT_NONE) {
+		m->keys[i] = t;
+		m->refs[i] = 0;
+		m->off[i] = NOT_WRITTEN;
+		m->count++;
+	}
+	return i;
+}
+
+static size_t nm_find(const struct nodemap *m, mt_term t)
+{
+	size_t i = nm_hash(t) & m->mask;
+	while (m->keys[i] != t)
+		i = (i + 1) & m->mask; /* only called for terms counted in pass 1 */
+	return i;
+}
+
+/* ---- variable-name lists ---- */
+
+struct namelists {
+	struct u32vec pool;    /* count, then ids (store ids), per list */
+	struct u32vec start;   /* list -> offset in pool */
+	struct u32vec uses;    /* list -> number of entries using it */
+	uint32_t *slots;       /* list + 1; 0 = empty */
+	size_t nslots;
+	uint32_t *rank;        /* list -> rank by decreasing use */
+	uint32_t *by_rank;     /* rank -> list */
+};
+
+static uint64_t list_hash(const uint32_t *ids, uint32_t n)
+{
+	return XXH3_64bits_withSeed(ids, (size_t)n * sizeof *ids, n);
+}
+
+/* Returns the list number of names (interning it), or UINT32_MAX. */
+static uint32_t nl_intern(struct namelists *nl, const uint32_t *ids, uint32_t n)
+{
+	if (!nl->slots || (nl->start.len + 1) * 2 > nl->nslots) {
+		size_t cap = nl->slots ? nl->nslots * 2 : 1024;
+		uint32_t *s = calloc(cap, sizeof *s);
+		if (!s)
+			return UINT32_MAX;
+		for (size_t l = 0; l < nl->start.len; l++) {
+			const uint32_t *p = nl->pool.v + nl->start.v[l];
+			size_t j = list_hash(p + 1, p[0]) & (cap - 1);
+			while (s[j])
+				j = (j + 1) & (cap - 1);
+			s[j] = (uint32_t)l + 1;
+		}
+		free(nl->slots);
+		nl->slots = s;
+		nl->nslots = cap;
+	}
+	size_t j = list_hash(ids, n) & (nl->nslots - 1);
+	for (; nl->slots[j]; j = (j + 1) & (nl->nslots - 1)) {
+		uint32_t l = nl->slots[j] - 1;
+		const uint32_t *p = nl->pool.v + nl->start.v[l];
+		if (p[0] == n && memcmp(p + 1, ids, (size_t)n * sizeof *ids) == 0)
+			return l;
+	}
+	uint32_t l = (uint32_t)nl->start.len;
+	uv_push(&nl->start, (uint32_t)nl->pool.len);
+	uv_push(&nl->uses, 0);
+	uv_push(&nl->pool, n);
+	for (uint32_t i = 0; i < n; i++)
+		uv_push(&nl->pool, ids[i]);
+	if (nl->start.oom || nl->uses.oom || nl->pool.oom)
+		return UINT32_MAX;
+	nl->slots[j] = l + 1;
+	return l;
+}
+
+/* ---- index postings ---- */
+
+struct run {
+	uint32_t start, count, next;
+};
+
+struct key {
+	uint64_t key; /* sym << 33 | kind << 32 | arity */
+	uint32_t first, last;
+};
+
+struct postings {
+	struct key *keys;
+	size_t nkeys, keys_cap;
+	uint32_t *slots; /* key index + 1 */
+	size_t nslots;
+	struct run *runs;
+	size_t nruns, runs_cap;
+};
+
+static uint64_t pk_hash(uint64_t k)
+{
+	k ^= k >> 31;
+	k *= 0x7fb5d329728ea185ULL;
+	k ^= k >> 27;
+	return k;
+}
+
+static int post_add(struct postings *p, uint64_t key, uint32_t entry)
+{
+	if (!p->slots || (p->nkeys + 1) * 2 > p->nslots) {
+		size_t cap = p->slots ? p->nslots * 2 : 4096;
+		uint32_t *s = calloc(cap, sizeof *s);
+		if (!s)
+			return -1;
+		for (size_t i = 0; i < p->nkeys; i++) {
+			size_t j = pk_hash(p->keys[i].key) & (cap - 1);
+			while (s[j])
+				j = (j + 1) & (cap - 1);
+			s[j] = (uint32_t)i + 1;
+		}
+		free(p->slots);
+		p->slots = s;
+		p->nslots = cap;
+	}
+	size_t j = pk_hash(key) & (p->nslots - 1);
+	while (p->slots[j] && p->keys[p->slots[j] - 1].key != key)
+		j = (j + 1) & (p->nslots - 1);
+	if (p->slots[j]) {
+		struct key *k = &p->keys[p->slots[j] - 1];
+		struct run *last = &p->runs[k->last];
+		if (last->start + last->count == entry) {
+			last->count++;
+			return 0;
+		}
+	}
+	if (p->nruns == p->runs_cap) {
+		size_t cap = p->runs_cap ? p->runs_cap * 2 : 4096;
+		struct run *r = realloc(p->runs, cap * sizeof *r);
+		if (!r)
+			return -1;
+		p->runs = r;
+		p->runs_cap = cap;
+	}
+	uint32_t ri = (uint32_t)p->nruns++;
+	p->runs[ri] = (struct run){entry, 1, UINT32_MAX};
+	if (p->slots[j]) {
+		struct key *k = &p->keys[p->slots[j] - 1];
+		p->runs[k->last].next = ri;
+		k->last = ri;
+		return 0;
+	}
+	if (p->nkeys == p->keys_cap) {
+		size_t cap = p->keys_cap ? p->keys_cap * 2 : 4096;
+		struct key *k = realloc(p->keys, cap * sizeof *k);
+		if (!k)
+			return -1;
+		p->keys = k;
+		p->keys_cap = cap;
+	}
+	p->keys[p->nkeys] = (struct key){key, ri, ri};
+	p->slots[j] = (uint32_t)++p->nkeys;
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct key *)a)->key, y = ((const struct key *)b)->key;
+	return (x > y) - (x < y);
+}
+
+/* ---- the writer ---- */
+
+struct writer {
+	const struct mt_space *space;
+	struct mt_store *store;
+	struct kb_error *err;
+	uint32_t nstore_syms;
+	uint32_t *sym_img;   /* store id -> image id, UINT32_MAX unassigned */
+	uint32_t *sym_freq;  /* store id -> uses */
+	struct u32vec sym_store; /* image id -> store id */
+	uint32_t next_sym;
+
+	struct nodemap nodes;
+	struct namelists names;
+	struct postings post;
+	struct u32vec stack; /* explicit DFS stack (terms) */
+	struct u32vec scan;  /* inline-subtree scan stack */
+	struct u32vec work;  /* shared records waiting to be written */
+
+	struct wbuf sec[IMG_NSEC];
+	struct u32vec termbase, entbase;
+	uint64_t entries, atoms, rules, shared;
+	int oom;
+};
+
+static void writer_free(struct writer *w)
+{
+	free(w->sym_img);
+	free(w->sym_freq);
+	free(w->sym_store.v);
+	free(w->nodes.keys);
+	free(w->nodes.refs);
+	free(w->nodes.off);
+	free(w->names.pool.v);
+	free(w->names.start.v);
+	free(w->names.uses.v);
+	free(w->names.slots);
+	free(w->names.rank);
+	free(w->names.by_rank);
+	free(w->post.keys);
+	free(w->post.slots);
+	free(w->post.runs);
+	free(w->stack.v);
+	free(w->scan.v);
+	free(w->work.v);
+	for (int i = 0; i < IMG_NSEC; i++)
+		free(w->sec[i].p);
+	free(w->termbase.v);
+	free(w->entbase.v);
+}
+
+static int w_oom(struct writer *w)
+{
+	return kb_error_set(w->err, "image: out of memory");
+}
+
+/* A term is a shared record when referenced more than once and a
+ * reference is shorter than the term itself. */
+static int is_shared(struct writer *w, mt_term t)
+{
+	if (mt_tag(t) == MT_EXPR) {
+		if (mt_expr_arity(w->store, t) == 0)
+			return 0;
+	} else if (mt_tag(t) == MT_BOX) {
+		size_t len;
+		if (mt_box_kind(w->store, t) != MT_BOX_STRING ||
+		    (mt_str_value(w->store, t, &len), len < 4))
+			return 0;
+	} else {
+		return 0;
+	}
+	return w->nodes.refs[nm_find(&w->nodes, t)] >= 2;
+}
+
+/* Pass 1 over one atom: reference counts and symbol frequencies. */
+static int count_atom(struct writer *w, mt_term atom)
+{
+	w->stack.len = 0;
+	uv_push(&w->stack, atom);
+	while (w->stack.len) {
+		mt_term t = w->stack.v[--w->stack.len];
+		switch (mt_tag(t)) {
+		case MT_SYM:
+			if (mt_payload(t) >= w->nstore_syms)
+				return kb_error_set(w->err, "image: symbol id %u unknown to the store",
+						    mt_payload(t));
+			w->sym_freq[mt_payload(t)]++;
+			break;
+		case MT_EXPR: {
+			size_t s = nm_slot(&w->nodes, t);
+			if (s == SIZE_MAX)
+				return w_oom(w);
+			if (w->nodes.refs[s]++ == 0) {
+				uint32_t n = mt_expr_arity(w->store, t);
+				const mt_term *a = mt_expr_args(w->store, t);
+				for (uint32_t i = n; i-- > 0;)
+					uv_push(&w->stack, a[i]);
+			}
+			break;
+		}
+		case MT_BOX: {
+			size_t s = nm_slot(&w->nodes, t);
+			if (s == SIZE_MAX)
+				return w_oom(w);
+			w->nodes.refs[s]++;
+			break;
+		}
+		case MT_VAR:
+		case MT_INT:
+			break;
+		default:
+			return kb_error_set(w->err,
+					    "image: the space holds a scratch term (tag %d): atoms "
+					    "must be persistent",
+					    (int)mt_tag(t));
+		}
+		if (w->stack.oom)
+			return w_oom(w);
+	}
+	return 0;
+}
+
+static uint32_t image_sym(struct writer *w, uint32_t store_id)
+{
+	uint32_t id = w->sym_img[store_id];
+	if (id == UINT32_MAX) {
+		id = w->next_sym++;
+		w->sym_img[store_id] = id;
+		uv_push(&w->sym_store, store_id);
+	}
+	return id;
+}
+
+static void put_sym(struct writer *w, struct wbuf *b, uint32_t base, uint32_t id)
+{
+	int64_t d = (int64_t)id - (int64_t)base;
+	if (id < IMG_FREQ_SYMS) {
+		wb_u8(b, (uint8_t)(IMG_C_SYM + id));
+	} else if (d >= -32 && d <= 31) {
+		wb_u8(b, (uint8_t)(IMG_C_SYMD + img_zigzag(d)));
+	} else if (d >= -2048 && d <= 2047) {
+		uint64_t z = img_zigzag(d);
+		wb_u8(b, (uint8_t)(IMG_C_SYMD2 + (z >> 8)));
+		wb_u8(b, (uint8_t)(z & 0xff));
+	} else {
+		wb_u8(b, (uint8_t)(IMG_C_SYMA + (id & 15)));
+		wb_varint(b, id >> 4);
+	}
+}
+
+static void put_ref(struct wbuf *b, uint32_t off)
+{
+	wb_u8(b, (uint8_t)(IMG_C_REF + (off & 15)));
+	wb_varint(b, off >> 4);
+}
+
+static void put_int(struct wbuf *b, int64_t v)
+{
+	if (v >= 0 && v < 16) {
+		wb_u8(b, (uint8_t)(IMG_C_INT + v));
+	} else {
+		wb_u8(b, IMG_C_INTN);
+		wb_varint(b, img_zigzag(v));
+	}
+}
+
+/* Encodes t as one item into b (pre-order, explicit stack). When
+ * root_is_record, the root is written inline even though it is shared (it
+ * is the shared record being written). */
+static int encode_item(struct writer *w, struct wbuf *b, uint32_t base, mt_term root,
+		       int root_is_record)
+{
+	struct mt_store *st = w->store;
+	w->stack.len = 0;
+	uv_push(&w->stack, root);
+	int first = root_is_record;
+	while (w->stack.len) {
+		mt_term t = w->stack.v[--w->stack.len];
+		int inline_root = first;
+		first = 0;
+		switch (mt_tag(t)) {
+		case MT_SYM:
+			put_sym(w, b, base, image_sym(w, mt_payload(t)));
+			break;
+		case MT_VAR:
+			if (mt_payload(t) < 16) {
+				wb_u8(b, (uint8_t)(IMG_C_VAR + mt_payload(t)));
+			} else {
+				wb_u8(b, IMG_C_VARN);
+				wb_varint(b, mt_payload(t));
+			}
+			break;
+		case MT_INT:
+			put_int(b, mt_small_int_value(t));
+			break;
+		case MT_BOX:
+			if (!inline_root && is_shared(w, t)) {
+				put_ref(b, w->nodes.off[nm_find(&w->nodes, t)]);
+				break;
+			}
+			switch (mt_box_kind(st, t)) {
+			case MT_BOX_INT: {
+				int64_t v = 0;
+				mt_int_value(st, t, &v);
+				put_int(b, v);
+				break;
+			}
+			case MT_BOX_FLOAT: {
+				double f = 0;
+				uint64_t bits;
+				mt_float_value(st, t, &f);
+				memcpy(&bits, &f, sizeof bits);
+				uint8_t *p = wb_room(b, 9);
+				if (p) {
+					p[0] = IMG_C_FLOAT;
+					img_put64(p + 1, bits);
+					b->len += 9;
+				}
+				break;
+			}
+			case MT_BOX_STRING: {
+				size_t len = 0;
+				const char *s = mt_str_value(st, t, &len);
+				wb_u8(b, IMG_C_STR);
+				wb_varint(b, len);
+				wb_bytes(b, s, len);
+				break;
+			}
+			}
+			break;
+		case MT_EXPR: {
+			if (!inline_root && is_shared(w, t)) {
+				uint32_t off = w->nodes.off[nm_find(&w->nodes, t)];
+				if (off == NOT_WRITTEN)
+					return kb_error_set(w->err,
+							    "image: internal error: shared record "
+							    "not written before its user");
+				put_ref(b, off);
+				break;
+			}
+			uint32_t n = mt_expr_arity(st, t);
+			if (n < 16) {
+				wb_u8(b, (uint8_t)(IMG_C_EXPR + n));
+			} else {
+				wb_u8(b, IMG_C_EXPRN);
+				wb_varint(b, n);
+			}
+			const mt_term *a = mt_expr_args(st, t);
+			for (uint32_t i = n; i-- > 0;)
+				uv_push(&w->stack, a[i]);
+			break;
+		}
+		default:
+			return kb_error_set(w->err, "image: scratch term in the space");
+		}
+		if (w->stack.oom)
+			return w_oom(w);
+	}
+	return 0;
+}
+
+/* Pushes onto w->work the shared records reachable from root through
+ * inline sub-terms that are not written yet; returns how many. */
+static size_t push_unwritten_deps(struct writer *w, mt_term root)
+{
+	size_t pushed = 0;
+	w->scan.len = 0;
+	uv_push(&w->scan, root);
+	int first = 1;
+	while (w->scan.len) {
+		mt_term t = w->scan.v[--w->scan.len];
+		if (!first && is_shared(w, t)) {
+			if (w->nodes.off[nm_find(&w->nodes, t)] == NOT_WRITTEN) {
+				uv_push(&w->work, t);
+				pushed++;
+			}
+			continue;
+		}
+		first = 0;
+		if (mt_tag(t) != MT_EXPR)
+			continue;
+		uint32_t n = mt_expr_arity(w->store, t);
+		const mt_term *a = mt_expr_args(w->store, t);
+		for (uint32_t i = 0; i < n; i++)
+			if (mt_tag(a[i]) == MT_EXPR || mt_tag(a[i]) == MT_BOX)
+				uv_push(&w->scan, a[i]);
+	}
+	return pushed;
+}
+
+static uint32_t block_base(struct writer *w, struct u32vec *bases, size_t rec)
+{
+	while (bases->len <= rec >> IMG_BLOCK_SHIFT)
+		uv_push(bases, w->next_sym);
+	return bases->oom ? 0 : bases->v[rec >> IMG_BLOCK_SHIFT];
+}
+
+/* Writes every shared record `root` needs (and root itself if it is
+ * shared), children before parents. */
+static int write_shared_for(struct writer *w, mt_term root, int root_is_record)
+{
+	w->work.len = 0;
+	if (root_is_record) {
+		if (w->nodes.off[nm_find(&w->nodes, root)] == NOT_WRITTEN)
+			uv_push(&w->work, root);
+	} else {
+		push_unwritten_deps(w, root);
+	}
+	while (w->work.len) {
+		if (w->work.oom || w->scan.oom)
+			return w_oom(w);
+		mt_term s = w->work.v[w->work.len - 1];
+		size_t slot = nm_find(&w->nodes, s);
+		if (w->nodes.off[slot] != NOT_WRITTEN) {
+			w->work.len--;
+			continue;
+		}
+		if (push_unwritten_deps(w, s))
+			continue;
+		w->work.len--;
+		struct wbuf *b = &w->sec[IMG_TERMS];
+		if (b->len >= UINT32_MAX - 16)
+			return kb_error_set(w->err, "image: section 'terms' would exceed 4 GiB");
+		uint32_t base = block_base(w, &w->termbase, b->len);
+		w->nodes.off[slot] = (uint32_t)b->len;
+		if (encode_item(w, b, base, s, 1))
+			return -1;
+		w->shared++;
+	}
+	return w->work.oom || w->scan.oom ? w_oom(w) : 0;
+}
+
+static int is_rule(const struct mt_store *st, mt_term t)
+{
+	return mt_tag(t) == MT_EXPR && mt_expr_arity(st, t) == 3 &&
+	       mt_expr_args(st, t)[0] == mt_sym(MT_S_EQUAL);
+}
+
+static uint32_t names_of(struct writer *w, uint32_t e, int *none)
+{
+	const struct mt_varnames *vn = mt_space_varnames(w->space, e);
+	*none = !vn || vn->count == 0;
+	if (*none)
+		return 0;
+	return nl_intern(&w->names, vn->names, vn->count);
+}
+
+static int pass_count(struct writer *w)
+{
+	uint32_t n = mt_space_entries(w->space);
+	for (uint32_t e = 0; e < n; e++) {
+		uint32_t mult = mt_space_multiplicity(w->space, e);
+		if (!mult)
+			continue;
+		mt_term atom = mt_space_atom(w->space, e);
+		if (count_atom(w, atom))
+			return -1;
+		int none;
+		uint32_t l = names_of(w, e, &none);
+		if (!none) {
+			if (l == UINT32_MAX)
+				return w_oom(w);
+			w->names.uses.v[l]++;
+			const uint32_t *p = w->names.pool.v + w->names.start.v[l];
+			for (uint32_t i = 0; i < p[0]; i++)
+				if (p[1 + i] >= w->nstore_syms)
+					return kb_error_set(w->err,
+							    "image: variable name is symbol %u, "
+							    "unknown to the store",
+							    p[1 + i]);
+		}
+		w->entries++;
+		w->atoms += mult;
+		w->rules += is_rule(w->store, atom);
+	}
+	if (w->entries >= UINT32_MAX)
+		return kb_error_set(w->err, "image: too many entries");
+	return 0;
+}
+
+/* Ids 0..9 are the well-known symbols; 10..63 the most used others. */
+static int assign_frequent(struct writer *w)
+{
+	uint32_t top[IMG_FREQ_SYMS], ntop = 0, slots = IMG_FREQ_SYMS - MT_S__COUNT;
+	for (uint32_t s = 0; s < MT_S__COUNT; s++)
+		image_sym(w, s);
+	for (uint32_t s = MT_S__COUNT; s < w->nstore_syms; s++) {
+		uint32_t f = w->sym_freq[s];
+		if (f < 2 || (ntop == slots && f <= w->sym_freq[top[ntop - 1]]))
+			continue;
+		uint32_t i = ntop < slots ? ntop++ : ntop - 1;
+		while (i > 0 && w->sym_freq[top[i - 1]] < f) {
+			top[i] = top[i - 1];
+			i--;
+		}
+		top[i] = s;
+	}
+	for (uint32_t i = 0; i < ntop; i++)
+		image_sym(w, top[i]);
+	return w->sym_store.oom ? w_oom(w) : 0;
+}
+
+static int rank_names(struct writer *w)
+{
+	size_t n = w->names.start.len;
+	w->names.rank = malloc((n + 1) * sizeof *w->names.rank);
+	w->names.by_rank = malloc((n + 1) * sizeof *w->names.by_rank);
+	if (!w->names.rank || !w->names.by_rank)
+		return w_oom(w);
+	for (size_t i = 0; i < n; i++)
+		w->names.by_rank[i] = (uint32_t)i;
+	/* a stable merge sort by decreasing use: ties keep first-use order */
+	const uint32_t *uses = w->names.uses.v;
+	uint32_t *r = w->names.by_rank;
+	for (size_t width = 1; width < n; width *= 2) {
+		uint32_t *tmp = malloc(n * sizeof *tmp);
+		if (!tmp)
+			return w_oom(w);
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n;
+			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				tmp[k++] = uses[r[j]] > uses[r[i]] ? r[j++] : r[i++];
+			while (i < mid)
+				tmp[k++] = r[i++];
+			while (j < hi)
+				tmp[k++] = r[j++];
+		}
+		memcpy(r, tmp, n * sizeof *tmp);
+		free(tmp);
+	}
+	for (size_t i = 0; i < n; i++)
+		w->names.rank[r[i]] = (uint32_t)i;
+	return 0;
+}
+
+static int pass_encode(struct writer *w)
+{
+	uint32_t n = mt_space_entries(w->space);
+	uint64_t live = 0;
+	struct wbuf *b = &w->sec[IMG_ENTRIES];
+	for (uint32_t e = 0; e < n; e++) {
+		uint32_t mult = mt_space_multiplicity(w->space, e);
+		if (!mult)
+			continue;
+		mt_term atom = mt_space_atom(w->space, e);
+		int shared_root = is_shared(w, atom);
+		if (write_shared_for(w, atom, shared_root))
+			return -1;
+		if (b->len >= UINT32_MAX - 16)
+			return kb_error_set(w->err, "image: section 'entries' would exceed 4 GiB");
+		if (live % IMG_SAMPLE == 0) {
+			uint8_t *p = wb_room(&w->sec[IMG_ENTIDX], 4);
+			if (p) {
+				img_put32(p, (uint32_t)b->len);
+				w->sec[IMG_ENTIDX].len += 4;
+			}
+		}
+		live++;
+		uint32_t base = block_base(w, &w->entbase, b->len);
+		int rule = !shared_root && is_rule(w->store, atom);
+		int none;
+		uint32_t l = names_of(w, e, &none);
+		if (!none && l == UINT32_MAX)
+			return w_oom(w);
+		uint64_t names = none ? 0 : (uint64_t)w->names.rank[l] + 1;
+		uint8_t h = (uint8_t)((rule ? IMG_E_RULE : 0) | (mult > 1 ? IMG_E_MULT : 0) |
+				      (names > IMG_NAMES_INLINE ? IMG_E_NAMES : names));
+		wb_u8(b, h);
+		if (mult > 1)
+			wb_varint(b, mult - 2);
+		if (names > IMG_NAMES_INLINE)
+			wb_varint(b, names - IMG_NAMES_INLINE - 1);
+		if (shared_root) {
+			put_ref(b, w->nodes.off[nm_find(&w->nodes, atom)]);
+		} else if (rule) {
+			const mt_term *a = mt_expr_args(w->store, atom);
+			mt_term lhs = a[1], rhs = a[2]; /* copy: encoding does not allocate */
+			if (encode_item(w, b, base, lhs, 0) || encode_item(w, b, base, rhs, 0))
+				return -1;
+		} else if (encode_item(w, b, base, atom, 0)) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int pass_names(struct writer *w)
+{
+	size_t n = w->names.start.len;
+	struct wbuf *b = &w->sec[IMG_NAMES];
+	for (size_t r = 0; r < n; r++) {
+		const uint32_t *p = w->names.pool.v + w->names.start.v[w->names.by_rank[r]];
+		wb_u32(&w->sec[IMG_NAMEIDX], (uint32_t)b->len);
+		wb_varint(b, p[0]);
+		for (uint32_t i = 0; i < p[0]; i++)
+			wb_varint(b, image_sym(w, p[1 + i]));
+	}
+	if (b->len > UINT32_MAX)
+		return kb_error_set(w->err, "image: section 'names' would exceed 4 GiB");
+	return 0;
+}
+
+/* Keys of the special run lists of section 'wild' sort after every symbol. */
+#define WILD_KEY(list) ((uint64_t)((1u << 29) + (list)) << 33)
+
+/* The index key of t for `kind` (docs/kb-image.md, "Indexes"): a symbol
+ * key, or the 'wild' list of terms whose head is not ground (`wild`) or is
+ * ground but not a symbol (`other`). */
+static uint64_t key_of(struct writer *w, mt_term t, int kind, int wild, int other)
+{
+	const struct mt_store *st = w->store;
+	uint64_t k = (uint64_t)kind << 32;
+	switch (mt_tag(t)) {
+	case MT_SYM:
+		return (uint64_t)w->sym_img[mt_payload(t)] << 33 | k;
+	case MT_VAR:
+		return WILD_KEY(wild);
+	case MT_EXPR:
+		break;
+	default:
+		return WILD_KEY(other);
+	}
+	uint32_t n = mt_expr_arity(st, t);
+	if (n == 0)
+		return WILD_KEY(other);
+	mt_term h = mt_expr_args(st, t)[0];
+	switch (mt_tag(h)) {
+	case MT_SYM:
+		return (uint64_t)w->sym_img[mt_payload(h)] << 33 | k | n;
+	case MT_VAR:
+		return WILD_KEY(wild);
+	case MT_EXPR:
+		return WILD_KEY(mt_is_ground(st, h) ? other : wild);
+	default:
+		return WILD_KEY(other);
+	}
+}
+
+static int pass_index(struct writer *w)
+{
+	uint32_t n = mt_space_entries(w->space);
+	uint32_t live = 0;
+	for (uint32_t e = 0; e < n; e++) {
+		if (!mt_space_multiplicity(w->space, e))
+			continue;
+		mt_term atom = mt_space_atom(w->space, e);
+		if (post_add(&w->post,
+			     key_of(w, atom, IMG_K_ATOMS, IMG_W_ATOMS_WILD, IMG_W_ATOMS_OTHER), live))
+			return w_oom(w);
+		if (is_rule(w->store, atom) &&
+		    post_add(&w->post,
+			     key_of(w, mt_expr_args(w->store, atom)[1], IMG_K_RULES,
+				    IMG_W_RULES_WILD, IMG_W_RULES_OTHER),
+			     live))
+			return w_oom(w);
+		live++;
+	}
+	if (w->post.nkeys)
+		qsort(w->post.keys, w->post.nkeys, sizeof *w->post.keys, key_cmp);
+	return 0;
+}
+
+static void put_runs(struct writer *w, struct wbuf *b, const struct key *key, uint32_t base)
+{
+	int first = 1;
+	uint64_t prev_end = 0;
+	for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next) {
+		const struct run *run = &w->post.runs[r];
+		wb_varint(b, first ? run->start - base : run->start - prev_end - 1);
+		wb_varint(b, run->count - 1);
+		prev_end = (uint64_t)run->start + run->count;
+		first = 0;
+	}
+}
+
+static uint64_t count_runs(struct writer *w, const struct key *key)
+{
+	uint64_t n = 0;
+	for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next)
+		n++;
+	return n;
+}
+
+static void pass_wild(struct writer *w)
+{
+	struct wbuf *b = &w->sec[IMG_WILD];
+	uint8_t *offs = wb_room(b, 4 * IMG_W_COUNT);
+	if (!offs)
+		return;
+	memset(offs, 0, 4 * IMG_W_COUNT);
+	b->len = 4 * IMG_W_COUNT;
+	for (int list = 0; list < IMG_W_COUNT; list++) {
+		img_put32(b->p + 4 * list, (uint32_t)b->len);
+		const struct key *key = NULL;
+		for (size_t j = 0; j < w->post.nkeys; j++)
+			if (w->post.keys[j].key == WILD_KEY(list))
+				key = &w->post.keys[j];
+		if (!key) {
+			wb_varint(b, 0);
+			continue;
+		}
+		wb_varint(b, count_runs(w, key));
+		put_runs(w, b, key, 0);
+	}
+}
+
+static int pass_symbols(struct writer *w)
+{
+	uint32_t S = w->next_sym;
+	struct wbuf *tab = &w->sec[IMG_SYMTAB], *idx = &w->sec[IMG_SYMIDX];
+	size_t k = 0; /* next key (sorted by symbol) */
+	for (uint32_t id = 0; id < S; id++) {
+		if (id % IMG_SAMPLE == 0) {
+			uint32_t ebase = UINT32_MAX;
+			for (size_t j = k; j < w->post.nkeys &&
+					   (w->post.keys[j].key >> 33) < (uint64_t)id + IMG_SAMPLE;
+			     j++) {
+				uint32_t s = w->post.runs[w->post.keys[j].first].start;
+				if (s < ebase)
+					ebase = s;
+			}
+			if (ebase == UINT32_MAX)
+				ebase = 0;
+			if (tab->len > UINT32_MAX)
+				return kb_error_set(w->err,
+						    "image: section 'symtab' would exceed 4 GiB");
+			wb_u32(idx, (uint32_t)tab->len);
+			wb_u32(idx, ebase);
+		}
+		uint32_t ebase = img_le32(idx->p + idx->len - 4);
+		size_t len;
+		const char *name = mt_sym_name(w->store, w->sym_store.v[id], &len);
+		size_t k0 = k;
+		while (k < w->post.nkeys && (w->post.keys[k].key >> 33) == id)
+			k++;
+		wb_varint(tab, (uint64_t)len << 1 | (k > k0));
+		wb_bytes(tab, name, len);
+		for (size_t j = k0; j < k; j++) {
+			const struct key *key = &w->post.keys[j];
+			uint64_t arity = key->key & 0xffffffffu, kind = (key->key >> 32) & 1;
+			uint64_t nruns = count_runs(w, key);
+			int multi = nruns > 1;
+			wb_varint(tab, arity << 3 | kind << 2 | (uint64_t)multi << 1 |
+					   (uint64_t)(j + 1 < k));
+			if (multi)
+				wb_varint(tab, nruns - 2);
+			put_runs(w, tab, key, ebase);
+		}
+	}
+	if (tab->len > UINT32_MAX)
+		return kb_error_set(w->err, "image: section 'symtab' would exceed 4 GiB");
+	return 0;
+}
+
+static int pass_hash(struct writer *w)
+{
+	uint64_t S = w->next_sym;
+	unsigned id_bits = img_bitlen(S);
+	unsigned width = (id_bits + 7) / 8;
+	uint64_t slots = S + S / 3 + 1;
+	unsigned tag_bits = 8 * width - id_bits;
+	struct wbuf *b = &w->sec[IMG_SYMHASH];
+	size_t bytes = 16 + (size_t)slots * width;
+	uint8_t *p = wb_room(b, bytes);
+	if (!p)
+		return w_oom(w);
+	memset(p, 0, bytes);
+	img_put64(p, slots);
+	p[8] = (uint8_t)width;
+	p[9] = (uint8_t)id_bits;
+	b->len = bytes;
+	uint8_t *s = p + 16;
+	for (uint64_t id = 0; id < S; id++) {
+		size_t len;
+		const char *name = mt_sym_name(w->store, w->sym_store.v[id], &len);
+		uint64_t h = XXH3_64bits(name, len);
+		uint64_t tag = tag_bits ? h & ((1ull << tag_bits) - 1) : 0;
+		uint64_t v = tag << id_bits | (id + 1);
+		uint64_t i = (uint64_t)(((unsigned __int128)h * slots) >> 64);
+		while (img_leN(s + i * width, width) != 0)
+			if (++i == slots)
+				i = 0;
+		for (unsigned j = 0; j < width; j++)
+			s[i * width + j] = (uint8_t)(v >> (8 * j));
+	}
+	return 0;
+}
+
+static void put_bases(struct writer *w, struct u32vec *bases, size_t section_len,
+		      struct wbuf *out)
+{
+	size_t blocks = (section_len + (1u << IMG_BLOCK_SHIFT) - 1) >> IMG_BLOCK_SHIFT;
+	while (bases->len < blocks)
+		uv_push(bases, w->next_sym);
+	for (size_t i = 0; i < blocks && !bases->oom; i++)
+		wb_u32(out, bases->v[i]);
+}
+
+static int assemble(struct writer *w, uint8_t **bytes, size_t *len,
+		    struct mt_image_write_stats *stats)
+{
+	uint64_t header_size = IMG_HEADER_FIXED + IMG_NSEC * IMG_SECTION_ENTRY;
+	uint64_t off[IMG_NSEC], pos = (header_size + IMG_ALIGN - 1) / IMG_ALIGN * IMG_ALIGN;
+	for (int i = 0; i < IMG_NSEC; i++) {
+		if (w->sec[i].oom)
+			return w_oom(w);
+		off[i] = pos;
+		pos += w->sec[i].len;
+		pos = (pos + IMG_ALIGN - 1) / IMG_ALIGN * IMG_ALIGN;
+	}
+	uint64_t total = off[IMG_NSEC - 1] + w->sec[IMG_NSEC - 1].len;
+	uint8_t *out = calloc(1, total);
+	if (!out)
+		return w_oom(w);
+	memcpy(out, IMG_MAGIC, IMG_MAGIC_LEN);
+	img_put32(out + IMG_H_VERSION, IMG_VERSION);
+	img_put32(out + IMG_H_BYTE_ORDER, IMG_BYTE_ORDER);
+	img_put32(out + IMG_H_HEADER_SIZE, (uint32_t)header_size);
+	img_put32(out + IMG_H_SECTION_COUNT, IMG_NSEC);
+	img_put64(out + IMG_H_FILE_SIZE, total);
+	img_put64(out + IMG_H_ENTRIES, w->entries);
+	img_put64(out + IMG_H_ATOMS, w->atoms);
+	img_put64(out + IMG_H_RULES, w->rules);
+	img_put64(out + IMG_H_SYMBOLS, w->next_sym);
+	img_put64(out + IMG_H_NAME_LISTS, w->names.start.len);
+	img_put64(out + IMG_H_SHARED, w->shared);
+	for (int i = 0; i < IMG_NSEC; i++) {
+		uint8_t *e = out + IMG_HEADER_FIXED + i * IMG_SECTION_ENTRY;
+		img_put32(e, (uint32_t)i + 1);
+		img_put64(e + 8, off[i]);
+		img_put64(e + 16, w->sec[i].len);
+		img_put64(e + 24, XXH3_64bits(w->sec[i].p, w->sec[i].len));
+		if (w->sec[i].len)
+			memcpy(out + off[i], w->sec[i].p, w->sec[i].len);
+	}
+	img_put64(out + IMG_H_CHECKSUM, XXH3_64bits(out, header_size));
+	*bytes = out;
+	*len = total;
+	if (stats) {
+		memset(stats, 0, sizeof *stats);
+		stats->image_bytes = stats->file_bytes = total;
+		for (int i = 0; i < IMG_NSEC; i++)
+			stats->section_bytes[i] = w->sec[i].len;
+		stats->entries = w->entries;
+		stats->atoms = w->atoms;
+		stats->rules = w->rules;
+		stats->symbols = w->next_sym;
+		stats->shared = w->shared;
+		stats->name_lists = w->names.start.len;
+	}
+	return 0;
+}
+
+int mt_image_build(const struct mt_space *space, uint8_t **bytes, size_t *len,
+		   struct mt_image_write_stats *stats, struct kb_error *err)
+{
+	struct writer w = {.space = space, .store = mt_space_store(space), .err = err};
+	int rc = -1;
+	w.nstore_syms = mt_sym_count(w.store);
+	w.sym_img = malloc(((size_t)w.nstore_syms + 1) * sizeof *w.sym_img);
+	w.sym_freq = calloc((size_t)w.nstore_syms + 1, sizeof *w.sym_freq);
+	if (!w.sym_img || !w.sym_freq) {
+		w_oom(&w);
+		goto out;
+	}
+	memset(w.sym_img, 0xff, ((size_t)w.nstore_syms + 1) * sizeof *w.sym_img);
+	if (pass_count(&w) || assign_frequent(&w) || rank_names(&w) || pass_encode(&w) ||
+	    pass_names(&w) || pass_index(&w))
+		goto out;
+	if (w.sym_store.oom || w.termbase.oom || w.entbase.oom) {
+		w_oom(&w);
+		goto out;
+	}
+	if (w.next_sym > (1u << 29) - 2) {
+		kb_error_set(err, "image: %u symbols exceed the store's id range", w.next_sym);
+		goto out;
+	}
+	if (pass_symbols(&w) || pass_hash(&w))
+		goto out;
+	pass_wild(&w);
+	put_bases(&w, &w.termbase, w.sec[IMG_TERMS].len, &w.sec[IMG_TERMBASE]);
+	put_bases(&w, &w.entbase, w.sec[IMG_ENTRIES].len, &w.sec[IMG_ENTBASE]);
+	if (w.termbase.oom || w.entbase.oom) {
+		w_oom(&w);
+		goto out;
+	}
+	rc = assemble(&w, bytes, len, stats);
+out:
+	writer_free(&w);
+	return rc;
+}
+
+/* ---- atomic file output ---- */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int write_zstd(int fd, const uint8_t *p, size_t n, int level, uint64_t *written)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	size_t cap = ZSTD_CStreamOutSize();
+	uint8_t *buf = malloc(cap);
+	int rc = -1;
+	if (!cc || !buf) {
+		errno = ENOMEM;
+		goto out;
+	}
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, n))) {
+		errno = EINVAL;
+		goto out;
+	}
+	/* Use both cores when libzstd was built with threads; ignore if not. */
+	(void)ZSTD_CCtx_setParameter(cc, ZSTD_c_nbWorkers, 2);
+	ZSTD_inBuffer in = {p, n, 0};
+	for (;;) {
+		ZSTD_outBuffer o = {buf, cap, 0};
+		size_t left = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_end);
+		if (ZSTD_isError(left)) {
+			errno = EIO;
+			goto out;
+		}
+		if (write_all(fd, buf, o.pos))
+			goto out;
+		*written += o.pos;
+		if (left == 0)
+			break;
+	}
+	rc = 0;
+out:
+	free(buf);
+	ZSTD_freeCCtx(cc);
+	return rc;
+}
+
+int mt_image_write(const struct mt_space *space, const char *path,
+		   const struct mt_image_write_opts *opts, struct mt_image_write_stats *stats,
+		   struct kb_error *err)
+{
+	KBPROF_REGION_BEGIN("image_write");
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int rc = -1, fd = -1;
+	char *tmp = NULL, *dircopy = NULL;
+	struct mt_image_write_stats local;
+	if (!stats)
+		stats = &local;
+	if (mt_image_build(space, &bytes, &len, stats, err)) {
+		if (err) {
+			char cause[sizeof err->msg];
+			memcpy(cause, err->msg, sizeof cause);
+			kb_error_set(err, "%.200s: %.800s", path, cause);
+		}
+		goto out;
+	}
+	size_t plen = strlen(path);
+	tmp = malloc(plen + 16);
+	dircopy = strdup(path);
+	if (!tmp || !dircopy) {
+		kb_error_set(err, "%s: out of memory", path);
+		goto out;
+	}
+	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		kb_error_set(err, "%s: cannot create a temporary file beside it: %s", path,
+			     strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	mode_t mask = umask(0);
+	umask(mask);
+	uint64_t written = 0;
+	int wr = opts && opts->zstd
+		     ? write_zstd(fd, bytes, len, opts->zstd_level ? opts->zstd_level : 19, &written)
+		     : (written = len, write_all(fd, bytes, len));
+	if (wr || fchmod(fd, 0666 & ~mask) || fsync(fd)) {
+		kb_error_set(err, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	int cfd = fd;
+	fd = -1;
+	if (close(cfd)) {
+		kb_error_set(err, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path)) {
+		kb_error_set(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd)) {
+		kb_error_set(err, "%s: fsync of its directory: %s", path, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	close(dfd);
+	stats->file_bytes = written;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(dircopy);
+	free(bytes);
+	KBPROF_REGION_END("image_write");
+	return rc;
+}

@@ -1,0 +1,837 @@
+/* space: the knowledge base (space.h): a multiset of persistent atoms in
+ * insertion order, with a rule index and an atom index.
+ *
+ * Entries are one flat array. The indexes are circular chains threaded
+ * through the entries: an index key keeps only its last entry, and
+ * entry.next_* links each entry to the next one with the same key (the
+ * last links back to the first), so adding an atom costs a few word writes
+ * and no allocation, and a chain is read in insertion order.
+ *
+ *  - atom index: key (head, arity) for an expression with a ground head,
+ *    (atom, 0) for a symbol, number, string or `()`; atoms with a variable
+ *    (or non-ground) head, or that are variables, form the atom-wild chain.
+ *  - rule index: for `(= L R)`, the same key computed on L; rules whose L
+ *    has no ground head form the rule-wild chain.
+ *  - first-argument index: once a rule key has MT_SPACE_FIRST_ARG_MIN
+ *    rules, each of its rules also joins the group of (key, first argument
+ *    of L) when that is ground, or the key's non-ground group.
+ *  - atom -> entry table, for add (multiplicity), remove and count.
+ *
+ * Owner: struct mt_space owns every array and its arena (variable-name
+ * lists); mt_space_free() releases them. The store is only borrowed. */
+#include "core/space.h"
+#include "core/arena.h"
+#include "core/space_layer.h"
+#include "core/store_impl.h"
+#include "kbprof/probe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+#define SLOT_TAG(h) ((uint32_t)((h) >> 61))
+
+enum { LINK_ATOM, LINK_RULE, LINK_FA };
+
+struct entry {
+	mt_term atom;
+	uint32_t mult;  /* 0: removed (tombstone) */
+	uint32_t names; /* variable-name list + 1, 0 if none */
+	uint32_t next_atom;
+	uint32_t next_rule;
+};
+
+struct akey { /* atom index key */
+	mt_term head;
+	uint32_t arity;
+	uint32_t last;
+};
+
+struct rkey { /* rule index key */
+	mt_term head;
+	uint32_t arity;
+	uint32_t last;
+	uint32_t count;
+};
+
+struct fgroup { /* first-argument group of a rule key */
+	uint32_t key;
+	mt_term arg; /* MT_NONE: rules whose first argument is not ground */
+	uint32_t last;
+};
+
+/* An open-addressing table of 32-bit slots, (record + 1) << 3 | hash tag. */
+struct table {
+	uint32_t *slots;
+	uint32_t mask, count;
+};
+
+struct mt_space {
+	struct mt_store *store;
+
+	struct entry *e;
+	size_t n, cap;
+	uint64_t size, distinct, rules;
+
+	struct table atoms; /* atom -> entry */
+
+	struct akey *akeys;
+	size_t nakeys, akeys_cap;
+	struct table akt;
+	uint32_t atom_wild_last;
+
+	struct rkey *rkeys;
+	size_t nrkeys, rkeys_cap;
+	struct table rkt;
+	uint32_t rule_wild_last;
+
+	struct fgroup *fgroups;
+	size_t nfgroups, fgroups_cap;
+	struct table fgt;
+	uint32_t *next_fa; /* per entry; allocated with the first group */
+	size_t next_fa_cap;
+
+	struct mt_varnames **lists;
+	size_t nlists, lists_cap;
+	struct table lt;
+	struct mt_arena arena;
+
+	/* A layered space forwards every call (space_layer.h). */
+	const struct mt_space_layer *layer;
+	void *layer_ctx;
+};
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *q = realloc(*p, c * elem);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static int table_init(struct table *t, uint32_t size)
+{
+	t->slots = calloc(size, sizeof *t->slots);
+	t->mask = size - 1;
+	t->count = 0;
+	return t->slots ? 0 : -1;
+}
+
+/* Grows a table at 3/4 load; `hash_of(space, record)` recomputes hashes. */
+static int table_maybe_grow(struct mt_space *sp, struct table *t,
+			    uint64_t (*hash_of)(const struct mt_space *, uint32_t))
+{
+	if ((uint64_t)t->count * 4 <= ((uint64_t)t->mask + 1) * 3)
+		return 0;
+	uint32_t mask = t->mask * 2 + 1;
+	uint32_t *slots = calloc((size_t)mask + 1, sizeof *slots);
+	if (!slots)
+		return -1;
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		uint32_t s = t->slots[i];
+		if (!s)
+			continue;
+		uint32_t rec = (s >> 3) - 1;
+		uint64_t h = hash_of(sp, rec);
+		uint32_t j = (uint32_t)h & mask;
+		while (slots[j])
+			j = (j + 1) & mask;
+		slots[j] = ((rec + 1) << 3) | SLOT_TAG(h);
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->mask = mask;
+	return 0;
+}
+
+/* ---- hashes of records ---- */
+
+static inline uint64_t atom_hash(mt_term a)
+{
+	return mix64(a);
+}
+
+static inline uint64_t key_hash(mt_term head, uint32_t arity)
+{
+	return mix64(((uint64_t)arity << 32) | head);
+}
+
+static inline uint64_t fa_hash(uint32_t key, mt_term arg)
+{
+	return mix64(((uint64_t)key << 32) | arg) ^ 0x5bd1e995u;
+}
+
+static uint64_t hash_entry(const struct mt_space *sp, uint32_t rec)
+{
+	return atom_hash(sp->e[rec].atom);
+}
+
+static uint64_t hash_akey(const struct mt_space *sp, uint32_t rec)
+{
+	return key_hash(sp->akeys[rec].head, sp->akeys[rec].arity);
+}
+
+static uint64_t hash_rkey(const struct mt_space *sp, uint32_t rec)
+{
+	return key_hash(sp->rkeys[rec].head, sp->rkeys[rec].arity);
+}
+
+static uint64_t hash_fgroup(const struct mt_space *sp, uint32_t rec)
+{
+	return fa_hash(sp->fgroups[rec].key, sp->fgroups[rec].arg);
+}
+
+static uint64_t hash_names(const uint32_t *names, uint32_t count)
+{
+	return XXH3_64bits(names, (size_t)count * sizeof *names);
+}
+
+static uint64_t hash_list(const struct mt_space *sp, uint32_t rec)
+{
+	return hash_names(sp->lists[rec]->names, sp->lists[rec]->count);
+}
+
+/* ---- lifecycle ---- */
+
+struct mt_space *mt_space_new(struct mt_store *store)
+{
+	struct mt_space *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return NULL;
+	sp->store = store;
+	sp->atom_wild_last = sp->rule_wild_last = NONE;
+	if (table_init(&sp->atoms, 1024) || table_init(&sp->akt, 64) ||
+	    table_init(&sp->rkt, 1024) || table_init(&sp->fgt, 64) || table_init(&sp->lt, 64)) {
+		mt_space_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+struct mt_space *mt_space_new_layered(struct mt_store *store, const struct mt_space_layer *layer,
+				      void *ctx)
+{
+	struct mt_space *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return NULL;
+	sp->store = store;
+	sp->layer = layer;
+	sp->layer_ctx = ctx;
+	return sp;
+}
+
+void mt_space_free(struct mt_space *sp)
+{
+	if (!sp)
+		return;
+	if (sp->layer) {
+		sp->layer->free(sp->layer_ctx);
+		free(sp);
+		return;
+	}
+	free(sp->e);
+	free(sp->atoms.slots);
+	free(sp->akeys);
+	free(sp->akt.slots);
+	free(sp->rkeys);
+	free(sp->rkt.slots);
+	free(sp->fgroups);
+	free(sp->fgt.slots);
+	free(sp->next_fa);
+	free(sp->lists);
+	free(sp->lt.slots);
+	mt_arena_release(&sp->arena);
+	free(sp);
+}
+
+struct mt_store *mt_space_store(const struct mt_space *sp)
+{
+	return sp->store;
+}
+
+size_t mt_space_bytes(const struct mt_space *sp)
+{
+	if (sp->layer)
+		return sp->layer->bytes(sp->layer_ctx);
+	size_t b = sizeof *sp + sp->n * sizeof *sp->e;
+	b += ((size_t)sp->atoms.mask + 1) * 4 + ((size_t)sp->akt.mask + 1) * 4 +
+	     ((size_t)sp->rkt.mask + 1) * 4 + ((size_t)sp->fgt.mask + 1) * 4 +
+	     ((size_t)sp->lt.mask + 1) * 4;
+	b += sp->nakeys * sizeof *sp->akeys + sp->nrkeys * sizeof *sp->rkeys +
+	     sp->nfgroups * sizeof *sp->fgroups + (sp->next_fa ? sp->n * 4 : 0);
+	b += sp->nlists * sizeof *sp->lists + mt_arena_bytes(&sp->arena);
+	return b;
+}
+
+/* ---- keys ---- */
+
+enum keyed { KEY_OK, KEY_WILD, KEY_ABSENT };
+
+/* The index key of a term: (head, arity) for an expression with a ground
+ * head, (t, 0) for other ground atoms and `()`. KEY_WILD when the head is
+ * not ground; KEY_ABSENT when a scratch key has no persistent equal (so no
+ * stored atom can have it). */
+static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, uint32_t *arity)
+{
+	switch (mt_tag(t)) {
+	case MT_VAR:
+		return KEY_WILD;
+	case MT_EXPR:
+	case MT_TEXPR: {
+		const uint32_t *w = mt_store_words(st, t);
+		uint32_t n = mt_hdr_arity(w[0]);
+		mt_term h = n ? w[1] : t;
+		if (n && (mt_tag(h) == MT_VAR || (mt_is_expr(h) && !mt_is_ground(st, h))))
+			return KEY_WILD;
+		if (mt_is_scratch(h) && (h = mt_term_find(st, h)) == MT_NONE)
+			return KEY_ABSENT;
+		*head = h;
+		*arity = n;
+		return KEY_OK;
+	}
+	case MT_TBOX:
+		if ((t = mt_term_find(st, t)) == MT_NONE)
+			return KEY_ABSENT;
+		/* fall through */
+	default:
+		*head = t;
+		*arity = 0;
+		return KEY_OK;
+	}
+}
+
+static uint32_t akey_find(const struct mt_space *sp, mt_term head, uint32_t arity, uint64_t h,
+			  uint32_t *slot)
+{
+	uint32_t mask = sp->akt.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = sp->akt.slots[i];
+		if (!s)
+			break;
+		if ((s & 7) != tag)
+			continue;
+		const struct akey *k = &sp->akeys[(s >> 3) - 1];
+		if (k->head == head && k->arity == arity)
+			return (s >> 3) - 1;
+	}
+	*slot = i;
+	return NONE;
+}
+
+static uint32_t rkey_find(const struct mt_space *sp, mt_term head, uint32_t arity, uint64_t h,
+			  uint32_t *slot)
+{
+	uint32_t mask = sp->rkt.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = sp->rkt.slots[i];
+		if (!s)
+			break;
+		if ((s & 7) != tag)
+			continue;
+		const struct rkey *k = &sp->rkeys[(s >> 3) - 1];
+		if (k->head == head && k->arity == arity)
+			return (s >> 3) - 1;
+	}
+	*slot = i;
+	return NONE;
+}
+
+static uint32_t fgroup_find(const struct mt_space *sp, uint32_t key, mt_term arg, uint64_t h,
+			    uint32_t *slot)
+{
+	uint32_t mask = sp->fgt.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = sp->fgt.slots[i];
+		if (!s)
+			break;
+		if ((s & 7) != tag)
+			continue;
+		const struct fgroup *g = &sp->fgroups[(s >> 3) - 1];
+		if (g->key == key && g->arg == arg)
+			return (s >> 3) - 1;
+	}
+	*slot = i;
+	return NONE;
+}
+
+static uint32_t entry_find(const struct mt_space *sp, mt_term atom, uint32_t *slot)
+{
+	uint64_t h = atom_hash(atom);
+	uint32_t mask = sp->atoms.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = sp->atoms.slots[i];
+		if (!s)
+			break;
+		if ((s & 7) != tag)
+			continue;
+		if (sp->e[(s >> 3) - 1].atom == atom)
+			return (s >> 3) - 1;
+	}
+	if (slot)
+		*slot = i;
+	return NONE;
+}
+
+/* ---- chains ---- */
+
+static inline uint32_t *link_of(const struct mt_space *sp, int kind, uint32_t e)
+{
+	struct mt_space *w = (struct mt_space *)sp;
+	switch (kind) {
+	case LINK_ATOM:
+		return &w->e[e].next_atom;
+	case LINK_RULE:
+		return &w->e[e].next_rule;
+	default:
+		return &w->next_fa[e];
+	}
+}
+
+static void chain_append(struct mt_space *sp, int kind, uint32_t *last, uint32_t e)
+{
+	uint32_t *le = link_of(sp, kind, e);
+	if (*last == NONE) {
+		*le = e;
+	} else {
+		uint32_t *ll = link_of(sp, kind, *last);
+		*le = *ll;
+		*ll = e;
+	}
+	*last = e;
+}
+
+/* ---- variable-name lists ---- */
+
+static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *names)
+{
+	if (!names || names->count == 0)
+		return 0;
+	uint64_t h = hash_names(names->names, names->count);
+	uint32_t mask = sp->lt.mask, tag = SLOT_TAG(h), i = (uint32_t)h & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = sp->lt.slots[i];
+		if (!s)
+			break;
+		if ((s & 7) != tag)
+			continue;
+		const struct mt_varnames *l = sp->lists[(s >> 3) - 1];
+		if (l->count == names->count &&
+		    memcmp(l->names, names->names, (size_t)l->count * sizeof *l->names) == 0)
+			return s >> 3;
+	}
+	if (grow((void **)&sp->lists, &sp->lists_cap, sp->nlists + 1, sizeof *sp->lists))
+		return NONE;
+	struct mt_varnames *l = mt_arena_alloc(&sp->arena, sizeof *l, _Alignof(struct mt_varnames));
+	uint32_t *copy =
+	    mt_arena_alloc(&sp->arena, (size_t)names->count * sizeof *copy, _Alignof(uint32_t));
+	if (!l || !copy)
+		return NONE;
+	memcpy(copy, names->names, (size_t)names->count * sizeof *copy);
+	l->count = names->count;
+	l->names = copy;
+	uint32_t rec = (uint32_t)sp->nlists++;
+	sp->lists[rec] = l;
+	sp->lt.slots[i] = ((rec + 1) << 3) | tag;
+	sp->lt.count++;
+	if (table_maybe_grow(sp, &sp->lt, hash_list))
+		return NONE;
+	return rec + 1;
+}
+
+/* ---- adding ---- */
+
+static int is_rule(const struct mt_store *st, mt_term a, const uint32_t **w)
+{
+	if (mt_tag(a) != MT_EXPR)
+		return 0;
+	*w = mt_store_words(st, a);
+	return (*w)[0] == (3u | ((*w)[0] & MT_HDR_GROUND)) && (*w)[1] == mt_sym(MT_S_EQUAL);
+}
+
+/* The first-argument group a rule entry joins, given its LHS. */
+static int fa_join(struct mt_space *sp, uint32_t key, uint32_t e)
+{
+	const struct mt_store *st = sp->store;
+	const uint32_t *w = mt_store_words(st, sp->e[e].atom);
+	mt_term lhs = w[2], arg = MT_NONE;
+	if (mt_tag(lhs) == MT_EXPR) {
+		const uint32_t *lw = mt_store_words(st, lhs);
+		if (mt_hdr_arity(lw[0]) >= 2 && mt_is_ground(st, lw[2]))
+			arg = lw[2];
+	}
+	if (grow((void **)&sp->next_fa, &sp->next_fa_cap, sp->cap ? sp->cap : 1,
+		 sizeof *sp->next_fa))
+		return -1;
+	uint64_t h = fa_hash(key, arg);
+	uint32_t slot;
+	uint32_t g = fgroup_find(sp, key, arg, h, &slot);
+	if (g == NONE) {
+		if (grow((void **)&sp->fgroups, &sp->fgroups_cap, sp->nfgroups + 1,
+			 sizeof *sp->fgroups))
+			return -1;
+		g = (uint32_t)sp->nfgroups++;
+		sp->fgroups[g] = (struct fgroup){key, arg, NONE};
+		sp->fgt.slots[slot] = ((g + 1) << 3) | SLOT_TAG(h);
+		sp->fgt.count++;
+		if (table_maybe_grow(sp, &sp->fgt, hash_fgroup))
+			return -1;
+	}
+	chain_append(sp, LINK_FA, &sp->fgroups[g].last, e);
+	return 0;
+}
+
+static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
+{
+	mt_term head;
+	uint32_t arity;
+	if (key_of(sp->store, lhs, &head, &arity) != KEY_OK) {
+		chain_append(sp, LINK_RULE, &sp->rule_wild_last, e);
+		return 0;
+	}
+	uint64_t h = key_hash(head, arity);
+	uint32_t slot;
+	uint32_t k = rkey_find(sp, head, arity, h, &slot);
+	if (k == NONE) {
+		if (grow((void **)&sp->rkeys, &sp->rkeys_cap, sp->nrkeys + 1, sizeof *sp->rkeys))
+			return -1;
+		k = (uint32_t)sp->nrkeys++;
+		sp->rkeys[k] = (struct rkey){head, arity, NONE, 0};
+		sp->rkt.slots[slot] = ((k + 1) << 3) | SLOT_TAG(h);
+		sp->rkt.count++;
+		if (table_maybe_grow(sp, &sp->rkt, hash_rkey))
+			return -1;
+	}
+	struct rkey *rk = &sp->rkeys[k];
+	chain_append(sp, LINK_RULE, &rk->last, e);
+	rk->count++;
+	if (rk->count < MT_SPACE_FIRST_ARG_MIN)
+		return 0;
+	if (rk->count > MT_SPACE_FIRST_ARG_MIN)
+		return fa_join(sp, k, e);
+	/* the key just reached the threshold: group all its rules so far */
+	uint32_t last = sp->rkeys[k].last, x = last;
+	do {
+		x = sp->e[x].next_rule;
+		if (fa_join(sp, k, x))
+			return -1;
+	} while (x != last);
+	return 0;
+}
+
+static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
+{
+	mt_term head;
+	uint32_t arity;
+	if (key_of(sp->store, atom, &head, &arity) != KEY_OK) {
+		chain_append(sp, LINK_ATOM, &sp->atom_wild_last, e);
+		return 0;
+	}
+	uint64_t h = key_hash(head, arity);
+	uint32_t slot;
+	uint32_t k = akey_find(sp, head, arity, h, &slot);
+	if (k == NONE) {
+		if (grow((void **)&sp->akeys, &sp->akeys_cap, sp->nakeys + 1, sizeof *sp->akeys))
+			return -1;
+		k = (uint32_t)sp->nakeys++;
+		sp->akeys[k] = (struct akey){head, arity, NONE};
+		sp->akt.slots[slot] = ((k + 1) << 3) | SLOT_TAG(h);
+		sp->akt.count++;
+		if (table_maybe_grow(sp, &sp->akt, hash_akey))
+			return -1;
+	}
+	chain_append(sp, LINK_ATOM, &sp->akeys[k].last, e);
+	return 0;
+}
+
+int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames *names,
+		     struct kb_error *err)
+{
+	if (sp->layer)
+		return sp->layer->add(sp->layer_ctx, atom, names, err);
+	if (mt_is_scratch(atom) || atom == MT_NONE)
+		return kb_error_set(err, "space: cannot add a scratch atom (persist it first)");
+	uint32_t slot;
+	uint32_t old = entry_find(sp, atom, &slot);
+	if (old != NONE && sp->e[old].mult) {
+		struct entry *x = &sp->e[old];
+		if (x->mult == UINT32_MAX)
+			return kb_error_set(err, "space: multiplicity overflow");
+		x->mult++;
+		if (!x->names && names && names->count) {
+			uint32_t l = intern_names(sp, names);
+			if (l == NONE)
+				return kb_error_set(err, "space: out of memory");
+			x->names = l;
+		}
+		sp->size++;
+		return old;
+	}
+	if (sp->n >= NONE - 1)
+		return kb_error_set(err, "space: too many entries");
+	if (grow((void **)&sp->e, &sp->cap, sp->n + 1, sizeof *sp->e))
+		return kb_error_set(err, "space: out of memory");
+	if (sp->next_fa &&
+	    grow((void **)&sp->next_fa, &sp->next_fa_cap, sp->cap, sizeof *sp->next_fa))
+		return kb_error_set(err, "space: out of memory");
+	uint32_t l = intern_names(sp, names);
+	if (l == NONE)
+		return kb_error_set(err, "space: out of memory");
+	uint32_t e = (uint32_t)sp->n++;
+	sp->e[e] = (struct entry){atom, 1, l, NONE, NONE};
+	if (old != NONE) {
+		/* a tombstone of the same atom: point the table at the new entry */
+		uint32_t mask = sp->atoms.mask;
+		uint64_t h = atom_hash(atom);
+		for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+			if (sp->atoms.slots[i] >> 3 == old + 1) {
+				sp->atoms.slots[i] = ((e + 1) << 3) | SLOT_TAG(h);
+				break;
+			}
+		}
+	} else {
+		sp->atoms.slots[slot] = ((e + 1) << 3) | SLOT_TAG(atom_hash(atom));
+		sp->atoms.count++;
+		if (table_maybe_grow(sp, &sp->atoms, hash_entry))
+			return kb_error_set(err, "space: out of memory");
+	}
+	const uint32_t *w;
+	if (index_atom(sp, e, atom) || (is_rule(sp->store, atom, &w) && index_rule(sp, e, w[2])))
+		return kb_error_set(err, "space: out of memory");
+	if (is_rule(sp->store, atom, &w))
+		sp->rules++;
+	sp->size++;
+	sp->distinct++;
+	return e;
+}
+
+int mt_space_remove(struct mt_space *sp, mt_term atom)
+{
+	if (sp->layer)
+		return sp->layer->remove(sp->layer_ctx, atom);
+	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
+		return 0;
+	uint32_t e = entry_find(sp, atom, NULL);
+	if (e == NONE || sp->e[e].mult == 0)
+		return 0;
+	sp->size--;
+	if (--sp->e[e].mult == 0) {
+		const uint32_t *w;
+		sp->distinct--;
+		if (is_rule(sp->store, atom, &w))
+			sp->rules--;
+	}
+	return 1;
+}
+
+/* ---- reading ---- */
+
+uint32_t mt_space_entries(const struct mt_space *sp)
+{
+	if (sp->layer)
+		return sp->layer->entries(sp->layer_ctx);
+	return (uint32_t)sp->n;
+}
+
+uint64_t mt_space_size(const struct mt_space *sp)
+{
+	if (sp->layer)
+		return sp->layer->size(sp->layer_ctx);
+	return sp->size;
+}
+
+uint64_t mt_space_distinct(const struct mt_space *sp)
+{
+	if (sp->layer)
+		return sp->layer->distinct(sp->layer_ctx);
+	return sp->distinct;
+}
+
+uint64_t mt_space_rules(const struct mt_space *sp)
+{
+	if (sp->layer)
+		return sp->layer->rules(sp->layer_ctx);
+	return sp->rules;
+}
+
+mt_term mt_space_atom(const struct mt_space *sp, uint32_t entry)
+{
+	if (sp->layer)
+		return sp->layer->atom(sp->layer_ctx, entry);
+	return entry < sp->n ? sp->e[entry].atom : MT_NONE;
+}
+
+uint32_t mt_space_multiplicity(const struct mt_space *sp, uint32_t entry)
+{
+	if (sp->layer)
+		return sp->layer->multiplicity(sp->layer_ctx, entry);
+	return entry < sp->n ? sp->e[entry].mult : 0;
+}
+
+const struct mt_varnames *mt_space_varnames(const struct mt_space *sp, uint32_t entry)
+{
+	if (sp->layer)
+		return sp->layer->varnames(sp->layer_ctx, entry);
+	if (entry >= sp->n || !sp->e[entry].names)
+		return NULL;
+	return sp->lists[sp->e[entry].names - 1];
+}
+
+uint32_t mt_space_count(const struct mt_space *sp, mt_term atom)
+{
+	if (sp->layer)
+		return sp->layer->count(sp->layer_ctx, atom);
+	if (mt_is_scratch(atom) && (atom = mt_term_find(sp->store, atom)) == MT_NONE)
+		return 0;
+	uint32_t e = entry_find(sp, atom, NULL);
+	return e == NONE ? 0 : sp->e[e].mult;
+}
+
+/* ---- iteration ---- */
+
+static void iter_init(const struct mt_space *sp, struct mt_space_iter *it)
+{
+	memset(it, 0, sizeof *it);
+	it->space = sp;
+}
+
+static void iter_full(struct mt_space_iter *it)
+{
+	it->full_scan = 1;
+	it->scan = 0;
+	it->scan_end = (uint32_t)it->space->n;
+}
+
+static void iter_chain(struct mt_space_iter *it, int kind, uint32_t last)
+{
+	if (last == NONE)
+		return;
+	int i = it->nchains++;
+	it->kind[i] = (unsigned char)kind;
+	it->last[i] = last;
+	it->cur[i] = *link_of(it->space, kind, last);
+}
+
+void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_space_iter *it)
+{
+	if (sp->layer) {
+		sp->layer->atoms_begin(sp->layer_ctx, pattern, it);
+		it->space = sp;
+		return;
+	}
+	iter_init(sp, it);
+	mt_term head;
+	uint32_t arity;
+	switch (key_of(sp->store, pattern, &head, &arity)) {
+	case KEY_WILD:
+		iter_full(it);
+		return;
+	case KEY_OK: {
+		uint32_t slot, k = akey_find(sp, head, arity, key_hash(head, arity), &slot);
+		if (k != NONE)
+			iter_chain(it, LINK_ATOM, sp->akeys[k].last);
+		break;
+	}
+	case KEY_ABSENT:
+		break;
+	}
+	iter_chain(it, LINK_ATOM, sp->atom_wild_last);
+}
+
+void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_space_iter *it)
+{
+	if (sp->layer) {
+		sp->layer->rules_begin(sp->layer_ctx, call, it);
+		it->space = sp;
+		return;
+	}
+	iter_init(sp, it);
+	const struct mt_store *st = sp->store;
+	mt_term head;
+	uint32_t arity;
+	switch (key_of(st, call, &head, &arity)) {
+	case KEY_WILD: {
+		/* every rule: the atom-index chain of (=, 3) */
+		uint32_t slot;
+		uint32_t k =
+		    akey_find(sp, mt_sym(MT_S_EQUAL), 3, key_hash(mt_sym(MT_S_EQUAL), 3), &slot);
+		if (k != NONE)
+			iter_chain(it, LINK_ATOM, sp->akeys[k].last);
+		return;
+	}
+	case KEY_OK: {
+		uint32_t slot, k = rkey_find(sp, head, arity, key_hash(head, arity), &slot);
+		if (k == NONE)
+			break;
+		const struct rkey *rk = &sp->rkeys[k];
+		mt_term arg = arity >= 2 ? mt_store_words(st, call)[2] : MT_NONE;
+		if (rk->count < MT_SPACE_FIRST_ARG_MIN || arg == MT_NONE ||
+		    !mt_is_ground(st, arg)) {
+			iter_chain(it, LINK_RULE, rk->last);
+			break;
+		}
+		if (mt_is_scratch(arg))
+			arg = mt_term_find(st, arg);
+		if (arg != MT_NONE) {
+			uint32_t g = fgroup_find(sp, k, arg, fa_hash(k, arg), &slot);
+			if (g != NONE)
+				iter_chain(it, LINK_FA, sp->fgroups[g].last);
+		}
+		uint32_t g = fgroup_find(sp, k, MT_NONE, fa_hash(k, MT_NONE), &slot);
+		if (g != NONE)
+			iter_chain(it, LINK_FA, sp->fgroups[g].last);
+		break;
+	}
+	case KEY_ABSENT:
+		break;
+	}
+	/* rules whose LHS has no ground head match any call */
+	iter_chain(it, LINK_RULE, sp->rule_wild_last);
+}
+
+int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
+{
+	const struct mt_space *sp = it->space;
+	if (sp->layer)
+		return sp->layer->next(sp->layer_ctx, it, entry);
+	if (it->full_scan) {
+		while (it->scan < it->scan_end) {
+			uint32_t e = it->scan++;
+			if (sp->e[e].mult) {
+				*entry = e;
+				return 1;
+			}
+		}
+		return 0;
+	}
+	for (;;) {
+		int best = -1;
+		for (int i = 0; i < it->nchains; i++)
+			if (it->cur[i] != NONE && (best < 0 || it->cur[i] < it->cur[best]))
+				best = i;
+		if (best < 0)
+			return 0;
+		uint32_t e = it->cur[best];
+		it->cur[best] = e == it->last[best] ? NONE : *link_of(sp, it->kind[best], e);
+		if (sp->e[e].mult) {
+			*entry = e;
+			return 1;
+		}
+	}
+}

@@ -1,0 +1,358 @@
+/* Tests of the MeTTa lexer and parser (core/parse): tokens, numbers,
+ * strings, variables, the '!' mark, and every syntax error with its exact
+ * line and column. */
+#include "core/parse.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct collected {
+	mt_term atoms[64];
+	int bang[64];
+	struct mt_srcpos where[64];
+	uint32_t nvars[64];
+	int n;
+	int stop_after; /* 0: never */
+};
+
+static int collect(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+		   struct mt_srcpos where)
+{
+	struct collected *c = ctx;
+	if (c->n < 64) {
+		c->atoms[c->n] = atom;
+		c->bang[c->n] = bang;
+		c->where[c->n] = where;
+		c->nvars[c->n] = names->count;
+	}
+	c->n++;
+	if (c->stop_after && c->n == c->stop_after)
+		return 7;
+	return 0;
+}
+
+static int parse_text(struct mt_store *st, const char *text, size_t len, struct collected *c,
+		      struct kb_error *err)
+{
+	memset(c, 0, sizeof *c);
+	struct mt_parse_opts o = {"t.metta", 0};
+	return mt_parse_buffer(st, text, len, &o, collect, c, err);
+}
+
+/* Parses text that must fail and checks the whole message. */
+static void expect_error(const char *text, size_t len, const char *msg)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	struct kb_error err = {{0}};
+	int rc = parse_text(st, text, len, &c, &err);
+	cr_expect_eq(rc, -1, "parse of %s should fail", text);
+	cr_expect_str_eq(err.msg, msg);
+	mt_store_free(st);
+}
+
+static char *print_term(struct mt_store *st, mt_term t)
+{
+	struct kb_buf b = {0};
+	mt_print(st, t, NULL, &b);
+	return b.data ? b.data : strdup("");
+}
+
+Test(parser, reads_symbols_of_every_shape)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "= -> + &self : , not-equals42 a.b \xc3\xa9t\xc3\xa9 1+ - 1. .5 !foo";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 14);
+	const char *names[] = {
+	    "=",  "->", "+",  "&self", ":",   ",", "not-equals42", "a.b", "\xc3\xa9t\xc3\xa9",
+	    "1+", "-",  "1.", ".5",    "!foo"};
+	for (int i = 0; i < 14; i++) {
+		cr_assert_eq(mt_tag(c.atoms[i]), MT_SYM, "atom %d", i);
+		size_t len;
+		const char *s = mt_sym_name(st, mt_payload(c.atoms[i]), &len);
+		cr_expect_eq(len, strlen(names[i]));
+		cr_expect_eq(memcmp(s, names[i], len), 0, "atom %d is %s", i, s);
+	}
+	cr_expect_eq(c.atoms[0], mt_sym(MT_S_EQUAL));
+	cr_expect_eq(c.atoms[3], mt_sym(MT_S_SELF));
+	mt_store_free(st);
+}
+
+Test(parser, reads_integers_and_floats)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "42 -7 +3 0 268435455 268435456 -268435456 -268435457 "
+			   "9223372036854775807 -9223372036854775808 1.5 -2.0 1e3 2.5E-3 "
+			   "+4.25";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 15);
+	int64_t ints[] = {42,        -7,         3,          0,         268435455,
+			  268435456, -268435456, -268435457, INT64_MAX, INT64_MIN};
+	for (int i = 0; i < 10; i++) {
+		int64_t v;
+		cr_assert(mt_int_value(st, c.atoms[i], &v), "atom %d is an integer", i);
+		cr_expect_eq(v, ints[i]);
+	}
+	cr_expect_eq(mt_tag(c.atoms[4]), MT_INT);
+	cr_expect_eq(mt_tag(c.atoms[5]), MT_BOX);
+	cr_expect_eq(mt_tag(c.atoms[6]), MT_INT);
+	cr_expect_eq(mt_tag(c.atoms[7]), MT_BOX);
+	double floats[] = {1.5, -2.0, 1000.0, 0.0025, 4.25};
+	for (int i = 0; i < 5; i++) {
+		double v;
+		cr_assert(mt_float_value(st, c.atoms[10 + i], &v), "atom %d is a float", 10 + i);
+		cr_expect_eq(v, floats[i]);
+	}
+	mt_store_free(st);
+}
+
+Test(parser, reads_strings_with_escapes)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "\"plain\" \"q\\\"b\\\\n\\n\\t\\r\" \"\\x41\\u{e9}\\u{1F600}\" \"\" "
+			   "\"two\nlines\" \"nul\\0\"";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 6);
+	const char *want[] = {"plain", "q\"b\\n\n\t\r", "A\xc3\xa9\xf0\x9f\x98\x80", "",
+			      "two\nlines"};
+	for (int i = 0; i < 5; i++) {
+		size_t len;
+		const char *s = mt_str_value(st, c.atoms[i], &len);
+		cr_assert_not_null(s);
+		cr_expect_eq(len, strlen(want[i]), "string %d", i);
+		cr_expect_eq(memcmp(s, want[i], len), 0, "string %d", i);
+	}
+	size_t len;
+	const char *s = mt_str_value(st, c.atoms[5], &len);
+	cr_expect_eq(len, 4);
+	cr_expect_eq(memcmp(s, "nul\0", 4), 0);
+	mt_store_free(st);
+}
+
+Test(parser, builds_expressions_and_the_empty_expression)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "(= (add zero $x) $x) () (f ())";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 3);
+	char *p = print_term(st, c.atoms[0]);
+	cr_expect_str_eq(p, "(= (add zero $_0) $_0)");
+	free(p);
+	cr_expect_eq(mt_tag(c.atoms[1]), MT_EXPR);
+	cr_expect_eq(mt_expr_arity(st, c.atoms[1]), 0);
+	cr_expect_eq(mt_expr_args(st, c.atoms[2])[1], c.atoms[1]);
+	cr_expect(!mt_is_ground(st, c.atoms[0]));
+	cr_expect(mt_is_ground(st, c.atoms[2]));
+	mt_store_free(st);
+}
+
+Test(parser, skips_comments_and_tracks_atom_positions)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "; header\n(a b) ; trailing\n  ; only a comment\n   c\n(d\n e)";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 3);
+	cr_expect_eq(c.where[0].line, 2);
+	cr_expect_eq(c.where[0].col, 1);
+	cr_expect_eq(c.where[0].offset, 9);
+	cr_expect_eq(c.where[1].line, 4);
+	cr_expect_eq(c.where[1].col, 4);
+	cr_expect_eq(c.where[2].line, 5);
+	mt_store_free(st);
+}
+
+Test(parser, marks_top_level_bang_only)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "!(f x) ! (g) (h) (! y) !z";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 5);
+	cr_expect_eq(c.bang[0], 1);
+	cr_expect_eq(c.bang[1], 1);
+	cr_expect_eq(c.bang[2], 0);
+	cr_expect_eq(c.bang[3], 0);
+	cr_expect_eq(c.bang[4], 0);
+	cr_expect_eq(c.where[0].col, 1);
+	cr_expect_eq(c.where[1].col, 8);
+	cr_expect_eq(mt_expr_arity(st, c.atoms[3]), 2);
+	char *p = print_term(st, c.atoms[3]);
+	cr_expect_str_eq(p, "(! y)");
+	free(p);
+	p = print_term(st, c.atoms[4]);
+	cr_expect_str_eq(p, "!z");
+	free(p);
+	mt_store_free(st);
+}
+
+Test(parser, numbers_variables_per_atom_in_first_occurrence_order)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "(f $b $a $b) (f $x $y $x) (f $a $b $a) (g $a)";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 4);
+	const mt_term *args = mt_expr_args(st, c.atoms[0]);
+	cr_expect_eq(args[1], mt_var(0));
+	cr_expect_eq(args[2], mt_var(1));
+	cr_expect_eq(args[3], mt_var(0));
+	cr_expect_eq(c.atoms[0], c.atoms[1], "alpha-equivalent atoms are one handle");
+	cr_expect_eq(c.atoms[1], c.atoms[2]);
+	cr_expect_eq(c.nvars[0], 2);
+	cr_expect_eq(mt_expr_args(st, c.atoms[3])[1], mt_var(0), "numbering restarts per atom");
+	mt_store_free(st);
+}
+
+Test(parser, callback_value_stops_the_parse)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	memset(&c, 0, sizeof c);
+	c.stop_after = 2;
+	const char *text = "a b c d";
+	cr_expect_eq(mt_parse_buffer(st, text, strlen(text), NULL, collect, &c, NULL), 7);
+	cr_expect_eq(c.n, 2);
+	mt_store_free(st);
+}
+
+Test(parser, parse_one_reads_exactly_one_atom)
+{
+	struct mt_store *st = mt_store_new();
+	struct kb_error err;
+	mt_term t;
+	cr_assert_eq(mt_parse_one(st, "  (f $x) ; note", 15, &t, &err), 0, "%s", err.msg);
+	char *p = print_term(st, t);
+	cr_expect_str_eq(p, "(f $_0)");
+	free(p);
+	cr_expect_eq(mt_parse_one(st, "  ; nothing\n", 12, &t, &err), -1);
+	cr_expect_str_eq(err.msg, "<input>:2:1: empty input (expected one atom)");
+	cr_expect_eq(mt_parse_one(st, "(a) b", 5, &t, &err), -1);
+	cr_expect_str_eq(err.msg, "<input>:1:5: trailing text after the atom");
+	mt_store_free(st);
+}
+
+Test(parser, reports_unclosed_paren_position)
+{
+	expect_error("(a (b c)\n(d", 11, "t.metta:2:3: unclosed '(' (opened at 2:1)");
+	expect_error("  (a\n", 5, "t.metta:2:1: unclosed '(' (opened at 1:3)");
+}
+
+Test(parser, reports_stray_close_paren)
+{
+	expect_error("(a)\n  b )", 9, "t.metta:2:5: unexpected ')' (no '(' is open)");
+}
+
+Test(parser, reports_unterminated_string)
+{
+	expect_error("(a \"abc", 7, "t.metta:1:8: unterminated string (opened at 1:4)");
+	expect_error("\"x\ny", 4, "t.metta:2:2: unterminated string (opened at 1:1)");
+	expect_error("\"x\\", 3, "t.metta:1:4: unterminated string (opened at 1:1)");
+}
+
+Test(parser, reports_bad_escapes)
+{
+	expect_error("a \"x\\qy\"", 8, "t.metta:1:5: invalid escape '\\q' in string");
+	expect_error("\"\\x4\"", 5,
+		     "t.metta:1:2: invalid escape '\\x' in string (expected two hex digits)");
+	expect_error("\"\\u{d800}\"", 10,
+		     "t.metta:1:2: invalid escape '\\u' in string (expected \\u{HEX} naming a "
+		     "Unicode scalar value)");
+	expect_error("\"\\u{110000}\"", 12,
+		     "t.metta:1:2: invalid escape '\\u' in string (expected \\u{HEX} naming a "
+		     "Unicode scalar value)");
+	expect_error("\"\\u41\"", 6,
+		     "t.metta:1:2: invalid escape '\\u' in string (expected \\u{HEX} naming a "
+		     "Unicode scalar value)");
+}
+
+Test(parser, reports_integer_overflow)
+{
+	expect_error("(x 9223372036854775808)", 23,
+		     "t.metta:1:4: integer literal '9223372036854775808' out of range");
+	expect_error("\n -9223372036854775809", 22,
+		     "t.metta:2:2: integer literal '-9223372036854775809' out of range");
+	expect_error("1e999", 5, "t.metta:1:1: float literal '1e999' out of range");
+}
+
+Test(parser, reports_nul_bytes_and_invalid_utf8)
+{
+	expect_error("ab\0c", 4, "t.metta:1:3: NUL byte in input");
+	expect_error("; c\0", 4, "t.metta:1:4: NUL byte in input");
+	expect_error("\"a\0\"", 4, "t.metta:1:3: NUL byte in input");
+	expect_error("x \xff", 3, "t.metta:1:3: invalid UTF-8 byte 0xff");
+	expect_error("x\xc3(", 3, "t.metta:1:2: invalid UTF-8 byte 0xc3");
+	expect_error("\xed\xa0\x80", 3, "t.metta:1:1: invalid UTF-8 byte 0xed");
+	expect_error("; \xc0\xaf", 4, "t.metta:1:3: invalid UTF-8 byte 0xc0");
+	expect_error("\"\xf5\"", 3, "t.metta:1:2: invalid UTF-8 byte 0xf5");
+}
+
+Test(parser, reports_misplaced_bang_and_empty_variable)
+{
+	expect_error("(a) !", 5, "t.metta:1:6: '!' at end of input (expected an atom to evaluate)");
+	expect_error("! ! a", 5, "t.metta:1:3: '!' after '!' (expected an atom)");
+	expect_error("(f $ x)", 7, "t.metta:1:4: '$' without a variable name");
+}
+
+static char *nested(size_t depth, size_t *len)
+{
+	char *s = malloc(2 * depth + 2);
+	for (size_t i = 0; i < depth; i++)
+		s[i] = '(';
+	s[depth] = 'x';
+	for (size_t i = 0; i < depth; i++)
+		s[depth + 1 + i] = ')';
+	*len = 2 * depth + 1;
+	s[*len] = '\0';
+	return s;
+}
+
+Test(parser, accepts_nesting_up_to_the_limit_without_stack_overflow)
+{
+	struct mt_store *st = mt_store_new();
+	size_t len;
+	char *s = nested(10000, &len);
+	struct collected c;
+	struct kb_error err;
+	cr_assert_eq(parse_text(st, s, len, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(c.n, 1);
+	struct kb_buf b = {0};
+	mt_print(st, c.atoms[0], NULL, &b);
+	cr_expect_str_eq(b.data, s, "deep terms print back to the source");
+	kb_buf_free(&b);
+	free(s);
+	mt_store_free(st);
+}
+
+Test(parser, reports_nesting_deeper_than_the_limit)
+{
+	size_t len;
+	char *s = nested(10001, &len);
+	expect_error(s, len, "t.metta:1:10001: expressions nested deeper than 10000 levels");
+	free(s);
+	struct mt_store *st = mt_store_new();
+	struct kb_error err;
+	struct mt_parse_opts o = {"d", 3};
+	cr_expect_eq(mt_parse_buffer(st, "(((())))", 8, &o, collect, &(struct collected){0}, &err),
+		     -1);
+	cr_expect_str_eq(err.msg, "d:1:4: expressions nested deeper than 3 levels");
+	mt_store_free(st);
+}
+
+Test(parser, file_errors_name_the_file)
+{
+	struct mt_store *st = mt_store_new();
+	struct kb_error err;
+	struct collected c = {0};
+	cr_expect_eq(mt_parse_file(st, "/nonexistent/kb.metta", NULL, collect, &c, &err), -1);
+	cr_expect_str_eq(err.msg, "/nonexistent/kb.metta: No such file or directory");
+	cr_expect_eq(mt_parse_file(st, "/", NULL, collect, &c, &err), -1);
+	cr_expect_str_eq(err.msg, "/: Is a directory");
+	mt_store_free(st);
+}

@@ -1,0 +1,257 @@
+/* Tests of the knowledge base (core/space): multiplicities, tombstones,
+ * insertion order, and the rule, first-argument and atom indexes
+ * (candidate counts, and no full scan when the head is ground). */
+#include "core/parse.h"
+#include "core/space.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static mt_term atom_of(struct mt_store *st, const char *text)
+{
+	mt_term t;
+	struct kb_error err;
+	cr_assert_eq(mt_parse_one(st, text, strlen(text), &t, &err), 0, "%s", err.msg);
+	return t;
+}
+
+static int add_cb(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+		  struct mt_srcpos where)
+{
+	struct kb_error err;
+	cr_assert_geq(mt_space_add(ctx, atom, names, &err), 0, "%s", err.msg);
+	return 0;
+}
+
+static void load(struct mt_space *sp, const char *text)
+{
+	struct kb_error err;
+	cr_assert_eq(
+	    mt_parse_buffer(mt_space_store(sp), text, strlen(text), NULL, add_cb, sp, &err), 0,
+	    "%s", err.msg);
+}
+
+/* Collects the candidate entries of an iterator. */
+static size_t drain(struct mt_space_iter *it, uint32_t *out, size_t cap)
+{
+	size_t n = 0;
+	uint32_t e;
+	while (mt_space_next(it, &e)) {
+		if (n < cap)
+			out[n] = e;
+		n++;
+	}
+	return n;
+}
+
+static size_t rule_candidates(struct mt_space *sp, mt_term call, uint32_t *out, size_t cap,
+			      int *full)
+{
+	struct mt_space_iter it;
+	mt_space_rules_begin(sp, call, &it);
+	*full = it.full_scan;
+	return drain(&it, out, cap);
+}
+
+static size_t atom_candidates(struct mt_space *sp, mt_term pat, uint32_t *out, size_t cap,
+			      int *full)
+{
+	struct mt_space_iter it;
+	mt_space_atoms_begin(sp, pat, &it);
+	*full = it.full_scan;
+	return drain(&it, out, cap);
+}
+
+Test(space, counts_multiplicity_and_keeps_insertion_order)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(a 1) (b 2) (a 1) (c $x) (c $y) (= (f) 1)");
+	cr_expect_eq(mt_space_entries(sp), 4);
+	cr_expect_eq(mt_space_size(sp), 6);
+	cr_expect_eq(mt_space_distinct(sp), 4);
+	cr_expect_eq(mt_space_rules(sp), 1);
+	cr_expect_eq(mt_space_atom(sp, 0), atom_of(st, "(a 1)"));
+	cr_expect_eq(mt_space_atom(sp, 2), atom_of(st, "(c $z)"));
+	cr_expect_eq(mt_space_multiplicity(sp, 0), 2);
+	cr_expect_eq(mt_space_multiplicity(sp, 2), 2, "alpha-equivalent atoms are one entry");
+	cr_expect_eq(mt_space_count(sp, atom_of(st, "(a 1)")), 2);
+	cr_expect_eq(mt_space_count(sp, atom_of(st, "(a 2)")), 0);
+	const struct mt_varnames *vn = mt_space_varnames(sp, 2);
+	cr_assert_not_null(vn);
+	cr_expect_eq(vn->count, 1);
+	size_t len;
+	cr_expect_str_eq(mt_sym_name(st, vn->names[0], &len), "x", "first names are kept");
+	cr_expect_null(mt_space_varnames(sp, 0));
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, removing_the_last_copy_leaves_a_tombstone)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(a) (b) (a) (= (g) 2)");
+	mt_term a = atom_of(st, "(a)");
+	cr_expect_eq(mt_space_remove(sp, a), 1);
+	cr_expect_eq(mt_space_count(sp, a), 1);
+	cr_expect_eq(mt_space_remove(sp, a), 1);
+	cr_expect_eq(mt_space_count(sp, a), 0);
+	cr_expect_eq(mt_space_remove(sp, a), 0);
+	cr_expect_eq(mt_space_remove(sp, atom_of(st, "(zzz)")), 0);
+	cr_expect_eq(mt_space_entries(sp), 3);
+	cr_expect_eq(mt_space_multiplicity(sp, 0), 0);
+	cr_expect_eq(mt_space_size(sp), 2);
+	cr_expect_eq(mt_space_distinct(sp), 2);
+	cr_expect_eq(mt_space_remove(sp, atom_of(st, "(= (g) 2)")), 1);
+	cr_expect_eq(mt_space_rules(sp), 0);
+	/* iteration skips tombstones; re-adding appends a new entry */
+	uint32_t got[8];
+	int full;
+	cr_expect_eq(atom_candidates(sp, mt_var(0), got, 8, &full), 1);
+	cr_expect_eq(got[0], 1);
+	struct kb_error err;
+	cr_expect_eq(mt_space_add(sp, a, NULL, &err), 3);
+	cr_expect_eq(mt_space_count(sp, a), 1);
+	cr_expect_eq(atom_candidates(sp, atom_of(st, "(a)"), got, 8, &full), 1);
+	cr_expect_eq(got[0], 3);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, refuses_scratch_atoms)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	mt_term t = mt_texpr(st, (mt_term[]){mt_sym(MT_S_TRUE)}, 1);
+	struct kb_error err;
+	cr_expect_eq(mt_space_add(sp, t, NULL, &err), -1);
+	cr_expect_not_null(strstr(err.msg, "scratch"));
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, rule_lookup_uses_head_and_arity)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(= (add zero $x) $x)\n"
+		 "(= (add (succ $x) $y) (succ (add $x $y)))\n"
+		 "(= (add $x) $x)\n"
+		 "(= (mul zero $x) zero)\n"
+		 "(= ($op 1 1) 2)\n"
+		 "(= top 1)\n"
+		 "(add zero zero)\n");
+	uint32_t got[16];
+	int full;
+	size_t n = rule_candidates(sp, atom_of(st, "(add zero (succ zero))"), got, 16, &full);
+	cr_expect(!full);
+	cr_assert_eq(n, 3, "two add/3 rules and the variable-head rule");
+	cr_expect_eq(got[0], 0);
+	cr_expect_eq(got[1], 1);
+	cr_expect_eq(got[2], 4);
+	n = rule_candidates(sp, atom_of(st, "(add 5)"), got, 16, &full);
+	cr_expect_eq(n, 2, "n=%zu", n);
+	cr_expect_eq(got[0], 2);
+	n = rule_candidates(sp, atom_of(st, "top"), got, 16, &full);
+	cr_expect_eq(n, 2, "a symbol LHS is arity 0 of the symbol");
+	cr_expect_eq(got[0], 4);
+	cr_expect_eq(got[1], 5);
+	n = rule_candidates(sp, atom_of(st, "(nosuch 1 1)"), got, 16, &full);
+	cr_expect_eq(n, 1);
+	cr_expect_eq(got[0], 4);
+	n = rule_candidates(sp, atom_of(st, "($f zero $y)"), got, 16, &full);
+	cr_expect_eq(n, 6, "a call with a variable head sees every rule");
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, rule_lookup_accepts_scratch_calls)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(= (f (g a)) 1) (= (h x) 2)");
+	mt_term g = mt_sym(mt_sym_intern(st, "g", 1)), a = mt_sym(mt_sym_intern(st, "a", 1));
+	mt_term f = mt_sym(mt_sym_intern(st, "f", 1));
+	mt_term ga = mt_texpr(st, (mt_term[]){g, a}, 2);
+	mt_term call = mt_texpr(st, (mt_term[]){f, ga}, 2);
+	uint32_t got[4];
+	int full;
+	cr_expect_eq(rule_candidates(sp, call, got, 4, &full), 1);
+	cr_expect_eq(got[0], 0);
+	/* a scratch head that the store has never seen: no candidates */
+	mt_term unseen = mt_texpr(st, (mt_term[]){a, a, a}, 3);
+	mt_term call2 = mt_texpr(st, (mt_term[]){unseen, a}, 2);
+	cr_expect_eq(rule_candidates(sp, call2, got, 4, &full), 0);
+	cr_expect(!full);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, first_argument_index_narrows_large_rule_sets)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	struct kb_buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		kb_buf_printf(&b, "(= (fact %d) %d)\n", i, i * 2);
+	kb_buf_puts(&b, "(= (fact $n) (other $n))\n(= (fact (pair $a $b)) $a)\n(= (fact 7 8) x)\n");
+	load(sp, b.data);
+	kb_buf_free(&b);
+	uint32_t got[8];
+	int full;
+	size_t n = rule_candidates(sp, atom_of(st, "(fact 500)"), got, 8, &full);
+	cr_expect(!full);
+	cr_assert_eq(n, 3, "the rule for 500 and the two with a non-ground first argument");
+	cr_expect_eq(got[0], 500);
+	cr_expect_eq(got[1], 1000);
+	cr_expect_eq(got[2], 1001);
+	n = rule_candidates(sp, atom_of(st, "(fact $k)"), got, 8, &full);
+	cr_expect_eq(n, 1002, "a variable first argument sees the whole key");
+	n = rule_candidates(sp, atom_of(st, "(fact 5000)"), got, 8, &full);
+	cr_expect_eq(n, 2, "n=%zu", n);
+	/* rules added after the index exists join it */
+	load(sp, "(= (fact 500) again)");
+	n = rule_candidates(sp, atom_of(st, "(fact 500)"), got, 8, &full);
+	cr_expect_eq(n, 4);
+	cr_expect_eq(got[3], 1003);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, atom_lookup_never_scans_when_the_head_is_ground)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	struct kb_buf b = {0};
+	for (int i = 0; i < 5000; i++)
+		kb_buf_printf(&b, "(edge%d a%d b)\n(node%d)\nsym%d\n", i % 100, i, i, i);
+	kb_buf_puts(&b, "($v a b)\n$w\n(\"str\" 1)\n((f x) y)\n(((g $q)) z)\n");
+	load(sp, b.data);
+	kb_buf_free(&b);
+	uint32_t got[64];
+	int full;
+	/* three wild atoms match any pattern: ($v a b), $w and (((g $q)) z) */
+	size_t n = atom_candidates(sp, atom_of(st, "(edge7 $x $y)"), got, 64, &full);
+	cr_expect(!full);
+	cr_expect_eq(n, 53, "50 edge7 atoms and the 3 wild ones, not %zu", n);
+	n = atom_candidates(sp, atom_of(st, "(node42)"), got, 64, &full);
+	cr_expect(!full);
+	cr_expect_eq(n, 4, "n=%zu", n);
+	n = atom_candidates(sp, atom_of(st, "sym42"), got, 64, &full);
+	cr_expect(!full);
+	cr_expect_eq(n, 4, "n=%zu", n);
+	n = atom_candidates(sp, atom_of(st, "(\"str\" $k)"), got, 64, &full);
+	cr_expect_eq(n, 4, "n=%zu", n);
+	n = atom_candidates(sp, atom_of(st, "((f x) $k)"), got, 64, &full);
+	cr_expect_eq(n, 4, "n=%zu", n);
+	n = atom_candidates(sp, atom_of(st, "(((g 1)) z)"), got, 64, &full);
+	cr_expect(!full);
+	cr_expect_eq(n, 3, "a head the store has never seen: only the wild atoms");
+	n = atom_candidates(sp, atom_of(st, "($h a b)"), got, 64, &full);
+	cr_expect(full, "only a variable head scans");
+	cr_expect_eq(n, 15005);
+	mt_space_free(sp);
+	mt_store_free(st);
+}

@@ -1,0 +1,354 @@
+/* Tests of the term store (core/term.h): interning, hash-consing and
+ * sharing, boxed values, the scratch heap, persist/find/equal, and the
+ * printer, including print/parse round trips on random terms. */
+#include "core/parse.h"
+#include "core/term.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *print_term(struct mt_store *st, mt_term t, const struct mt_varnames *names)
+{
+	struct kb_buf b = {0};
+	mt_print(st, t, names, &b);
+	cr_assert(!b.oom);
+	return b.data ? b.data : strdup("");
+}
+
+static mt_term sym(struct mt_store *st, const char *name)
+{
+	return mt_sym(mt_sym_intern(st, name, strlen(name)));
+}
+
+Test(store, wellknown_symbols_have_their_constant_ids)
+{
+	struct mt_store *st = mt_store_new();
+	cr_assert_not_null(st);
+	cr_expect_eq(mt_sym_find(st, "=", 1), MT_S_EQUAL);
+	cr_expect_eq(mt_sym_find(st, "->", 2), MT_S_ARROW);
+	cr_expect_eq(mt_sym_find(st, "&self", 5), MT_S_SELF);
+	cr_expect_eq(mt_sym_find(st, "Type", 4), MT_S_TYPE);
+	cr_expect_eq(mt_sym_count(st), MT_S__COUNT);
+	mt_store_free(st);
+}
+
+Test(store, interning_gives_one_id_per_name)
+{
+	struct mt_store *st = mt_store_new();
+	uint32_t a = mt_sym_intern(st, "succ", 4);
+	uint32_t b = mt_sym_intern(st, "succ", 4);
+	uint32_t c = mt_sym_intern(st, "succ2", 5);
+	uint32_t d = mt_sym_intern(st, "su\0c", 4);
+	cr_expect_eq(a, b);
+	cr_expect_neq(a, c);
+	cr_expect_neq(a, d);
+	cr_expect_eq(mt_sym_find(st, "zero", 4), UINT32_MAX);
+	size_t len;
+	const char *n = mt_sym_name(st, d, &len);
+	cr_expect_eq(len, 4);
+	cr_expect_eq(memcmp(n, "su\0c", 4), 0);
+	/* many symbols, long names: ids stay dense and names intact */
+	char name[400];
+	for (int i = 0; i < 50000; i++) {
+		int k = snprintf(name, sizeof name, "sym%d", i);
+		if (i % 1000 == 0) {
+			memset(name + k, 'x', 300);
+			k += 300;
+		}
+		uint32_t id = mt_sym_intern(st, name, (size_t)k);
+		cr_assert_eq(id, MT_S__COUNT + 3 + (uint32_t)i);
+	}
+	for (int i = 0; i < 50000; i += 999) {
+		int k = snprintf(name, sizeof name, "sym%d", i);
+		if (i % 1000 == 0) {
+			memset(name + k, 'x', 300);
+			k += 300;
+		}
+		cr_assert_eq(mt_sym_find(st, name, (size_t)k), MT_S__COUNT + 3 + (uint32_t)i);
+		const char *s = mt_sym_name(st, MT_S__COUNT + 3 + (uint32_t)i, &len);
+		cr_assert_eq(len, (size_t)k);
+		cr_assert_eq(memcmp(s, name, len), 0);
+		cr_assert_eq(s[len], '\0');
+	}
+	cr_expect_null(mt_sym_name(st, 1u << 28, &len));
+	mt_store_free(st);
+}
+
+Test(store, identical_expressions_are_one_handle)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term f = sym(st, "f"), a = sym(st, "a");
+	mt_term e1 = mt_expr(st, (mt_term[]){f, a}, 2);
+	mt_term e2 = mt_expr(st, (mt_term[]){f, a}, 2);
+	mt_term e3 = mt_expr(st, (mt_term[]){a, f}, 2);
+	cr_expect_eq(e1, e2);
+	cr_expect_neq(e1, e3);
+	cr_expect(mt_term_equal(st, e1, e2));
+	cr_expect(!mt_term_equal(st, e1, e3));
+	cr_expect_eq(mt_store_expr_count(st), 2);
+	mt_term empty1 = mt_expr(st, NULL, 0), empty2 = mt_expr(st, NULL, 0);
+	cr_expect_eq(empty1, empty2);
+	cr_expect_eq(mt_expr_arity(st, empty1), 0);
+	mt_store_free(st);
+}
+
+static int count_atoms(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+		       struct mt_srcpos where)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+Test(store, shares_identical_sub_terms_across_atoms)
+{
+	struct mt_store *st = mt_store_new();
+	const char *text =
+	    "(f (g a) (g a))\n(h (g a) (f (g a) (g a)))\n(k $x (g $x))\n(k $y (g $y))";
+	int n = 0;
+	cr_assert_eq(mt_parse_buffer(st, text, strlen(text), NULL, count_atoms, &n, NULL), 0);
+	cr_expect_eq(n, 4);
+	/* distinct: (g a), (f ..), (h ..), (g $0), (k $0 (g $0)) */
+	cr_expect_eq(mt_store_expr_count(st), 5);
+	mt_store_free(st);
+}
+
+Test(store, integers_are_inline_or_boxed_and_compare_by_value)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term small = mt_int(st, -5, 0);
+	cr_expect_eq(mt_tag(small), MT_INT);
+	cr_expect_eq(mt_small_int_value(small), -5);
+	cr_expect_eq(mt_int(st, MT_INT_MIN, 0), mt_small_int(MT_INT_MIN));
+	mt_term big1 = mt_int(st, INT64_MIN, 0), big2 = mt_int(st, INT64_MIN, 0);
+	cr_expect_eq(mt_tag(big1), MT_BOX);
+	cr_expect_eq(big1, big2);
+	int64_t v;
+	cr_expect(mt_int_value(st, big1, &v));
+	cr_expect_eq(v, INT64_MIN);
+	mt_term tbig = mt_int(st, INT64_MIN, 1);
+	cr_expect_eq(mt_tag(tbig), MT_TBOX);
+	cr_expect(mt_term_equal(st, tbig, big1));
+	cr_expect_eq(mt_term_persist(st, tbig), big1);
+	cr_expect_eq(mt_box_kind(st, big1), MT_BOX_INT);
+	cr_expect(!mt_float_value(st, big1, &(double){0}));
+	mt_store_free(st);
+}
+
+Test(store, floats_and_strings_are_hash_consed_boxes)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term f1 = mt_float(st, 2.5, 0), f2 = mt_float(st, 2.5, 0), f3 = mt_float(st, -0.0, 0);
+	cr_expect_eq(f1, f2);
+	cr_expect_neq(f1, f3);
+	double d;
+	cr_expect(mt_float_value(st, f1, &d));
+	cr_expect_eq(d, 2.5);
+	mt_term s1 = mt_string(st, "a\0b", 3, 0), s2 = mt_string(st, "a\0b", 3, 0);
+	mt_term s3 = mt_string(st, "a", 1, 0);
+	cr_expect_eq(s1, s2);
+	cr_expect_neq(s1, s3);
+	size_t len;
+	cr_expect_eq(memcmp(mt_str_value(st, s1, &len), "a\0b", 3), 0);
+	cr_expect_eq(len, 3);
+	cr_expect_null(mt_str_value(st, f1, &len));
+	cr_expect_eq(mt_store_box_count(st), 4);
+	mt_store_free(st);
+}
+
+Test(store, scratch_terms_persist_to_the_hash_consed_equal)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term f = sym(st, "f"), a = sym(st, "a");
+	mt_term pe = mt_expr(st, (mt_term[]){f, a, mt_var(0)}, 3);
+	struct mt_scratch_mark m = mt_scratch_mark(st);
+	mt_term ts = mt_string(st, "hello", 5, 1);
+	mt_term te = mt_texpr(st, (mt_term[]){f, a, mt_var(0)}, 3);
+	mt_term outer = mt_texpr(st, (mt_term[]){te, ts, pe}, 3);
+	cr_expect_eq(mt_tag(te), MT_TEXPR);
+	cr_expect(mt_term_equal(st, te, pe));
+	cr_expect(!mt_is_ground(st, te));
+	cr_expect_eq(mt_term_find(st, te), pe);
+	cr_expect_eq(mt_term_find(st, outer), MT_NONE, "find never creates");
+	size_t before = mt_store_expr_count(st);
+	mt_term po = mt_term_persist(st, outer);
+	cr_expect_eq(mt_tag(po), MT_EXPR);
+	cr_expect_eq(mt_store_expr_count(st), before + 1);
+	cr_expect_eq(mt_expr_args(st, po)[0], pe);
+	cr_expect_eq(mt_expr_args(st, po)[2], pe);
+	cr_expect(mt_term_equal(st, po, outer));
+	cr_expect_eq(mt_term_find(st, outer), po);
+	mt_scratch_release(st, m);
+	struct mt_scratch_mark m2 = mt_scratch_mark(st);
+	cr_expect_eq(m2.words, m.words);
+	cr_expect_eq(m2.boxes, m.boxes);
+	cr_expect_eq(m2.bytes, m.bytes);
+	char *p = print_term(st, po, NULL);
+	cr_expect_str_eq(p, "((f a $_0) \"hello\" (f a $_0))");
+	free(p);
+	mt_store_free(st);
+}
+
+Test(store, persistent_constructor_refuses_scratch_children)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term te = mt_texpr(st, (mt_term[]){sym(st, "x")}, 1);
+	cr_expect_eq(mt_expr(st, (mt_term[]){te}, 1), MT_NONE);
+	mt_store_free(st);
+}
+
+Test(store, printer_writes_canonical_hyperon_like_text)
+{
+	struct mt_store *st = mt_store_new();
+	struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"(succ zero)", "(succ zero)"},
+	    {"\"text\"", "\"text\""},
+	    {"3.5", "3.5"},
+	    {"3.0", "3.0"},
+	    {"1e3", "1000.0"},
+	    {"1e300", "1e+300"},
+	    {"0.1", "0.1"},
+	    {"-2.0e-7", "-2e-07"},
+	    {"$x", "$x"},
+	    {"()", "()"},
+	    {"(f () (g))", "(f () (g))"},
+	    {"\"q\\\"\\\\\\n\\t\\r\\0\\x01\\x7f\"", "\"q\\\"\\\\\\n\\t\\r\\0\\x01\\x7f\""},
+	    {"\"\\xff\\u{e9}\"", "\"\\xff\xc3\xa9\""},
+	    {"+7", "7"},
+	    {"-9223372036854775808", "-9223372036854775808"},
+	    {"(= (f $x $y) (g $y $x))", "(= (f $x $y) (g $y $x))"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		mt_term t;
+		struct kb_error err;
+		cr_assert_eq(mt_parse_one(st, cases[i].in, strlen(cases[i].in), &t, &err), 0, "%s",
+			     err.msg);
+		/* names of the variables, in first-occurrence order */
+		uint32_t names[2] = {mt_sym_intern(st, "x", 1), mt_sym_intern(st, "y", 1)};
+		struct mt_varnames vn = {2, names};
+		char *p = print_term(st, t, &vn);
+		cr_expect_str_eq(p, cases[i].out, "printing %s", cases[i].in);
+		mt_term back;
+		cr_expect_eq(mt_parse_one(st, p, strlen(p), &back, &err), 0, "%s", err.msg);
+		cr_expect_eq(back, t, "%s reads back to the same term", p);
+		free(p);
+	}
+	mt_store_free(st);
+}
+
+Test(store, unnamed_variables_print_as_numbered)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term t = mt_expr(st, (mt_term[]){sym(st, "f"), mt_var(0), mt_var(12)}, 3);
+	uint32_t names[1] = {mt_sym_intern(st, "a", 1)};
+	struct mt_varnames vn = {1, names};
+	char *p = print_term(st, t, &vn);
+	cr_expect_str_eq(p, "(f $a $_12)");
+	free(p);
+	mt_store_free(st);
+}
+
+/* ---- random round trips ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* splitmix64: a fixed seed makes every run the same */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* A random term; variables are numbered in first-occurrence order (as the
+ * parser numbers them), *nvars counts them. */
+static mt_term random_term(struct mt_store *st, int depth, uint32_t *nvars)
+{
+	static const char *const syms[] = {"a",  "foo", "=",  "->",  "+",        "&self", "not-eq",
+					   "1+", "-",   "1.", "x.y", "\xc3\xa9", "!",     "Nat"};
+	unsigned k = (unsigned)(rnd() % (depth > 0 ? 9 : 6));
+	switch (k) {
+	case 0:
+		return sym(st, syms[rnd() % (sizeof syms / sizeof *syms)]);
+	case 1: {
+		uint32_t n = *nvars && rnd() % 2 ? (uint32_t)(rnd() % *nvars) : (*nvars)++;
+		return mt_var(n);
+	}
+	case 2: {
+		int64_t v = (int64_t)rnd();
+		if (rnd() % 2)
+			v %= 1000;
+		return mt_int(st, v, 0);
+	}
+	case 3: {
+		double d;
+		do {
+			uint64_t bits = rnd();
+			memcpy(&d, &bits, sizeof d);
+			if (rnd() % 2)
+				d = (double)(int64_t)(rnd() % 2000 - 1000) / 8;
+		} while (!isfinite(d));
+		return mt_float(st, d, 0);
+	}
+	case 4: {
+		char s[16];
+		size_t len = rnd() % sizeof s;
+		for (size_t i = 0; i < len; i++)
+			s[i] = (char)(rnd() % 3 ? 'a' + rnd() % 26 : rnd() % 256);
+		return mt_string(st, s, len, 0);
+	}
+	case 5:
+		return mt_expr(st, NULL, 0);
+	default: {
+		mt_term args[6];
+		uint32_t n = 1 + (uint32_t)(rnd() % 5);
+		for (uint32_t i = 0; i < n; i++)
+			args[i] = random_term(st, depth - 1, nvars);
+		return mt_expr(st, args, n);
+	}
+	}
+}
+
+Test(store, print_parse_round_trips_on_random_terms)
+{
+	struct mt_store *st = mt_store_new();
+	rng_state = 20240601;
+	for (int i = 0; i < 3000; i++) {
+		uint32_t nvars = 0;
+		mt_term t = random_term(st, 6, &nvars);
+		cr_assert_neq(t, MT_NONE);
+		if (t == sym(st, "!"))
+			continue; /* a lone top-level '!' is the evaluation mark */
+		char *p = print_term(st, t, NULL);
+		mt_term back;
+		struct kb_error err;
+		int rc = mt_parse_one(st, p, strlen(p), &back, &err);
+		cr_assert_eq(rc, 0, "term %d: %s: %s", i, p, err.msg);
+		cr_assert_eq(back, t, "term %d does not read back: %s", i, p);
+		free(p);
+	}
+	mt_store_free(st);
+}
+
+Test(store, deep_terms_persist_compare_and_print_without_recursion)
+{
+	struct mt_store *st = mt_store_new();
+	mt_term f = sym(st, "f");
+	mt_term p = f, s = f;
+	for (int i = 0; i < 200000; i++) {
+		p = mt_expr(st, (mt_term[]){f, p}, 2);
+		s = mt_texpr(st, (mt_term[]){f, s}, 2);
+	}
+	cr_expect(mt_term_equal(st, s, p));
+	cr_expect_eq(mt_term_find(st, s), p);
+	cr_expect_eq(mt_term_persist(st, s), p);
+	struct kb_buf b = {0};
+	mt_print(st, p, NULL, &b);
+	cr_expect_eq(b.len, 200000 * 4 + 1);
+	kb_buf_free(&b);
+	mt_store_free(st);
+}
