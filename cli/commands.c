@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 const struct kbprof_cmd kbprof_commands[] = {
+    {"bench", cmd_bench, "run the kb_persistence benchmarks; write JSON and the baseline document",
+     cmd_bench_usage},
     {"gen", cmd_gen, "write a generated MeTTa knowledge base (MeTTaTron's generator)",
      cmd_gen_usage},
     {"metta", cmd_metta, "run a MeTTa program, or check its assertions (--check)", cmd_metta_usage},

@@ -643,3 +643,84 @@ Test(bench, query_check_compares_multisets_up_to_variable_names)
 	cr_expect_eq(qmix_check(&q, NULL, 0, msg, sizeof msg), -1);
 	cr_expect_str_eq(msg, "(match0 foo foo) gave [], expected [False, True]");
 }
+
+/* ---- the command ---- */
+
+Test(bench, cli_lists_the_seed_benchmarks_with_sample_counts)
+{
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "bench", "--list", NULL), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	static const char *const names[] = {
+	    "compile_small_kb",          "compile_medium_kb",          "compile_large_kb",
+	    "memory_footprint_small_kb", "memory_footprint_medium_kb", "query_cold_small_kb",
+	    "query_warm_small_kb",       "startup_time_small_kb",      "startup_time_medium_kb",
+	    "startup_time_large_kb"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		cr_expect(strstr(r.out, names[i]) != NULL, "--list lacks %s:\n%s", names[i], r.out);
+	/* MeTTaTron's sample counts: 100 / 100 / 10 for compile */
+	cr_expect(strstr(r.out, "compile_small_kb             compilation         100"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "compile_large_kb             compilation          10"), "%s",
+		  r.out);
+	run_result_free(&r);
+
+	cr_assert_eq(run_kbprof(&r, NULL, "bench", "--list", "--filter", "query_*", NULL), 0);
+	cr_expect(strstr(r.out, "query_cold_small_kb"));
+	cr_expect(strstr(r.out, "compile_small_kb") == NULL);
+	run_result_free(&r);
+}
+
+Test(bench, cli_runs_a_filtered_benchmark_and_writes_json_and_document)
+{
+	char *dir = make_temp_dir();
+	char json[512], doc[512];
+	snprintf(json, sizeof json, "%s/r.json", dir);
+	snprintf(doc, sizeof doc, "%s/BASELINE.md", dir);
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "bench", "--filter", "compile_small_kb", "--samples", "2",
+				"--json", json, "--doc", doc, "--workdir", dir, NULL),
+		     0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "compile_small_kb"), "%s", r.out);
+	cr_expect_eq(r.err_len, 0, "quiet when stderr is not a terminal: %s", r.err);
+	run_result_free(&r);
+
+	json_error_t jerr;
+	json_t *j = json_load_file(json, 0, &jerr);
+	cr_assert_not_null(j, "%s", jerr.text);
+	const json_t *benches = json_object_get(j, "benchmarks");
+	cr_assert_eq(json_array_size(benches), 1);
+	const json_t *b = json_array_get(benches, 0);
+	cr_expect_str_eq(json_string_value(json_object_get(b, "status")), "ok");
+	const json_t *m = json_array_get(json_object_get(b, "metrics"), 0);
+	cr_expect_eq(json_array_size(json_object_get(m, "samples")), 2);
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(b, "kb"), "rules")), 40000);
+	json_decref(j);
+
+	size_t len;
+	char *md = read_file(doc, &len);
+	cr_assert_not_null(md);
+	cr_expect(strstr(md, "TBD") == NULL);
+	cr_expect(strstr(md, "| `compile_small_kb` (10K label, 40,000 rules) |"), "%s", md);
+	cr_expect(strstr(md, "not selected in this run"), "the rest says it was not measured");
+	free(md);
+	rm_rf(dir);
+	free(dir);
+}
+
+Test(bench, cli_rejects_bad_arguments_with_the_usage_code)
+{
+	static const char *const bad[][3] = {
+	    {"--samples", "0", NULL},  {"--samples", "many", NULL}, {"--filter", "no_such", NULL},
+	    {"--suite", "nope", NULL}, {"extra", NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct run_result r;
+		cr_assert_eq(run_kbprof(&r, NULL, "bench", bad[i][0], bad[i][1], NULL), 0);
+		cr_expect_eq(r.status, 2, "%s %s: %d", bad[i][0], bad[i][1] ? bad[i][1] : "",
+			     r.status);
+		cr_expect(strstr(r.err, "kbprof bench: "), "%s", r.err);
+		run_result_free(&r);
+	}
+}

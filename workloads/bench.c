@@ -20,6 +20,7 @@ struct bench_ctx {
 	const char *workdir;
 	int warmup;
 	int failed;
+	int skipped;
 	uint64_t clock_start;
 	double values[BENCH_MAX_METRICS];
 	int recorded[BENCH_MAX_METRICS];
@@ -127,6 +128,16 @@ int bench_fail(struct bench_ctx *ctx, const char *fmt, ...)
 		va_end(ap);
 		ctx->failed = 1;
 	}
+	return -1;
+}
+
+int bench_skip(struct bench_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ctx->res->error, sizeof ctx->res->error, fmt, ap);
+	va_end(ap);
+	ctx->skipped = 1;
 	return -1;
 }
 
@@ -239,7 +250,9 @@ static void run_one(const struct bench_opts *opts, struct bench_ctx *ctx, unsign
 	KBPROF_REGION_BEGIN("setup");
 	int rc = def->setup ? def->setup(ctx, &state) : 0;
 	KBPROF_REGION_END("setup");
-	if (rc == 0 && !ctx->failed) {
+	if (ctx->skipped && !ctx->failed) {
+		/* setup found the machine cannot run it: not a failure */
+	} else if (rc == 0 && !ctx->failed) {
 		for (unsigned w = 0; w < def->warmup && !ctx->failed; w++) {
 			progress(opts, def, index, total, "warm-up", w, def->warmup, t0);
 			ctx->warmup = 1;
@@ -268,7 +281,7 @@ static void run_one(const struct bench_opts *opts, struct bench_ctx *ctx, unsign
 	progress_done(opts);
 out:
 	r->wall_s = (double)(bench_now_ns() - t0) / 1e9;
-	r->status = ctx->failed ? BENCH_FAILED : BENCH_OK;
+	r->status = ctx->failed ? BENCH_FAILED : ctx->skipped ? BENCH_SKIPPED : BENCH_OK;
 }
 
 static void describe(struct bench_result *r)

@@ -94,6 +94,11 @@ void bench_fact(struct bench_ctx *ctx, const char *name, const char *unit, doubl
 /* Marks the benchmark failed; returns -1 for `return bench_fail(...)`. */
 __attribute__((format(printf, 2, 3))) int bench_fail(struct bench_ctx *ctx, const char *fmt, ...);
 
+/* From setup only: the benchmark cannot run on this machine (not enough
+ * disk or memory, ...). It is reported as skipped with this reason, not as
+ * a failure. Returns -1 for `return bench_skip(...)`. */
+__attribute__((format(printf, 2, 3))) int bench_skip(struct bench_ctx *ctx, const char *fmt, ...);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
 

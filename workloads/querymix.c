@@ -34,8 +34,10 @@ static const struct template templates[] = {
     {"(match# foo bar)", {"False"}, 1},
     {"(equals# foo foo)", {"True"}, 1},
     {"(not-equals# bar bar)", {"False"}, 1},
-    /* a query of the space itself: the rule's right-hand side, a variable */
-    {"(match &self (= (add# zero $x) $r) $r)", {"$0"}, 1},
+    /* a query of the space itself; unification is two-sided, so both
+     * (= (add zero $x) $x) (giving the rule's variable) and
+     * (= (add $x zero) $x) (binding both $x to zero) match */
+    {"(match &self (= (add# zero $x) $r) $r)", {"$0", "zero"}, 2},
 };
 
 #define NTEMPLATES (sizeof templates / sizeof templates[0])
