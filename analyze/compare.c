@@ -23,7 +23,8 @@ const char *compare_verdict_id(enum compare_verdict v)
 	return (unsigned)v < COMPARE_N_VERDICTS ? verdict_ids[v] : "?";
 }
 
-enum compare_verdict compare_decide(const struct stats_estimate *ratio, double margin, char *note,
+enum compare_verdict compare_decide(const struct stats_estimate *ratio, double margin,
+				    enum compare_floor_source floor_source, char *note,
 				    size_t note_size)
 {
 	double r = ratio->value, lo = ratio->lo, hi = ratio->hi;
@@ -38,12 +39,21 @@ enum compare_verdict compare_decide(const struct stats_estimate *ratio, double m
 			 100 * margin);
 		return COMPARE_IMPROVED;
 	}
+	int within = r >= down && r <= up;
+	if (within && floor_source == COMPARE_FLOOR_RUNS) {
+		/* The floor is the measured spread of this very statistic (the
+		 * median at this sample count) between runs of one build: an
+		 * estimate inside it is what a rerun gives. */
+		snprintf(note, note_size, "within the %.1f%% spread of same-build runs",
+			 100 * margin);
+		return COMPARE_UNCHANGED;
+	}
 	double wide_up = 1 + 2 * margin, wide_down = 1 / (1 + 2 * margin);
-	if (r >= down && r <= up && lo >= wide_down && hi <= wide_up) {
+	if (within && lo >= wide_down && hi <= wide_up) {
 		snprintf(note, note_size, "within the %.1f%% margin", 100 * margin);
 		return COMPARE_UNCHANGED;
 	}
-	if (r > up || r < down)
+	if (!within)
 		snprintf(note, note_size,
 			 "beyond the %.1f%% margin, but the interval includes no change",
 			 100 * margin);
@@ -205,7 +215,8 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 			 "is not)");
 		return 0;
 	}
-	row->verdict = compare_decide(&row->ratio, row->margin, row->note, sizeof row->note);
+	row->verdict = compare_decide(&row->ratio, row->margin, row->floor_source, row->note,
+				      sizeof row->note);
 	if (o->n_noise > 0 && row->floor_source == COMPARE_FLOOR_WITHIN) {
 		size_t len = strlen(row->note);
 		snprintf(row->note + len, sizeof row->note - len,

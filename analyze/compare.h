@@ -15,9 +15,14 @@
  *
  *   regressed    lo > 1 and r > 1 + m
  *   improved     hi < 1 and r < 1 / (1 + m)
- *   unchanged    1 / (1 + m) <= r <= 1 + m, and the interval lies within
- *                [1 / (1 + 2m), 1 + 2m] (a change of twice the margin is
- *                ruled out)
+ *   unchanged    1 / (1 + m) <= r <= 1 + m, and
+ *                - with noise runs, nothing more: the floor is the measured
+ *                  spread of the same statistic (a run's median) between
+ *                  runs of one build, so r inside it is what a rerun gives;
+ *                - without, the interval lies within [1/(1+2m), 1+2m] (a
+ *                  change of twice the margin is ruled out), since the
+ *                  within-run floor does not include the median's sampling
+ *                  error
  *   too noisy    anything else: beyond the margin but not significant, or
  *                an interval too wide to rule out a large change.
  *
@@ -92,8 +97,10 @@ int compare_runs(const struct benchfile *base, const struct benchfile *now,
 		 const struct compare_opts *opts, struct compare_result *out, struct kb_error *err);
 void compare_result_free(struct compare_result *res);
 
-/* The verdict for one ratio, interval and margin (the rule above). */
-enum compare_verdict compare_decide(const struct stats_estimate *ratio, double margin, char *note,
+/* The verdict for one ratio, interval and margin (the rule above); the
+ * floor's source decides what "unchanged" needs. */
+enum compare_verdict compare_decide(const struct stats_estimate *ratio, double margin,
+				    enum compare_floor_source floor_source, char *note,
 				    size_t note_size);
 
 #endif

@@ -208,8 +208,9 @@ static void render_markdown(const struct compare_result *res, const struct bench
 	    "the noise floor (how far medians move between runs of the same build). "
 	    "**regressed**: slower by more than the margin, and the interval excludes no change (a "
 	    "ratio of 1); "
-	    "**improved**: the same, faster; **unchanged**: within the margin, and the interval "
-	    "rules out a change of twice the margin; otherwise **too noisy to say**. "
+	    "**improved**: the same, faster; **unchanged**: within the margin (without noise runs, "
+	    "the interval must also rule out a change of twice the margin); otherwise **too noisy "
+	    "to say**. "
 	    "See docs/kbprof-compare.md.\n\n</details>\n");
 }
 

@@ -105,21 +105,30 @@ Test(compare, decides_by_interval_and_margin)
 {
 	static const struct {
 		double r, lo, hi, margin;
+		enum compare_floor_source src;
 		enum compare_verdict want;
 	} cases[] = {
-	    {1.20, 1.15, 1.25, 0.05, COMPARE_REGRESSED},
-	    {0.80, 0.75, 0.85, 0.05, COMPARE_IMPROVED},
-	    {1.01, 0.98, 1.04, 0.05, COMPARE_UNCHANGED},
-	    {1.04, 1.02, 1.06, 0.05, COMPARE_UNCHANGED}, /* significant, but under the margin */
-	    {1.20, 0.95, 1.40, 0.05, COMPARE_NOISY},     /* beyond the margin, interval has 1 */
-	    {1.02, 0.80, 1.30, 0.05, COMPARE_NOISY},     /* cannot rule out +10% */
-	    {1.20, 1.15, 1.25, 0.25, COMPARE_UNCHANGED}, /* a 25% noise floor hides 20% */
-	    {1.00, 1.00, 1.00, 0.00, COMPARE_UNCHANGED},
+	    {1.20, 1.15, 1.25, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_REGRESSED},
+	    {0.80, 0.75, 0.85, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_IMPROVED},
+	    {1.01, 0.98, 1.04, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_UNCHANGED},
+	    /* significant, but under the margin */
+	    {1.04, 1.02, 1.06, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_UNCHANGED},
+	    /* beyond the margin, but the interval has 1 */
+	    {1.20, 0.95, 1.40, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_NOISY},
+	    {1.20, 0.95, 1.40, 0.05, COMPARE_FLOOR_RUNS, COMPARE_NOISY},
+	    /* cannot rule out +10%: too noisy with a within-run floor; with a
+	     * floor measured over runs, the estimate is what a rerun gives */
+	    {1.02, 0.80, 1.30, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_NOISY},
+	    {1.02, 0.80, 1.30, 0.05, COMPARE_FLOOR_RUNS, COMPARE_UNCHANGED},
+	    /* a 25% noise floor hides 20% */
+	    {1.20, 1.15, 1.25, 0.25, COMPARE_FLOOR_RUNS, COMPARE_UNCHANGED},
+	    {1.00, 1.00, 1.00, 0.00, COMPARE_FLOOR_WITHIN, COMPARE_UNCHANGED},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct stats_estimate e = {cases[i].r, cases[i].lo, cases[i].hi, 0.95};
 		char note[256];
-		enum compare_verdict v = compare_decide(&e, cases[i].margin, note, sizeof note);
+		enum compare_verdict v =
+		    compare_decide(&e, cases[i].margin, cases[i].src, note, sizeof note);
 		cr_expect_eq(v, cases[i].want, "case %zu: %s (%s)", i, compare_verdict_name(v),
 			     note);
 	}

@@ -83,6 +83,8 @@ static size_t read_frames(xmlDocPtr doc, struct frame *out, size_t cap)
 	cr_assert_not_null(res);
 	size_t n = res->nodesetval ? (size_t)res->nodesetval->nodeNr : 0;
 	cr_assert_leq(n, cap);
+	if (n > cap)
+		n = cap;
 	for (size_t i = 0; i < n; i++) {
 		struct frame *f = &out[i];
 		memset(f, 0, sizeof *f);
