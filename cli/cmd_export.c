@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include "analyze/benchfile.h"
-#include "analyze/hotspots.h"
-#include "analyze/profile.h"
 #include "reports/export.h"
 #include "reports/flamegraph.h"
+#include "reports/profile_input.h"
 
 const char cmd_export_usage[] =
     "usage: kbprof export --format FORMAT [-i INPUT] [-o OUT] [profile options]\n\n"
@@ -49,51 +48,6 @@ static int write_all(const char *path, const struct kb_buf *b)
 		return cli_fail("export", "%s: write failed: %s", path ? path : "standard output",
 				strerror(errno));
 	return KBPROF_EXIT_OK;
-}
-
-/* 1 when path names a kbprof recording (by its magic), 0 otherwise. */
-static int is_recording(const char *path)
-{
-	if (strcmp(path, "-") == 0)
-		return 0;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return 0;
-	char magic[sizeof KBREC_MAGIC - 1];
-	int yes = fread(magic, 1, sizeof magic, f) == sizeof magic &&
-		  memcmp(magic, KBREC_MAGIC, sizeof magic) == 0;
-	fclose(f);
-	return yes;
-}
-
-/* The recording's CPU-sample stacks (the analyzer's folded stacks, sample
- * counts) into t; names the profile and its event in info. */
-static int load_recording(struct fg_tree *t, const char *path, struct export_profile_info *info,
-			  char *name, size_t name_size, struct kb_error *err)
-{
-	struct prof *p = NULL;
-	struct hot_report *h = NULL;
-	struct hot_options ho = {.folded = 1, .event = info->event};
-	int rc = -1;
-	if (prof_load(&p, path, NULL, err) || hot_report_build(p, &ho, &h, err))
-		goto out;
-	for (size_t i = 0; i < h->n_folded; i++)
-		if (fg_tree_add_path(t, h->folded[i].stack, h->folded[i].samples, err))
-			goto out;
-	snprintf(name, name_size, "%s (%s samples)",
-		 p->session.command && p->session.command[0] ? p->session.command : path,
-		 h->event ? h->event->name : "?");
-	if (!info->name)
-		info->name = name;
-	info->time_nanos = (int64_t)p->session.start_realtime_ns;
-	info->duration_nanos = (int64_t)prof_duration_ns(p);
-	rc = 0;
-out:
-	if (h)
-		hot_report_free(h);
-	if (p)
-		prof_free(p);
-	return rc;
 }
 
 static void print_notes(const struct kb_buf *notes)
@@ -190,12 +144,16 @@ CMD(export)
 		struct fg_tree t;
 		if (fg_tree_init(&t, &err))
 			return cli_fail("export", "%s", err.msg);
-		char name[512];
-		int r = is_recording(input)
-			    ? load_recording(&t, input, &info, name, sizeof name, &err)
-			    : fg_tree_load_folded(&t, input, &err);
-		if (!r && !info.name)
-			info.name = strcmp(input, "-") == 0 ? "kbprof profile" : input;
+		struct profile_meta meta;
+		int r = profile_input_load(&t, input, info.event, &meta, &err);
+		if (!r) {
+			if (!info.name)
+				info.name = meta.name;
+			if (meta.from_recording) {
+				info.time_nanos = meta.time_nanos;
+				info.duration_nanos = meta.duration_nanos;
+			}
+		}
 		if (!r)
 			r = fmt == EXPORT_SPEEDSCOPE ? export_speedscope(&t, &info, &out, &err)
 			    : fmt == EXPORT_FOLDED   ? export_folded(&t, &out, &notes, &err)

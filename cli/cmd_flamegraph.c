@@ -2,23 +2,26 @@
  * differential one of two profiles). Wiring only: reports/flamegraph. */
 #include "cli/builtin.h"
 #include "reports/flamegraph.h"
+#include "reports/profile_input.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
 
 const char cmd_flamegraph_usage[] =
-    "usage: kbprof flamegraph [-o OUT.svg] [--diff BASE] [--title T] [--width PX]\n"
-    "                         [--min-width PX] FOLDED\n\n"
-    "Renders folded stacks (lines \"outer;inner;leaf COUNT\", as written by\n"
-    "`kbprof report --format folded` or FlameGraph's stackcollapse scripts) as an\n"
-    "SVG flame graph: hover for function, samples and share; 'Search' highlights\n"
-    "frames matching a regular expression; click a frame to zoom. FOLDED may be\n"
-    "'-' for standard input.\n\n"
+    "usage: kbprof flamegraph [-o OUT.svg] [--diff BASE] [--event E] [--title T]\n"
+    "                         [--width PX] [--min-width PX] PROFILE\n\n"
+    "Renders a profile as an SVG flame graph: hover for function, samples and share;\n"
+    "'Search' highlights frames matching a regular expression; click a frame to\n"
+    "zoom. PROFILE is a recording (`kbprof record -g`: its CPU samples' call chains,\n"
+    "symbolized) or folded stacks (lines \"outer;inner;leaf COUNT\", as written by\n"
+    "`kbprof report --format folded` or FlameGraph's stackcollapse scripts; '-' for\n"
+    "standard input).\n\n"
     "  -o, --output F     write the SVG to F instead of standard output\n"
-    "  -d, --diff BASE    differential graph: the shape of FOLDED, each frame red\n"
+    "  -d, --diff BASE    differential graph: the shape of PROFILE, each frame red\n"
     "                     when its share of samples grew since BASE, blue when it\n"
-    "                     shrank (BASE is folded stacks too)\n"
+    "                     shrank (BASE: a recording or folded stacks)\n"
+    "  -e, --event E      the recording's event to draw (default: its first CPU event)\n"
     "  -t, --title T      the title (default \"Flame Graph\")\n"
     "  -w, --width PX     image width in pixels (default 1200)\n"
     "      --min-width PX leave out frames narrower than PX (default 0.1)\n"
@@ -48,15 +51,16 @@ CMD(flamegraph)
 	    {"width", required_argument, NULL, 'w'},
 	    {"min-width", required_argument, NULL, 'm'},
 	    {"count-name", required_argument, NULL, 'c'},
+	    {"event", required_argument, NULL, 'e'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *output = NULL, *base_path = NULL;
+	const char *output = NULL, *base_path = NULL, *event = NULL;
 	struct fg_opts fo = {0};
 	unsigned long long width;
 	char *end;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:d:t:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:d:t:w:e:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			output = optarg;
@@ -84,13 +88,16 @@ CMD(flamegraph)
 		case 'c':
 			fo.count_name = optarg;
 			break;
+		case 'e':
+			event = optarg;
+			break;
 		default:
 			return cli_usage_error("flamegraph", "unknown option");
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error("flamegraph", optind < argc ? "one FOLDED file, please"
-								   : "FOLDED is required");
+		return cli_usage_error("flamegraph", optind < argc ? "one PROFILE, please"
+								   : "PROFILE is required");
 	const char *path = argv[optind];
 
 	struct kb_error err = {0};
@@ -99,18 +106,25 @@ CMD(flamegraph)
 	struct kb_buf svg = {0};
 	if (fg_tree_init(&now, &err))
 		return cli_fail("flamegraph", "%s", err.msg);
-	if (fg_tree_load_folded(&now, path, &err))
+	struct profile_meta meta, base_meta;
+	if (profile_input_load(&now, path, event, &meta, &err))
 		goto out;
+	char subtitle[1200];
 	if (base_path) {
 		if (fg_tree_init(&base, &err))
 			goto out;
 		have_base = 1;
-		if (fg_tree_load_folded(&base, base_path, &err))
+		if (profile_input_load(&base, base_path, event, &base_meta, &err))
 			goto out;
+		snprintf(subtitle, sizeof subtitle, "%s against %s", meta.name, base_meta.name);
+		if (!fo.subtitle)
+			fo.subtitle = subtitle;
 		if (fg_render_diff_svg(&base, &now, &fo, &svg, &err))
 			goto out;
-	} else if (fg_render_svg(&now, &fo, &svg, &err)) {
-		goto out;
+	} else {
+		fo.subtitle = meta.name;
+		if (fg_render_svg(&now, &fo, &svg, &err))
+			goto out;
 	}
 	rc = write_out(output, &svg);
 	err.msg[0] = '\0';

@@ -52,15 +52,15 @@ CMD(metta)
 			break;
 		case 'r':
 			if (cli_parse_u64(optarg, &v) || v == 0)
-				return cli_usage_error("metta",
-						       "--max-results wants a positive number, not '%s'",
-						       optarg);
+				return cli_usage_error(
+				    "metta", "--max-results wants a positive number, not '%s'",
+				    optarg);
 			ro.eval.max_results = v;
 			break;
 		case 's':
 			if (cli_parse_u64(optarg, &v))
-				return cli_usage_error("metta", "--max-steps wants a number, not '%s'",
-						       optarg);
+				return cli_usage_error(
+				    "metta", "--max-steps wants a number, not '%s'", optarg);
 			ro.eval.max_steps = v;
 			break;
 		case 'n':

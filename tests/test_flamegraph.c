@@ -2,6 +2,7 @@
  * the SVG parsed back with libxml2 (well-formed, frame widths proportional
  * to sample counts, labels that fit, colours, differential shares). */
 #include "reports/flamegraph.h"
+#include "tests/testutil.h"
 
 #include <criterion/criterion.h>
 #include <libxml/parser.h>
@@ -503,4 +504,41 @@ Test(flamegraph, differential_of_a_profile_with_itself_is_all_white)
 	kb_buf_free(&svg);
 	fg_tree_free(&a);
 	fg_tree_free(&b);
+}
+
+/* ---- the command ---- */
+
+Test(flamegraph, cli_draws_plain_and_differential_graphs_and_rejects_bad_input)
+{
+	char *dir = make_temp_dir();
+	char a[512], b[512], out[512];
+	snprintf(a, sizeof a, "%s/a.folded", dir);
+	snprintf(b, sizeof b, "%s/b.folded", dir);
+	snprintf(out, sizeof out, "%s/d.svg", dir);
+	cr_assert_eq(write_file(a, sample, strlen(sample)), 0);
+	const char *other = "main;eval 80\nmain;parse;lex 20\n";
+	cr_assert_eq(write_file(b, other, strlen(other)), 0);
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "flamegraph", a, NULL), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	struct kb_buf svg = {.data = r.out, .len = r.out_len};
+	xmlFreeDoc(parse_svg(&svg));
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "flamegraph", "--diff", a, b, "-o", out, NULL), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	run_result_free(&r);
+	size_t len;
+	char *text = read_file(out, &len);
+	cr_assert_not_null(text);
+	cr_expect(strstr(text, "eval (80 samples, 80.00%; base 55.00%, +25.00 points)"));
+	free(text);
+	cr_assert_eq(run_kbprof(&r, NULL, "flamegraph", "/nonexistent.folded", NULL), 0);
+	cr_expect_eq(r.status, 1);
+	cr_expect(strstr(r.err, "/nonexistent.folded: No such file"), "%s", r.err);
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "flamegraph", "--width", "5", a, NULL), 0);
+	cr_expect_eq(r.status, 2);
+	run_result_free(&r);
+	rm_rf(dir);
+	free(dir);
 }
