@@ -41,12 +41,18 @@ CMD(stat);
 CMD(record);
 CMD(dump);
 CMD(report);
+CMD(flamegraph);
+CMD(compare);
+CMD(export);
+CMD(html);
 CMD(bench);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
 extern const char cmd_kb_usage[], cmd_metta_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
 extern const char cmd_report_usage[];
+extern const char cmd_flamegraph_usage[], cmd_compare_usage[], cmd_export_usage[];
+extern const char cmd_html_usage[];
 extern const char cmd_bench_usage[];
 
 #endif

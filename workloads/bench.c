@@ -53,8 +53,37 @@ void bench_clock_start(struct bench_ctx *ctx)
 	ctx->clock_start = bench_now_ns();
 }
 
+/* KBPROF_BENCH_SLOWDOWN=NAME:PERCENT (dash, docs/kbprof-compare.md): every
+ * timed interval of benchmark NAME is made PERCENT% longer by spinning
+ * before the clock stops -- a real slowdown of the measured work, so that
+ * `kbprof compare` can be shown to catch one (scripts/compare-live).
+ * Returns the extra fraction for this benchmark, 0 when unset. */
+static double injected_slowdown(struct bench_ctx *ctx)
+{
+	const char *env = getenv("KBPROF_BENCH_SLOWDOWN");
+	const char *colon = env ? strrchr(env, ':') : NULL;
+	if (!colon || (size_t)(colon - env) != strlen(ctx->def->name) ||
+	    strncmp(env, ctx->def->name, (size_t)(colon - env)) != 0)
+		return 0;
+	char *end;
+	double pct = strtod(colon + 1, &end);
+	if (end == colon + 1 || *end != '\0' || !(pct > 0 && pct <= 1000)) {
+		bench_fail(ctx, "KBPROF_BENCH_SLOWDOWN='%s': the percentage must be in (0, 1000]",
+			   env);
+		return 0;
+	}
+	return pct / 100;
+}
+
 double bench_clock_stop(struct bench_ctx *ctx, unsigned metric)
 {
+	uint64_t elapsed = bench_now_ns() - ctx->clock_start;
+	double extra = injected_slowdown(ctx);
+	if (extra > 0) {
+		uint64_t until = ctx->clock_start + elapsed + (uint64_t)((double)elapsed * extra);
+		while (bench_now_ns() < until)
+			;
+	}
 	double ns = (double)(bench_now_ns() - ctx->clock_start);
 	bench_record(ctx, metric, ns);
 	return ns;

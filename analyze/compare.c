@@ -1,0 +1,339 @@
+/* compare: the noise-aware verdicts of `kbprof compare` (see compare.h).
+ * Owns: the rows of each compare_result. */
+#include "analyze/compare.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const verdict_names[] = {"improved", "regressed", "unchanged",
+					    "too noisy to say", "not compared"};
+static const char *const verdict_ids[] = {"improved", "regressed", "unchanged", "noisy",
+					  "not_compared"};
+
+const char *compare_verdict_name(enum compare_verdict v)
+{
+	return (unsigned)v < COMPARE_N_VERDICTS ? verdict_names[v] : "?";
+}
+
+const char *compare_verdict_id(enum compare_verdict v)
+{
+	return (unsigned)v < COMPARE_N_VERDICTS ? verdict_ids[v] : "?";
+}
+
+enum compare_verdict compare_decide(const struct stats_estimate *ratio, double margin,
+				    enum compare_floor_source floor_source, char *note,
+				    size_t note_size)
+{
+	double r = ratio->value, lo = ratio->lo, hi = ratio->hi;
+	double up = 1 + margin, down = 1 / (1 + margin);
+	if (lo > 1 && r > up) {
+		snprintf(note, note_size, "slower by more than the %.1f%% margin, interval above 1",
+			 100 * margin);
+		return COMPARE_REGRESSED;
+	}
+	if (hi < 1 && r < down) {
+		snprintf(note, note_size, "faster by more than the %.1f%% margin, interval below 1",
+			 100 * margin);
+		return COMPARE_IMPROVED;
+	}
+	int within = r >= down && r <= up;
+	if (within && floor_source == COMPARE_FLOOR_RUNS) {
+		/* The floor is the measured spread of this very statistic (the
+		 * median at this sample count) between runs of one build: an
+		 * estimate inside it is what a rerun gives. */
+		snprintf(note, note_size, "within the %.1f%% spread of same-build runs",
+			 100 * margin);
+		return COMPARE_UNCHANGED;
+	}
+	double wide_up = 1 + 2 * margin, wide_down = 1 / (1 + 2 * margin);
+	if (within && lo >= wide_down && hi <= wide_up) {
+		snprintf(note, note_size, "within the %.1f%% margin", 100 * margin);
+		return COMPARE_UNCHANGED;
+	}
+	if (!within)
+		snprintf(note, note_size,
+			 "beyond the %.1f%% margin, but the interval includes no change",
+			 100 * margin);
+	else
+		snprintf(note, note_size,
+			 "within the %.1f%% margin, but the interval does not rule out a "
+			 "change of %.1f%%",
+			 100 * margin, 200 * margin);
+	return COMPARE_NOISY;
+}
+
+/* Robust coefficient of variation: 1.4826 * MAD / median. */
+static int robust_cv(const double *x, size_t n, double *out, struct kb_error *err)
+{
+	double med, mad;
+	if (stats_median(x, n, &med, err) || stats_mad(x, n, &mad, err))
+		return -1;
+	*out = med > 0 ? STATS_MAD_NORMAL * mad / med : 0;
+	return 0;
+}
+
+static const struct benchfile_metric *usable_metric(const struct benchfile *bf, const char *bench,
+						    const char *metric)
+{
+	const struct benchfile_bench *b = benchfile_find(bf, bench);
+	if (!b || strcmp(b->status, "ok") != 0)
+		return NULL;
+	const struct benchfile_metric *m = benchfile_metric(b, metric);
+	return m && m->n > 0 ? m : NULL;
+}
+
+/* The largest |ln(m_i / m_j)| over the medians of BASE and the noise runs,
+ * as a relative change; sets *runs to the number of runs used (the floor
+ * is only meaningful with two or more). */
+static int runs_floor(const struct benchfile_metric *base, const char *bench, const char *metric,
+		      const struct compare_opts *o, double *floor, size_t *runs,
+		      struct kb_error *err)
+{
+	double *med = malloc((o->n_noise + 1) * sizeof *med);
+	if (!med)
+		return kb_error_set(err, "out of memory");
+	size_t n = 0;
+	if (stats_median(base->samples, base->n, &med[n++], err)) {
+		free(med);
+		return -1;
+	}
+	for (size_t i = 0; i < o->n_noise; i++) {
+		const struct benchfile_metric *m = usable_metric(o->noise[i], bench, metric);
+		if (m && stats_median(m->samples, m->n, &med[n++], err)) {
+			free(med);
+			return -1;
+		}
+	}
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = i + 1; j < n; j++) {
+			if (med[i] == med[j])
+				continue;
+			if (med[i] <= 0 || med[j] <= 0) {
+				worst = INFINITY;
+				continue;
+			}
+			double d = fabs(log(med[i] / med[j]));
+			if (d > worst)
+				worst = d;
+		}
+	}
+	free(med);
+	*runs = n;
+	*floor = expm1(worst);
+	return 0;
+}
+
+static int all_equal(const double *a, size_t na, const double *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++)
+		if (a[i] != a[0])
+			return 0;
+	for (size_t i = 0; i < nb; i++)
+		if (b[i] != a[0])
+			return 0;
+	return 1;
+}
+
+__attribute__((format(printf, 2, 3))) static void not_compared(struct compare_row *row,
+							       const char *fmt, ...)
+{
+	row->verdict = COMPARE_NOT_COMPARED;
+	row->floor_source = COMPARE_FLOOR_NONE;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(row->note, sizeof row->note, fmt, ap);
+	va_end(ap);
+}
+
+static const char *side_problem(const struct benchfile_bench *b)
+{
+	if (!b)
+		return "absent";
+	if (strcmp(b->status, "ok") != 0)
+		return b->status;
+	return NULL;
+}
+
+static int compare_metric(const struct benchfile_metric *mb, const struct benchfile_metric *mn,
+			  const struct compare_opts *o, double threshold, struct compare_row *row,
+			  struct kb_error *err)
+{
+	row->n_base = mb->n;
+	row->n_new = mn->n;
+	if (strcmp(mb->unit, mn->unit) != 0) {
+		not_compared(row, "units differ: %s in BASE, %s in NEW", mb->unit, mn->unit);
+		return 0;
+	}
+	if (mb->n == 0 || mn->n == 0) {
+		not_compared(row, "no samples in %s", mb->n == 0 ? "BASE" : "NEW");
+		return 0;
+	}
+	if (stats_median(mb->samples, mb->n, &row->base_median, err) ||
+	    stats_median(mn->samples, mn->n, &row->new_median, err))
+		return -1;
+	if (all_equal(mb->samples, mb->n, mn->samples, mn->n)) {
+		/* Identical constant series (a byte count, zero major faults):
+		 * the ratio is 1 even when both are 0. */
+		row->ratio = (struct stats_estimate){1, 1, 1, STATS_DEFAULT_LEVEL};
+	} else if (row->base_median <= 0) {
+		not_compared(row, "the BASE median is %s: no ratio",
+			     row->base_median == 0 ? "0" : "negative");
+		return 0;
+	} else {
+		struct kb_error serr;
+		if (stats_ratio_of_medians(mn->samples, mn->n, mb->samples, mb->n, &o->boot,
+					   &row->ratio, &serr)) {
+			not_compared(row, "no interval: %s", serr.msg);
+			return 0;
+		}
+	}
+
+	row->floor_source = COMPARE_FLOOR_WITHIN;
+	if (o->n_noise > 0) {
+		if (runs_floor(mb, row->bench, row->metric, o, &row->floor, &row->floor_runs, err))
+			return -1;
+		if (row->floor_runs >= 2)
+			row->floor_source = COMPARE_FLOOR_RUNS;
+	}
+	if (row->floor_source == COMPARE_FLOOR_WITHIN) {
+		double cb, cn;
+		if (robust_cv(mb->samples, mb->n, &cb, err) ||
+		    robust_cv(mn->samples, mn->n, &cn, err))
+			return -1;
+		row->floor = cb > cn ? cb : cn;
+		row->floor_runs = 0;
+	}
+	row->margin = row->floor > threshold ? row->floor : threshold;
+	if (!isfinite(row->margin)) {
+		row->verdict = COMPARE_NOISY;
+		snprintf(row->note, sizeof row->note,
+			 "the noise runs disagree without bound (a median of 0 beside one that "
+			 "is not)");
+		return 0;
+	}
+	row->verdict = compare_decide(&row->ratio, row->margin, row->floor_source, row->note,
+				      sizeof row->note);
+	if (o->n_noise > 0 && row->floor_source == COMPARE_FLOOR_WITHIN) {
+		size_t len = strlen(row->note);
+		snprintf(row->note + len, sizeof row->note - len,
+			 "; no noise run has it: within-run floor");
+	}
+	return 0;
+}
+
+static struct compare_row *add_row(struct compare_result *res, size_t *cap, const char *bench,
+				   const char *metric, const char *unit)
+{
+	if (res->n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		struct compare_row *p = realloc(res->rows, c * sizeof *p);
+		if (!p)
+			return NULL;
+		res->rows = p;
+		*cap = c;
+	}
+	struct compare_row *row = &res->rows[res->n++];
+	memset(row, 0, sizeof *row);
+	row->bench = bench;
+	row->metric = metric;
+	row->unit = unit;
+	row->base_median = row->new_median = NAN;
+	row->ratio = (struct stats_estimate){NAN, NAN, NAN, STATS_DEFAULT_LEVEL};
+	row->floor = row->margin = NAN;
+	return row;
+}
+
+int compare_runs(const struct benchfile *base, const struct benchfile *now,
+		 const struct compare_opts *opts, struct compare_result *out, struct kb_error *err)
+{
+	static const struct compare_opts defaults = {.threshold = -1};
+	const struct compare_opts *o = opts ? opts : &defaults;
+	memset(out, 0, sizeof *out);
+	out->threshold = o->threshold < 0 ? COMPARE_DEFAULT_THRESHOLD : o->threshold;
+	out->n_noise = o->n_noise;
+	out->base_path = base->path;
+	out->new_path = now->path;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < now->n_benches; i++) {
+		const struct benchfile_bench *bn = &now->benches[i];
+		const struct benchfile_bench *bb = benchfile_find(base, bn->name);
+		const char *pb = side_problem(bb), *pn = side_problem(bn);
+		if (pb || pn || bn->n_metrics == 0) {
+			const char *headline = bn->n_metrics ? bn->metrics[0].name : "";
+			const char *unit = bn->n_metrics ? bn->metrics[0].unit : "";
+			struct compare_row *row = add_row(out, &cap, bn->name, headline, unit);
+			if (!row)
+				goto oom;
+			if (pb)
+				not_compared(row, "%s in BASE", pb);
+			else if (pn)
+				not_compared(row, "%s in NEW", pn);
+			else
+				not_compared(row, "no metrics");
+			if (pn && bn->error) {
+				size_t len = strlen(row->note);
+				snprintf(row->note + len, sizeof row->note - len, ": %s",
+					 bn->error);
+			} else if (pb && bb && bb->error) {
+				size_t len = strlen(row->note);
+				snprintf(row->note + len, sizeof row->note - len, ": %s",
+					 bb->error);
+			}
+			continue;
+		}
+		size_t nm = o->all_metrics ? bn->n_metrics : 1;
+		for (size_t k = 0; k < nm; k++) {
+			const struct benchfile_metric *mn = &bn->metrics[k];
+			struct compare_row *row = add_row(out, &cap, bn->name, mn->name, mn->unit);
+			if (!row)
+				goto oom;
+			const struct benchfile_metric *mb =
+			    o->all_metrics ? benchfile_metric(bb, mn->name)
+					   : (bb->n_metrics ? &bb->metrics[0] : NULL);
+			if (!mb) {
+				not_compared(row, "no metric '%s' in BASE", mn->name);
+				continue;
+			}
+			if (strcmp(mb->name, mn->name) != 0) {
+				not_compared(row, "headline metrics differ: %s in BASE, %s in NEW",
+					     mb->name, mn->name);
+				continue;
+			}
+			struct kb_error inner;
+			if (compare_metric(mb, mn, o, out->threshold, row, &inner)) {
+				kb_error_set(err, "%s/%s: %s", row->bench, row->metric, inner.msg);
+				compare_result_free(out);
+				return -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < base->n_benches; i++) {
+		const struct benchfile_bench *bb = &base->benches[i];
+		if (benchfile_find(now, bb->name))
+			continue;
+		struct compare_row *row =
+		    add_row(out, &cap, bb->name, bb->n_metrics ? bb->metrics[0].name : "",
+			    bb->n_metrics ? bb->metrics[0].unit : "");
+		if (!row)
+			goto oom;
+		not_compared(row, "absent in NEW");
+	}
+	for (size_t i = 0; i < out->n; i++)
+		out->counts[out->rows[i].verdict]++;
+	return 0;
+oom:
+	compare_result_free(out);
+	return kb_error_set(err, "compare: out of memory");
+}
+
+void compare_result_free(struct compare_result *res)
+{
+	free(res->rows);
+	res->rows = NULL;
+	res->n = 0;
+}

@@ -1,0 +1,446 @@
+/* Tests for analyze/benchfile (the bench JSON reader), analyze/compare (the
+ * noise-aware verdicts), reports/compare_report and `kbprof compare`.
+ * Synthetic runs are built from a seeded generator so every verdict is
+ * reproducible; tests/data/compare/ holds results of real bench runs. */
+#include "analyze/benchfile.h"
+#include "analyze/compare.h"
+#include "reports/compare_report.h"
+#include "tests/testutil.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- building synthetic bench results ---- */
+
+struct spec {
+	const char *name;
+	double median; /* ns */
+	double cv;     /* relative spread of the samples */
+	size_t n;
+	const char *status; /* NULL: "ok" */
+};
+
+static double gauss(struct stats_rng *rng)
+{
+	double u1 = ((double)(stats_rng_next(rng) >> 11) + 1) / 9007199254740993.0;
+	double u2 = (double)(stats_rng_next(rng) >> 11) / 9007199254740992.0;
+	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+static json_t *metric_json(const char *name, const char *unit, const double *x, size_t n)
+{
+	json_t *samples = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(samples, json_real(x[i]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:n}", "name", name, "unit", unit, "summary", "",
+			 "samples", samples, "stats");
+}
+
+/* A bench document with one "time" metric per spec; samples drawn around
+ * each median with the given spread. */
+static char *make_run(const struct spec *specs, size_t n, uint64_t seed, const char *commit)
+{
+	struct stats_rng rng;
+	stats_rng_seed(&rng, seed);
+	json_t *benches = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct spec *s = &specs[i];
+		double *x = malloc((s->n ? s->n : 1) * sizeof *x);
+		for (size_t k = 0; k < s->n; k++)
+			x[k] = s->median * (1 + s->cv * gauss(&rng));
+		json_t *metrics = json_array();
+		if (!s->status || strcmp(s->status, "ok") == 0)
+			json_array_append_new(metrics, metric_json("time", "ns", x, s->n));
+		free(x);
+		json_array_append_new(benches,
+				      json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", s->name,
+						"group", "compilation", "summary", "", "status",
+						s->status ? s->status : "ok", "error",
+						s->status && strcmp(s->status, "ok") != 0
+						    ? json_string("it broke")
+						    : json_null(),
+						"metrics", metrics));
+	}
+	json_t *doc = json_pack("{s:s, s:i, s:s, s:{s:s, s:s}, s:o}", "schema", "kbprof-bench",
+				"schema_version", 1, "suite", "kb_persistence", "kbprof", "version",
+				"0.1.0", "commit", commit, "benchmarks", benches);
+	char *text = json_dumps(doc, 0);
+	json_decref(doc);
+	return text;
+}
+
+static void load_run(struct benchfile *bf, const struct spec *specs, size_t n, uint64_t seed,
+		     const char *origin)
+{
+	char *text = make_run(specs, n, seed, origin);
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_parse(bf, text, strlen(text), origin, &err), 0, "%s", err.msg);
+	free(text);
+}
+
+static const struct compare_row *row_of(const struct compare_result *r, const char *bench)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->rows[i].bench, bench) == 0)
+			return &r->rows[i];
+	cr_assert_fail("no row for %s", bench);
+	return NULL;
+}
+
+#define NSPECS 4
+static const struct spec suite[NSPECS] = {
+    {"compile_small_kb", 12e6, 0.02, 30, NULL},
+    {"query_warm_small_kb", 40e3, 0.03, 30, NULL},
+    {"serialize_small_kb", 3e6, 0.02, 30, NULL},
+    {"startup_time_small_kb", 15e6, 0.02, 30, NULL},
+};
+
+/* ---- the decision rule ---- */
+
+Test(compare, decides_by_interval_and_margin)
+{
+	static const struct {
+		double r, lo, hi, margin;
+		enum compare_floor_source src;
+		enum compare_verdict want;
+	} cases[] = {
+	    {1.20, 1.15, 1.25, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_REGRESSED},
+	    {0.80, 0.75, 0.85, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_IMPROVED},
+	    {1.01, 0.98, 1.04, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_UNCHANGED},
+	    /* significant, but under the margin */
+	    {1.04, 1.02, 1.06, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_UNCHANGED},
+	    /* beyond the margin, but the interval has 1 */
+	    {1.20, 0.95, 1.40, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_NOISY},
+	    {1.20, 0.95, 1.40, 0.05, COMPARE_FLOOR_RUNS, COMPARE_NOISY},
+	    /* cannot rule out +10%: too noisy with a within-run floor; with a
+	     * floor measured over runs, the estimate is what a rerun gives */
+	    {1.02, 0.80, 1.30, 0.05, COMPARE_FLOOR_WITHIN, COMPARE_NOISY},
+	    {1.02, 0.80, 1.30, 0.05, COMPARE_FLOOR_RUNS, COMPARE_UNCHANGED},
+	    /* a 25% noise floor hides 20% */
+	    {1.20, 1.15, 1.25, 0.25, COMPARE_FLOOR_RUNS, COMPARE_UNCHANGED},
+	    {1.00, 1.00, 1.00, 0.00, COMPARE_FLOOR_WITHIN, COMPARE_UNCHANGED},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct stats_estimate e = {cases[i].r, cases[i].lo, cases[i].hi, 0.95};
+		char note[256];
+		enum compare_verdict v =
+		    compare_decide(&e, cases[i].margin, cases[i].src, note, sizeof note);
+		cr_expect_eq(v, cases[i].want, "case %zu: %s (%s)", i, compare_verdict_name(v),
+			     note);
+	}
+}
+
+/* ---- whole runs ---- */
+
+Test(compare, two_runs_of_the_same_build_are_unchanged)
+{
+	struct benchfile a, b;
+	load_run(&a, suite, NSPECS, 1, "a.json");
+	load_run(&b, suite, NSPECS, 2, "b.json");
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&a, &b, NULL, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.n, NSPECS);
+	for (size_t i = 0; i < res.n; i++)
+		cr_expect_eq(res.rows[i].verdict, COMPARE_UNCHANGED, "%s: %s (%s)",
+			     res.rows[i].bench, compare_verdict_name(res.rows[i].verdict),
+			     res.rows[i].note);
+	cr_expect_eq(res.counts[COMPARE_UNCHANGED], NSPECS);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+Test(compare, a_twenty_percent_slowdown_regresses_that_benchmark_only)
+{
+	struct spec slow[NSPECS];
+	memcpy(slow, suite, sizeof slow);
+	slow[2].median *= 1.20;
+	struct benchfile a, b;
+	load_run(&a, suite, NSPECS, 1, "a.json");
+	load_run(&b, slow, NSPECS, 2, "b.json");
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&a, &b, NULL, &res, &err), 0, "%s", err.msg);
+	for (size_t i = 0; i < res.n; i++) {
+		enum compare_verdict want = i == 2 ? COMPARE_REGRESSED : COMPARE_UNCHANGED;
+		cr_expect_eq(res.rows[i].verdict, want, "%s: %s (%s)", res.rows[i].bench,
+			     compare_verdict_name(res.rows[i].verdict), res.rows[i].note);
+	}
+	const struct compare_row *r = row_of(&res, "serialize_small_kb");
+	cr_expect(r->ratio.value > 1.15 && r->ratio.value < 1.25, "%f", r->ratio.value);
+	cr_expect(r->ratio.lo < r->ratio.value && r->ratio.value < r->ratio.hi);
+	cr_expect_eq(r->floor_source, COMPARE_FLOOR_WITHIN);
+	cr_expect(r->floor > 0.005 && r->floor < 0.05, "%f", r->floor);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+Test(compare, a_speedup_is_an_improvement)
+{
+	struct spec fast[NSPECS];
+	memcpy(fast, suite, sizeof fast);
+	fast[0].median *= 0.7;
+	struct benchfile a, b;
+	load_run(&a, suite, NSPECS, 1, "a.json");
+	load_run(&b, fast, NSPECS, 2, "b.json");
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&a, &b, NULL, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(row_of(&res, "compile_small_kb")->verdict, COMPARE_IMPROVED);
+	cr_expect_eq(res.counts[COMPARE_IMPROVED], 1);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+Test(compare, noise_runs_set_the_floor_from_the_spread_of_medians)
+{
+	/* Base runs whose medians drift by 10% between runs: a 6% change is then
+	 * within the noise; the same change with no noise runs is a regression. */
+	struct spec drift[NSPECS], slower[NSPECS];
+	memcpy(drift, suite, sizeof drift);
+	memcpy(slower, suite, sizeof slower);
+	for (size_t i = 0; i < NSPECS; i++) {
+		drift[i].median *= 1.10;
+		drift[i].cv = slower[i].cv = 0.005;
+		slower[i].median *= 1.08;
+	}
+	struct spec tight[NSPECS];
+	memcpy(tight, suite, sizeof tight);
+	for (size_t i = 0; i < NSPECS; i++)
+		tight[i].cv = 0.005;
+	struct benchfile a, b, n1;
+	load_run(&a, tight, NSPECS, 1, "a.json");
+	load_run(&b, slower, NSPECS, 2, "b.json");
+	load_run(&n1, drift, NSPECS, 3, "noise1.json");
+	struct kb_error err = {0};
+	struct compare_result plain, noisy;
+	cr_assert_eq(compare_runs(&a, &b, NULL, &plain, &err), 0, "%s", err.msg);
+	const struct benchfile *noise[] = {&n1};
+	struct compare_opts o = {.threshold = -1, .noise = noise, .n_noise = 1};
+	cr_assert_eq(compare_runs(&a, &b, &o, &noisy, &err), 0, "%s", err.msg);
+	for (size_t i = 0; i < NSPECS; i++) {
+		cr_expect_eq(plain.rows[i].verdict, COMPARE_REGRESSED, "%s: %s",
+			     plain.rows[i].bench, plain.rows[i].note);
+		cr_expect_eq(noisy.rows[i].verdict, COMPARE_UNCHANGED, "%s: %s",
+			     noisy.rows[i].bench, noisy.rows[i].note);
+		cr_expect_eq(noisy.rows[i].floor_source, COMPARE_FLOOR_RUNS);
+		cr_expect_eq(noisy.rows[i].floor_runs, 2);
+		cr_expect(fabs(noisy.rows[i].floor - 0.10) < 0.01, "%f", noisy.rows[i].floor);
+		cr_expect(fabs(noisy.rows[i].margin - noisy.rows[i].floor) < 1e-12);
+	}
+	compare_result_free(&plain);
+	compare_result_free(&noisy);
+	benchfile_free(&a);
+	benchfile_free(&b);
+	benchfile_free(&n1);
+}
+
+static const char time_doc[] =
+    "{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":["
+    "{\"name\":\"query_cold_small_kb\",\"status\":\"ok\",\"metrics\":["
+    "{\"name\":\"time\",\"unit\":\"ns\",\"samples\":[%s],\"stats\":null}]}]}";
+
+static enum compare_verdict verdict_of(const char *base, const char *now, double threshold,
+				       char *note)
+{
+	char t1[512], t2[512];
+	snprintf(t1, sizeof t1, time_doc, base);
+	snprintf(t2, sizeof t2, time_doc, now);
+	struct benchfile a, b;
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_parse(&a, t1, strlen(t1), "a", &err), 0, "%s", err.msg);
+	cr_assert_eq(benchfile_parse(&b, t2, strlen(t2), "b", &err), 0, "%s", err.msg);
+	struct compare_result res;
+	struct compare_opts o = {.threshold = threshold};
+	cr_assert_eq(compare_runs(&a, &b, &o, &res, &err), 0, "%s", err.msg);
+	enum compare_verdict v = res.rows[0].verdict;
+	strcpy(note, res.rows[0].note);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+	return v;
+}
+
+Test(compare, few_widely_spread_samples_are_too_noisy_to_say)
+{
+	char note[256];
+	/* Medians 3 and 3.6 (+20%), but samples spread over a factor of five. */
+	enum compare_verdict v =
+	    verdict_of("1e6,2e6,3e6,4e6,5e6", "1.5e6,2.5e6,3.6e6,4.5e6,5.5e6", 0.02, note);
+	cr_expect_eq(v, COMPARE_NOISY, "%s: %s", compare_verdict_name(v), note);
+	/* The same +20% with tight samples is a regression. */
+	v = verdict_of("2.99e6,3e6,3.01e6,3e6,3.02e6", "3.59e6,3.6e6,3.61e6,3.6e6,3.58e6", 0.02,
+		       note);
+	cr_expect_eq(v, COMPARE_REGRESSED, "%s: %s", compare_verdict_name(v), note);
+}
+
+Test(compare, missing_failed_and_skipped_benchmarks_are_not_compared)
+{
+	struct spec base[3] = {{"a_kb", 1e6, 0.01, 10, NULL},
+			       {"b_kb", 1e6, 0.01, 10, NULL},
+			       {"gone_kb", 1e6, 0.01, 10, NULL}};
+	struct spec now[3] = {{"a_kb", 1e6, 0.01, 10, "failed"},
+			      {"b_kb", 1e6, 0.01, 10, "skipped"},
+			      {"new_kb", 1e6, 0.01, 10, NULL}};
+	struct benchfile a, b;
+	load_run(&a, base, 3, 1, "a.json");
+	load_run(&b, now, 3, 2, "b.json");
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&a, &b, NULL, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.n, 4);
+	cr_expect_eq(res.counts[COMPARE_NOT_COMPARED], 4);
+	cr_expect_str_eq(row_of(&res, "a_kb")->note, "failed in NEW: it broke");
+	cr_expect_str_eq(row_of(&res, "b_kb")->note, "skipped in NEW: it broke");
+	cr_expect_str_eq(row_of(&res, "new_kb")->note, "absent in BASE");
+	cr_expect_str_eq(row_of(&res, "gone_kb")->note, "absent in NEW");
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+static const char const_doc[] =
+    "{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":["
+    "{\"name\":\"memory_footprint_small_kb\",\"status\":\"ok\",\"metrics\":["
+    "{\"name\":\"rss_growth\",\"unit\":\"bytes\",\"samples\":[%s],\"stats\":null},"
+    "{\"name\":\"major_faults\",\"unit\":\"faults\",\"samples\":[%s],\"stats\":null}]}]}";
+
+Test(compare, identical_constant_series_are_unchanged_even_at_zero)
+{
+	char t1[512], t2[512];
+	snprintf(t1, sizeof t1, const_doc, "4096,4096,4096", "0,0,0");
+	snprintf(t2, sizeof t2, const_doc, "4096,4096,4096", "0,0,0");
+	struct benchfile a, b;
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_parse(&a, t1, strlen(t1), "a", &err), 0, "%s", err.msg);
+	cr_assert_eq(benchfile_parse(&b, t2, strlen(t2), "b", &err), 0, "%s", err.msg);
+	struct compare_result res;
+	struct compare_opts o = {.threshold = -1, .all_metrics = 1};
+	cr_assert_eq(compare_runs(&a, &b, &o, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.n, 2);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_UNCHANGED, "%s", res.rows[0].note);
+	cr_expect_eq(res.rows[1].verdict, COMPARE_UNCHANGED, "%s", res.rows[1].note);
+	cr_expect_eq(res.rows[1].ratio.value, 1.0);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+Test(compare, a_zero_base_median_has_no_ratio)
+{
+	char t1[512], t2[512];
+	snprintf(t1, sizeof t1, const_doc, "4096", "0,0,0");
+	snprintf(t2, sizeof t2, const_doc, "4096", "3,4,5");
+	struct benchfile a, b;
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_parse(&a, t1, strlen(t1), "a", &err), 0, "%s", err.msg);
+	cr_assert_eq(benchfile_parse(&b, t2, strlen(t2), "b", &err), 0, "%s", err.msg);
+	struct compare_result res;
+	struct compare_opts o = {.threshold = -1, .all_metrics = 1};
+	cr_assert_eq(compare_runs(&a, &b, &o, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.rows[1].verdict, COMPARE_NOT_COMPARED);
+	cr_expect(strstr(res.rows[1].note, "BASE median is 0"), "%s", res.rows[1].note);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+/* ---- the reader ---- */
+
+Test(compare, reader_names_the_file_and_field_of_bad_input)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"{\"schema\":\"other\"}", "x.json: not a kbprof bench result"},
+	    {"{\"schema\":\"kbprof-bench\",\"schema_version\":2,\"benchmarks\":[]}",
+	     "x.json: schema_version 2: this kbprof reads version 1"},
+	    {"{\"schema\":\"kbprof-bench\",\"schema_version\":1}", "benchmarks: missing"},
+	    {"{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":[{\"name\":\"a\","
+	     "\"status\":\"ok\",\"metrics\":[{\"name\":\"time\",\"unit\":\"ns\",\"samples\":[1,"
+	     "\"2\"]}]}]}",
+	     "x.json: benchmarks[0].metrics[0].samples[1]: not a number"},
+	    {"{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":[{\"status\":"
+	     "\"ok\"}]}",
+	     "benchmarks[0].name: missing"},
+	    {"{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":[{\"name\":\"a\","
+	     "\"status\":\"ok\",\"metrics\":[]},{\"name\":\"a\",\"status\":\"ok\",\"metrics\":[]}"
+	     "]}",
+	     "benchmarks[1]: 'a' appears twice"},
+	    {"{\"schema\": \"kbprof-bench\",\n \"schema_version\": 1,", "x.json:2:"},
+	    {"", "x.json:"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct benchfile bf;
+		struct kb_error err = {0};
+		cr_expect_eq(benchfile_parse(&bf, bad[i].text, strlen(bad[i].text), "x.json", &err),
+			     -1, "case %zu accepted", i);
+		cr_expect(strstr(err.msg, bad[i].want), "case %zu: '%s'", i, err.msg);
+	}
+}
+
+/* ---- rendering ---- */
+
+Test(compare, json_report_parses_and_carries_every_row)
+{
+	struct spec slow[NSPECS];
+	memcpy(slow, suite, sizeof slow);
+	slow[1].median *= 1.2;
+	struct benchfile a, b;
+	load_run(&a, suite, NSPECS, 1, "a.json");
+	load_run(&b, slow, NSPECS, 2, "b.json");
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&a, &b, NULL, &res, &err), 0, "%s", err.msg);
+	struct kb_buf out = {0};
+	cr_assert_eq(compare_report_render(&res, &a, &b, COMPARE_FORMAT_JSON, &out, &err), 0);
+	json_error_t je;
+	json_t *doc = json_loads(out.data, 0, &je);
+	cr_assert_not_null(doc, "%s", je.text);
+	cr_expect_str_eq(json_string_value(json_object_get(doc, "schema")), "kbprof-compare");
+	json_t *results = json_object_get(doc, "results");
+	cr_expect_eq(json_array_size(results), NSPECS);
+	json_t *r1 = json_array_get(results, 1);
+	cr_expect_str_eq(json_string_value(json_object_get(r1, "verdict")), "regressed");
+	cr_expect_eq(json_array_size(json_object_get(r1, "ratio_ci95")), 2);
+	cr_expect_eq(
+	    json_integer_value(json_object_get(json_object_get(doc, "counts"), "regressed")), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(doc, "new"), "commit")),
+			 "b.json");
+	json_decref(doc);
+	kb_buf_free(&out);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
+
+Test(compare, markdown_report_is_a_table_with_a_summary_heading)
+{
+	struct benchfile a, b;
+	load_run(&a, suite, NSPECS, 1, "a.json");
+	load_run(&b, suite, NSPECS, 2, "b.json");
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&a, &b, NULL, &res, &err), 0, "%s", err.msg);
+	struct kb_buf out = {0};
+	cr_assert_eq(compare_report_render(&res, &a, &b, COMPARE_FORMAT_MARKDOWN, &out, &err), 0);
+	cr_expect(strstr(out.data, "### kbprof compare: 0 regressed, 4 unchanged\n"), "%s",
+		  out.data);
+	cr_expect(strstr(out.data, "| benchmark | base | new | change |"));
+	cr_expect(strstr(out.data, "| `query_warm_small_kb` | "));
+	size_t rows = 0;
+	for (const char *p = out.data; (p = strstr(p, "\n| `")); p++)
+		rows++;
+	cr_expect_eq(rows, NSPECS);
+	kb_buf_free(&out);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+}
