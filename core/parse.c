@@ -766,6 +766,7 @@ static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_t
 			size_t len = (size_t)(e - p);
 			if (ahead.pos < e)
 				ahead.pos = e;
+			ahead_fill(ps, &ahead);
 			if (!special_start[*p]) {
 				if (len == 1 && *p == '!' && depth == 0) {
 					if (bang)
