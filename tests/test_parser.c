@@ -368,8 +368,9 @@ Test(parser, tokens_after_tricky_strings_and_comments_read_the_same)
 			   "(k \"\" \"\" sym7 \";\" sym8)";
 	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
 	cr_assert_eq(c.n, 4);
-	const char *want[] = {"(f \"a) (b \\\" c; d\" sym1 sym2)", "(g \"\\\\\" sym3 \"\\\\\\\"\" sym4)",
-			      "(h sym5 \"\xc3\xa9\" sym6)", "(k \"\" \"\" sym7 \";\" sym8)"};
+	const char *want[] = {"(f \"a) (b \\\" c; d\" sym1 sym2)",
+			      "(g \"\\\\\" sym3 \"\\\\\\\"\" sym4)", "(h sym5 \"\xc3\xa9\" sym6)",
+			      "(k \"\" \"\" sym7 \";\" sym8)"};
 	for (int i = 0; i < 4; i++) {
 		char *p = print_term(st, c.atoms[i]);
 		cr_expect_str_eq(p, want[i]);
