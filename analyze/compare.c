@@ -85,9 +85,25 @@ static const struct benchfile_metric *usable_metric(const struct benchfile *bf, 
 	return m && m->n > 0 ? m : NULL;
 }
 
-/* The largest |ln(m_i / m_j)| over the medians of BASE and the noise runs,
- * as a relative change; sets *runs to the number of runs used (the floor
- * is only meaningful with two or more). */
+/* Two-sided 97.5% quantiles of Student's t with df = 1..30 degrees of
+ * freedom (standard tables); above 30, the values for 40, 60, 120 and the
+ * normal limit. */
+static double t975(size_t df)
+{
+	static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+				   2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+				   2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+				   2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+	if (df >= 1 && df <= 30)
+		return t[df - 1];
+	return df <= 40 ? 2.021 : df <= 60 ? 2.000 : df <= 120 ? 1.980 : 1.960;
+}
+
+/* The noise floor from repeated runs of the base build (BASE and the noise
+ * runs): with s the sample standard deviation of ln(median) over the k runs,
+ * the 95% prediction bound for the log ratio of two further runs,
+ * t(0.975, k - 1) * sqrt(2) * s, as a relative change. Sets *runs to k (the
+ * floor is only meaningful with k >= 2; k = 2 gives a wide one). */
 static int runs_floor(const struct benchfile_metric *base, const char *bench, const char *metric,
 		      const struct compare_opts *o, double *floor, size_t *runs,
 		      struct kb_error *err)
@@ -107,23 +123,22 @@ static int runs_floor(const struct benchfile_metric *base, const char *bench, co
 			return -1;
 		}
 	}
-	double worst = 0;
+	*runs = n;
+	int equal = 1, nonpositive = 0;
 	for (size_t i = 0; i < n; i++) {
-		for (size_t j = i + 1; j < n; j++) {
-			if (med[i] == med[j])
-				continue;
-			if (med[i] <= 0 || med[j] <= 0) {
-				worst = INFINITY;
-				continue;
-			}
-			double d = fabs(log(med[i] / med[j]));
-			if (d > worst)
-				worst = d;
-		}
+		equal &= med[i] == med[0];
+		nonpositive |= med[i] <= 0;
+	}
+	if (equal) {
+		*floor = 0;
+	} else if (nonpositive) {
+		*floor = INFINITY; /* a 0 beside a non-zero median: no bound */
+	} else {
+		for (size_t i = 0; i < n; i++)
+			med[i] = log(med[i]);
+		*floor = n >= 2 ? expm1(t975(n - 1) * sqrt(2.0) * stats_stddev(med, n)) : 0;
 	}
 	free(med);
-	*runs = n;
-	*floor = expm1(worst);
 	return 0;
 }
 
