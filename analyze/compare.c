@@ -85,9 +85,26 @@ static const struct benchfile_metric *usable_metric(const struct benchfile *bf, 
 	return m && m->n > 0 ? m : NULL;
 }
 
-/* The largest |ln(m_i / m_j)| over the medians of BASE and the noise runs,
- * as a relative change; sets *runs to the number of runs used (the floor
- * is only meaningful with two or more). */
+/* Two-sided 97.5% quantiles of Student's t with df = 1..30 degrees of
+ * freedom (standard tables); above 30, the values for 40, 60, 120 and the
+ * normal limit. */
+static double t975(size_t df)
+{
+	static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+				   2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+				   2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+				   2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+	if (df >= 1 && df <= 30)
+		return t[df - 1];
+	return df <= 40 ? 2.021 : df <= 60 ? 2.000 : df <= 120 ? 1.980 : 1.960;
+}
+
+/* The noise floor from repeated runs of the base build (BASE and the noise
+ * runs): with s the sample standard deviation of ln(median) over the k runs,
+ * the 95% prediction bound for how far one further run's ln(median) falls
+ * from their mean, t(0.975, k - 1) * sqrt(1 + 1/k) * s, as a relative
+ * change. Sets *runs to k (the floor is only meaningful with k >= 2; k = 2
+ * gives a wide one). */
 static int runs_floor(const struct benchfile_metric *base, const char *bench, const char *metric,
 		      const struct compare_opts *o, double *floor, size_t *runs,
 		      struct kb_error *err)
@@ -107,23 +124,24 @@ static int runs_floor(const struct benchfile_metric *base, const char *bench, co
 			return -1;
 		}
 	}
-	double worst = 0;
+	*runs = n;
+	int equal = 1, nonpositive = 0;
 	for (size_t i = 0; i < n; i++) {
-		for (size_t j = i + 1; j < n; j++) {
-			if (med[i] == med[j])
-				continue;
-			if (med[i] <= 0 || med[j] <= 0) {
-				worst = INFINITY;
-				continue;
-			}
-			double d = fabs(log(med[i] / med[j]));
-			if (d > worst)
-				worst = d;
-		}
+		equal &= med[i] == med[0];
+		nonpositive |= med[i] <= 0;
+	}
+	if (equal) {
+		*floor = 0;
+	} else if (nonpositive) {
+		*floor = INFINITY; /* a 0 beside a non-zero median: no bound */
+	} else {
+		for (size_t i = 0; i < n; i++)
+			med[i] = log(med[i]);
+		*floor = n >= 2
+			     ? expm1(t975(n - 1) * sqrt(1 + 1.0 / (double)n) * stats_stddev(med, n))
+			     : 0;
 	}
 	free(med);
-	*runs = n;
-	*floor = expm1(worst);
 	return 0;
 }
 
@@ -158,6 +176,32 @@ static const char *side_problem(const struct benchfile_bench *b)
 	return NULL;
 }
 
+/* BASE's samples, and with noise runs those of every run of the base build
+ * that has this metric, in one array (owned by the caller). */
+static double *pooled_base(const struct benchfile_metric *mb, const char *bench, const char *metric,
+			   const struct compare_opts *o, size_t *n)
+{
+	size_t total = mb->n;
+	for (size_t i = 0; i < o->n_noise; i++) {
+		const struct benchfile_metric *m = usable_metric(o->noise[i], bench, metric);
+		if (m && strcmp(m->unit, mb->unit) == 0)
+			total += m->n;
+	}
+	double *x = malloc((total ? total : 1) * sizeof *x);
+	if (!x)
+		return NULL;
+	memcpy(x, mb->samples, mb->n * sizeof *x);
+	*n = mb->n;
+	for (size_t i = 0; i < o->n_noise; i++) {
+		const struct benchfile_metric *m = usable_metric(o->noise[i], bench, metric);
+		if (m && strcmp(m->unit, mb->unit) == 0) {
+			memcpy(x + *n, m->samples, m->n * sizeof *x);
+			*n += m->n;
+		}
+	}
+	return x;
+}
+
 static int compare_metric(const struct benchfile_metric *mb, const struct benchfile_metric *mn,
 			  const struct compare_opts *o, double threshold, struct compare_row *row,
 			  struct kb_error *err)
@@ -172,26 +216,9 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 		not_compared(row, "no samples in %s", mb->n == 0 ? "BASE" : "NEW");
 		return 0;
 	}
-	if (stats_median(mb->samples, mb->n, &row->base_median, err) ||
-	    stats_median(mn->samples, mn->n, &row->new_median, err))
-		return -1;
-	if (all_equal(mb->samples, mb->n, mn->samples, mn->n)) {
-		/* Identical constant series (a byte count, zero major faults):
-		 * the ratio is 1 even when both are 0. */
-		row->ratio = (struct stats_estimate){1, 1, 1, STATS_DEFAULT_LEVEL};
-	} else if (row->base_median <= 0) {
-		not_compared(row, "the BASE median is %s: no ratio",
-			     row->base_median == 0 ? "0" : "negative");
-		return 0;
-	} else {
-		struct kb_error serr;
-		if (stats_ratio_of_medians(mn->samples, mn->n, mb->samples, mb->n, &o->boot,
-					   &row->ratio, &serr)) {
-			not_compared(row, "no interval: %s", serr.msg);
-			return 0;
-		}
-	}
-
+	/* The floor first: with two or more runs of the base build, they all
+	 * stand for BASE (their samples pooled), and the floor bounds how far
+	 * one new run may fall from them. */
 	row->floor_source = COMPARE_FLOOR_WITHIN;
 	if (o->n_noise > 0) {
 		if (runs_floor(mb, row->bench, row->metric, o, &row->floor, &row->floor_runs, err))
@@ -199,11 +226,44 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 		if (row->floor_runs >= 2)
 			row->floor_source = COMPARE_FLOOR_RUNS;
 	}
+	size_t nb = mb->n;
+	double *base = row->floor_source == COMPARE_FLOOR_RUNS
+			   ? pooled_base(mb, row->bench, row->metric, o, &nb)
+			   : malloc(mb->n * sizeof *base);
+	if (!base)
+		return kb_error_set(err, "out of memory");
+	if (row->floor_source != COMPARE_FLOOR_RUNS)
+		memcpy(base, mb->samples, mb->n * sizeof *base);
+	row->n_base = nb;
+	int rc = 0;
+	if (stats_median(base, nb, &row->base_median, err) ||
+	    stats_median(mn->samples, mn->n, &row->new_median, err)) {
+		rc = -1;
+		goto out;
+	}
+	if (all_equal(base, nb, mn->samples, mn->n)) {
+		/* Identical constant series (a byte count, zero major faults):
+		 * the ratio is 1 even when both are 0. */
+		row->ratio = (struct stats_estimate){1, 1, 1, STATS_DEFAULT_LEVEL};
+	} else if (row->base_median <= 0) {
+		not_compared(row, "the BASE median is %s: no ratio",
+			     row->base_median == 0 ? "0" : "negative");
+		goto out;
+	} else {
+		struct kb_error serr;
+		if (stats_ratio_of_medians(mn->samples, mn->n, base, nb, &o->boot, &row->ratio,
+					   &serr)) {
+			not_compared(row, "no interval: %s", serr.msg);
+			goto out;
+		}
+	}
 	if (row->floor_source == COMPARE_FLOOR_WITHIN) {
 		double cb, cn;
 		if (robust_cv(mb->samples, mb->n, &cb, err) ||
-		    robust_cv(mn->samples, mn->n, &cn, err))
-			return -1;
+		    robust_cv(mn->samples, mn->n, &cn, err)) {
+			rc = -1;
+			goto out;
+		}
 		row->floor = cb > cn ? cb : cn;
 		row->floor_runs = 0;
 	}
@@ -213,7 +273,7 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 		snprintf(row->note, sizeof row->note,
 			 "the noise runs disagree without bound (a median of 0 beside one that "
 			 "is not)");
-		return 0;
+		goto out;
 	}
 	row->verdict = compare_decide(&row->ratio, row->margin, row->floor_source, row->note,
 				      sizeof row->note);
@@ -222,7 +282,9 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 		snprintf(row->note + len, sizeof row->note - len,
 			 "; no noise run has it: within-run floor");
 	}
-	return 0;
+out:
+	free(base);
+	return rc;
 }
 
 static struct compare_row *add_row(struct compare_result *res, size_t *cap, const char *bench,

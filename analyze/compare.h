@@ -3,11 +3,15 @@
  * in short, for each benchmark (its headline metric, or every metric):
  *
  *   r, [lo, hi]  ratio of medians NEW / BASE with its 95% percentile
- *                bootstrap interval (analyze/stats: stats_ratio_of_medians)
+ *                bootstrap interval (analyze/stats: stats_ratio_of_medians);
+ *                with noise runs, BASE stands for every run of the base
+ *                build, their samples pooled
  *   floor f      how far the median moves with no code change:
- *                - with noise runs (further runs of the base build): the
- *                  largest |ln(median_i / median_j)| over all pairs of runs
- *                  among BASE and the noise runs, as a relative change;
+ *                - with noise runs (further runs of the base build): over
+ *                  the k runs BASE and the noise runs, s = the standard
+ *                  deviation of ln(median); the floor is the 95% prediction
+ *                  bound for one more run of that build around their mean,
+ *                  t(0.975, k-1) * sqrt(1 + 1/k) * s, as a relative change;
  *                - without: the within-run dispersion, the larger of the
  *                  two runs' robust coefficients of variation
  *                  1.4826 * MAD / median.

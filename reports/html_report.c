@@ -402,7 +402,18 @@ static void fault_timeline(struct kb_buf *b, const struct html_input *in)
 			      "fill=\"%s\" stroke=\"#ddd\"/>"
 			      "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">",
 			      L, y + 2, pw, row - 6, i % 2 ? "#fafafa" : "#f4f4f4", L - 8, y + 22);
-		ESC(b, s->region ? s->region : "(no region)");
+		/* Long paths keep their tail, which names the region. */
+		const char *label = s->region ? s->region : "(no region)";
+		size_t chars = xml_text_chars(label);
+		if (chars > 32) {
+			kb_buf_puts(b, "\xe2\x80\xa6");
+			for (size_t skip = chars - 31; skip > 0 && *label; skip--) {
+				label++;
+				while ((*label & 0xC0) == 0x80)
+					label++;
+			}
+		}
+		ESC(b, label);
 		kb_buf_printf(
 		    b,
 		    "</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" fill=\"#666\" "

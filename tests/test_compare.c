@@ -201,29 +201,30 @@ Test(compare, a_speedup_is_an_improvement)
 
 Test(compare, noise_runs_set_the_floor_from_the_spread_of_medians)
 {
-	/* Base runs whose medians drift by 10% between runs: a 6% change is then
-	 * within the noise; the same change with no noise runs is a regression. */
-	struct spec drift[NSPECS], slower[NSPECS];
-	memcpy(drift, suite, sizeof drift);
+	/* Three runs of the base build whose medians differ by +5% and -3%: a
+	 * prediction bound of t(0.975, 2) * sqrt(1 + 1/3) * sd(ln median) = 22.0%
+	 * hides an 8% change, which with no noise runs is a regression. */
+	struct spec up[NSPECS], down[NSPECS], slower[NSPECS], tight[NSPECS];
+	memcpy(up, suite, sizeof up);
+	memcpy(down, suite, sizeof down);
 	memcpy(slower, suite, sizeof slower);
-	for (size_t i = 0; i < NSPECS; i++) {
-		drift[i].median *= 1.10;
-		drift[i].cv = slower[i].cv = 0.005;
-		slower[i].median *= 1.08;
-	}
-	struct spec tight[NSPECS];
 	memcpy(tight, suite, sizeof tight);
-	for (size_t i = 0; i < NSPECS; i++)
-		tight[i].cv = 0.005;
-	struct benchfile a, b, n1;
+	for (size_t i = 0; i < NSPECS; i++) {
+		up[i].median *= 1.05;
+		down[i].median *= 0.97;
+		slower[i].median *= 1.08;
+		up[i].cv = down[i].cv = slower[i].cv = tight[i].cv = 0.002;
+	}
+	struct benchfile a, b, n1, n2;
 	load_run(&a, tight, NSPECS, 1, "a.json");
 	load_run(&b, slower, NSPECS, 2, "b.json");
-	load_run(&n1, drift, NSPECS, 3, "noise1.json");
+	load_run(&n1, up, NSPECS, 3, "noise1.json");
+	load_run(&n2, down, NSPECS, 4, "noise2.json");
 	struct kb_error err = {0};
 	struct compare_result plain, noisy;
 	cr_assert_eq(compare_runs(&a, &b, NULL, &plain, &err), 0, "%s", err.msg);
-	const struct benchfile *noise[] = {&n1};
-	struct compare_opts o = {.threshold = -1, .noise = noise, .n_noise = 1};
+	const struct benchfile *noise[] = {&n1, &n2};
+	struct compare_opts o = {.threshold = -1, .noise = noise, .n_noise = 2};
 	cr_assert_eq(compare_runs(&a, &b, &o, &noisy, &err), 0, "%s", err.msg);
 	for (size_t i = 0; i < NSPECS; i++) {
 		cr_expect_eq(plain.rows[i].verdict, COMPARE_REGRESSED, "%s: %s",
@@ -231,15 +232,28 @@ Test(compare, noise_runs_set_the_floor_from_the_spread_of_medians)
 		cr_expect_eq(noisy.rows[i].verdict, COMPARE_UNCHANGED, "%s: %s",
 			     noisy.rows[i].bench, noisy.rows[i].note);
 		cr_expect_eq(noisy.rows[i].floor_source, COMPARE_FLOOR_RUNS);
-		cr_expect_eq(noisy.rows[i].floor_runs, 2);
-		cr_expect(fabs(noisy.rows[i].floor - 0.10) < 0.01, "%f", noisy.rows[i].floor);
+		cr_expect_eq(noisy.rows[i].floor_runs, 3);
+		cr_expect(fabs(noisy.rows[i].floor - 0.2198) < 0.01, "%f", noisy.rows[i].floor);
 		cr_expect(fabs(noisy.rows[i].margin - noisy.rows[i].floor) < 1e-12);
 	}
+	/* A 40% slowdown stands out of the same noise. */
+	struct spec much[NSPECS];
+	memcpy(much, slower, sizeof much);
+	for (size_t i = 0; i < NSPECS; i++)
+		much[i].median = suite[i].median * 1.40;
+	struct benchfile c;
+	load_run(&c, much, NSPECS, 5, "c.json");
+	struct compare_result big;
+	cr_assert_eq(compare_runs(&a, &c, &o, &big, &err), 0, "%s", err.msg);
+	cr_expect_eq(big.counts[COMPARE_REGRESSED], NSPECS);
+	compare_result_free(&big);
 	compare_result_free(&plain);
 	compare_result_free(&noisy);
 	benchfile_free(&a);
 	benchfile_free(&b);
+	benchfile_free(&c);
 	benchfile_free(&n1);
+	benchfile_free(&n2);
 }
 
 static const char time_doc[] =
@@ -443,4 +457,101 @@ Test(compare, markdown_report_is_a_table_with_a_summary_heading)
 	compare_result_free(&res);
 	benchfile_free(&a);
 	benchfile_free(&b);
+}
+
+/* ---- recorded runs (tests/data/compare, real `kbprof bench --quick`) ---- */
+
+static void load_fixture(struct benchfile *bf, const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/tests/data/compare/%s.json", KBPROF_SOURCE_DIR, name);
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_load(bf, path, &err), 0, "%s", err.msg);
+}
+
+/* Compares base-1 with `name`, base-2 and base-3 as noise runs; every
+ * benchmark that ran must have the verdict `want`, except `victim`, which
+ * must have `victim_want`. Returns how many were compared. */
+static size_t check_recorded(const char *name, enum compare_verdict want, const char *victim,
+			     enum compare_verdict victim_want)
+{
+	struct benchfile base, now, n2, n3;
+	load_fixture(&base, "base-1");
+	load_fixture(&now, name);
+	load_fixture(&n2, "base-2");
+	load_fixture(&n3, "base-3");
+	const struct benchfile *noise[] = {&n2, &n3};
+	struct compare_opts o = {.threshold = -1, .noise = noise, .n_noise = 2};
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&base, &now, &o, &res, &err), 0, "%s", err.msg);
+	size_t compared = 0;
+	for (size_t i = 0; i < res.n; i++) {
+		const struct compare_row *r = &res.rows[i];
+		if (r->verdict == COMPARE_NOT_COMPARED) {
+			cr_expect(strstr(r->note, "skipped by --quick"), "%s: %s", r->bench,
+				  r->note);
+			continue;
+		}
+		compared++;
+		enum compare_verdict w =
+		    victim && strcmp(r->bench, victim) == 0 ? victim_want : want;
+		cr_expect_eq(r->verdict, w, "%s vs base-1: %s is %s (%s)", name, r->bench,
+			     compare_verdict_name(r->verdict), r->note);
+		cr_expect_eq(r->floor_source, COMPARE_FLOOR_RUNS);
+	}
+	compare_result_free(&res);
+	benchfile_free(&base);
+	benchfile_free(&now);
+	benchfile_free(&n2);
+	benchfile_free(&n3);
+	return compared;
+}
+
+Test(compare, recorded_runs_of_the_same_build_are_unchanged)
+{
+	cr_expect_eq(check_recorded("same", COMPARE_UNCHANGED, NULL, COMPARE_UNCHANGED), 8);
+}
+
+Test(compare, recorded_run_with_a_20_percent_slowdown_regresses_that_benchmark_only)
+{
+	cr_expect_eq(
+	    check_recorded("slow", COMPARE_UNCHANGED, "compile_small_kb", COMPARE_REGRESSED), 8);
+}
+
+Test(compare, cli_gates_on_regressions_and_writes_a_pull_request_comment)
+{
+	char b1[1024], same[1024], slow[1024], n2[1024], n3[1024];
+	const char *dir = KBPROF_SOURCE_DIR "/tests/data/compare";
+	snprintf(b1, sizeof b1, "%s/base-1.json", dir);
+	snprintf(same, sizeof same, "%s/same.json", dir);
+	snprintf(slow, sizeof slow, "%s/slow.json", dir);
+	snprintf(n2, sizeof n2, "%s/base-2.json", dir);
+	snprintf(n3, sizeof n3, "%s/base-3.json", dir);
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "compare", b1, same, "--noise", n2, n3, "--fail-on",
+				"regression", "--format", "markdown", NULL),
+		     0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "### kbprof compare: 0 regressed, 8 unchanged, 3 not compared"),
+		  "%s", r.out);
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "compare", b1, slow, "--noise", n2, n3, "--fail-on",
+				"regression", "--format", "markdown", NULL),
+		     0);
+	cr_expect_eq(r.status, 1);
+	cr_expect(strstr(r.out, "| `compile_small_kb` |"), "%s", r.out);
+	cr_expect(strstr(r.out, "**regressed**"));
+	cr_expect(strstr(r.err, "1 benchmark regressed"), "%s", r.err);
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "compare", b1, NULL), 0);
+	cr_expect_eq(r.status, 2);
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "compare", b1, same, "--format", "xml", NULL), 0);
+	cr_expect_eq(r.status, 2);
+	run_result_free(&r);
+	cr_assert_eq(run_kbprof(&r, NULL, "compare", b1, "/nonexistent.json", NULL), 0);
+	cr_expect_eq(r.status, 1);
+	cr_expect(strstr(r.err, "/nonexistent.json: No such file"), "%s", r.err);
+	run_result_free(&r);
 }
