@@ -21,7 +21,8 @@ const char cmd_metta_usage[] =
     "      --max-results N     results per query and per collapse (default 1000000)\n"
     "      --max-steps N       evaluation steps per query, 0 = no limit (default 0)\n"
     "      --max-memory MIB    memory a query may take (default 2048)\n"
-    "      --no-symbol-rules   leave symbols unevaluated even when rules (= sym X)\n"
+    "      --symbol-rules      reduce symbols through rules (= sym X) (an extension;\n"
+    "                          Hyperon leaves symbols as they are)\n"
     "                          exist (Hyperon's behaviour)\n\n"
     "A limit that is hit gives an (Error ...) result, not a crash. Syntax errors\n"
     "are reported as FILE:LINE:COL: cause, with exit status 1.\n";
@@ -33,7 +34,7 @@ CMD(metta)
 	    {"max-depth", required_argument, NULL, 'd'},
 	    {"max-results", required_argument, NULL, 'r'},
 	    {"max-steps", required_argument, NULL, 's'},
-	    {"no-symbol-rules", no_argument, NULL, 'n'},
+	    {"symbol-rules", no_argument, NULL, 'n'},
 	    {"max-memory", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -66,7 +67,7 @@ CMD(metta)
 			ro.eval.max_steps = v;
 			break;
 		case 'n':
-			ro.eval.symbol_rules = 0;
+			ro.eval.symbol_rules = 1;
 			break;
 		case 'm':
 			if (cli_parse_u64(optarg, &v) || v == 0 || v > (1ULL << 40))

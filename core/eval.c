@@ -2098,7 +2098,7 @@ static int run(struct mt_eval_it *it, mt_term *result)
 
 struct mt_eval_opts mt_eval_default_opts(void)
 {
-	struct mt_eval_opts o = {MT_EVAL_DEFAULT_MAX_DEPTH, MT_EVAL_DEFAULT_MAX_RESULTS, 0, 1,
+	struct mt_eval_opts o = {MT_EVAL_DEFAULT_MAX_DEPTH, MT_EVAL_DEFAULT_MAX_RESULTS, 0, 0,
 				 MT_EVAL_DEFAULT_MAX_MEMORY};
 	return o;
 }

@@ -42,9 +42,9 @@
  *  - `Empty` (and `(empty)`) produces no result; an element without results
  *    gives the enclosing expression none. An element that evaluates to an
  *    (Error ...) atom makes the enclosing expression evaluate to that error.
- *  - Symbols: with opts.symbol_rules (the default) a symbol with rules
- *    (= foo 42) reduces like an expression. Hyperon leaves symbols
- *    unevaluated; set symbol_rules = 0 for exactly that.
+ *  - Symbols evaluate to themselves, as in Hyperon, even when rules
+ *    (= foo 42) exist (write constants as (= (foo) 42)). opts.symbol_rules
+ *    = 1 is a kbprof extension that reduces such symbols like expressions.
  *  - Built-ins, grounded operations and special forms: see eval.c's table
  *    (if let let* case superpose collapse quote unify cons-atom car-atom
  *    cdr-atom decons-atom empty add-atom remove-atom match Error
@@ -85,14 +85,14 @@ struct mt_eval_opts {
 	uint32_t max_depth;   /* 0: MT_EVAL_DEFAULT_MAX_DEPTH */
 	uint64_t max_results; /* 0: MT_EVAL_DEFAULT_MAX_RESULTS */
 	uint64_t max_steps;   /* 0: unlimited */
-	int symbol_rules;     /* -1 (or the default opts): on; 0: off, as Hyperon */
+	int symbol_rules;     /* 0 (default): symbols stay, as Hyperon; 1: reduce */
 	uint64_t max_memory;  /* bytes; 0: MT_EVAL_DEFAULT_MAX_MEMORY */
 };
 
 struct mt_eval_ctx;
 struct mt_eval_it;
 
-/* Default options (symbol_rules on). */
+/* Default options (Hyperon's semantics: symbol_rules off). */
 struct mt_eval_opts mt_eval_default_opts(void);
 
 /* A context over `space` (and its store). opts may be NULL. Returns NULL
