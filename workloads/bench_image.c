@@ -113,10 +113,14 @@ static void make_query(uint64_t n, uint64_t *state, char *buf, size_t cap)
 {
 	/* the head, then the arguments */
 	static const char *const forms[][2] = {
-	    {"add", "(succ zero) (succ zero)"}, {"mul", "zero (succ zero)"},
-	    {"and", "True False"},              {"or", "False False"},
-	    {"length", "(cons a (cons b ()))"}, {"append", "(cons a ()) (cons b ())"},
-	    {"match", "a b"},                   {"equals", "a a"},
+	    {"add", "(succ zero) (succ zero)"},
+	    {"mul", "zero (succ zero)"},
+	    {"and", "True False"},
+	    {"or", "False False"},
+	    {"length", "(cons a (cons b ()))"},
+	    {"append", "(cons a ()) (cons b ())"},
+	    {"match", "a b"},
+	    {"equals", "a a"},
 	    {"not-equals", "a a"},
 	};
 	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -359,8 +363,8 @@ static struct first first_query(const char *self, const char *kbi, const char *m
 			warm(kbi);
 			res = resident(kbi);
 		}
-		char *argv[] = {(char *)self, "--child", "first", (char *)kbi, (char *)mode,
-				(char *)query, NULL};
+		char *argv[] = {(char *)self, "--child",     "first", (char *)kbi,
+				(char *)mode, (char *)query, NULL};
 		char *out = run_self(argv);
 		v[0][r] = field(out, "open_ms");
 		v[1][r] = field(out, "query_ms");
@@ -402,9 +406,8 @@ static struct mt_space *compile_file(const char *path, struct mt_store **st)
 	return sp;
 }
 
-static void bench_size(const char *self, const char *dir, const char *label, uint64_t n,
-		       int runs, int opens, int queries, int cold_runs, int level,
-		       struct size_result *r)
+static void bench_size(const char *self, const char *dir, const char *label, uint64_t n, int runs,
+		       int opens, int queries, int cold_runs, int level, struct size_result *r)
 {
 	char src[4096], kbi[4096], zst[4096];
 	snprintf(src, sizeof src, "%s/kb-%s.metta", dir, label);
@@ -452,8 +455,8 @@ static void bench_size(const char *self, const char *dir, const char *label, uin
 	r->write_s = median(wt, runs);
 	r->img = file_size(kbi);
 	r->zst_level = level;
-	fprintf(stderr, "bench-image: %s: compile %.3f s, image %.0f bytes\n", label,
-		r->compile_s, r->img);
+	fprintf(stderr, "bench-image: %s: compile %.3f s, image %.0f bytes\n", label, r->compile_s,
+		r->img);
 
 	/* opens, warm */
 	warm(kbi);
@@ -545,8 +548,7 @@ static const char *verdict(int ok)
 	return ok ? "met" : "NOT met";
 }
 
-static void report(struct size_result *r, int nr, int queries, int runs, int opens,
-		   int cold_runs)
+static void report(struct size_result *r, int nr, int queries, int runs, int opens, int cold_runs)
 {
 	printf("# bench-image: the knowledge-base image (docs/kb-image.md)\n\n");
 	printf("Medians: compile and write over %d runs, opens over %d opens, fresh-process "
@@ -559,9 +561,10 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		       (unsigned long long)r[i].rules, r[i].src, r[i].img,
 		       100 * r[i].img / r[i].src, r[i].zst, r[i].zst_level,
 		       100 * r[i].zst / r[i].src);
-	printf("\n## Load\n\n| KB | compile from source | image write | zstd write | open "
-	       "lazy | open populated | open to first query | same query warm | compile / "
-	       "open | compile / (open+first query) |\n|---|---|---|---|---|---|---|---|---|---|\n");
+	printf(
+	    "\n## Load\n\n| KB | compile from source | image write | zstd write | open "
+	    "lazy | open populated | open to first query | same query warm | compile / "
+	    "open | compile / (open+first query) |\n|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < nr; i++)
 		printf("| %s | %.3f s | %.3f s | %.3f s | %.4f ms | %.3f ms | %.4f ms | %.4f ms | "
 		       "%.0fx | %.0fx |\n",
@@ -580,11 +583,12 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		static const char *const mode[4] = {"cold, lazy", "warm, lazy", "cold, populate",
 						    "warm, populate"};
 		for (int m = 0; m < 4; m++)
-			printf("| %s | %s | %.1f%% | %.3f ms (%.3f) | %.3f ms (%.3f) | %.0f / %.0f | "
-			       "%.0f / %.0f |\n",
-			       r[i].label, mode[m], 100 * f[m]->resident, f[m]->open_ms,
-			       f[m]->open_cpu, f[m]->query_ms, f[m]->query_cpu, f[m]->open_min,
-			       f[m]->open_maj, f[m]->q_min, f[m]->q_maj);
+			printf(
+			    "| %s | %s | %.1f%% | %.3f ms (%.3f) | %.3f ms (%.3f) | %.0f / %.0f | "
+			    "%.0f / %.0f |\n",
+			    r[i].label, mode[m], 100 * f[m]->resident, f[m]->open_ms,
+			    f[m]->open_cpu, f[m]->query_ms, f[m]->query_cpu, f[m]->open_min,
+			    f[m]->open_maj, f[m]->q_min, f[m]->q_maj);
 	}
 	printf("\n| KB | cold/warm first query, lazy | cold/warm first query, populate | "
 	       "cold/warm open+query, populate |\n|---|---|---|---|\n");
@@ -665,10 +669,14 @@ int main(int argc, char **argv)
 		die("--child", "unknown mode");
 	}
 	static const struct option opts[] = {
-	    {"sizes", required_argument, NULL, 's'},   {"runs", required_argument, NULL, 'r'},
-	    {"opens", required_argument, NULL, 'o'},   {"queries", required_argument, NULL, 'q'},
-	    {"cold-runs", required_argument, NULL, 'c'}, {"zstd-level", required_argument, NULL, 'z'},
-	    {"dir", required_argument, NULL, 'd'},     {NULL, 0, NULL, 0},
+	    {"sizes", required_argument, NULL, 's'},
+	    {"runs", required_argument, NULL, 'r'},
+	    {"opens", required_argument, NULL, 'o'},
+	    {"queries", required_argument, NULL, 'q'},
+	    {"cold-runs", required_argument, NULL, 'c'},
+	    {"zstd-level", required_argument, NULL, 'z'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sizes = "small,medium,large", *dir = NULL;
 	int runs = 3, opens = 201, queries = 1000, cold_runs = 11, level = 9, c;
@@ -696,9 +704,10 @@ int main(int argc, char **argv)
 			dir = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: bench-image [--sizes small,medium,large] [--runs N] "
-					"[--opens N] [--queries N] [--cold-runs N] [--zstd-level L] "
-					"[--dir DIR]\n");
+			fprintf(stderr,
+				"usage: bench-image [--sizes small,medium,large] [--runs N] "
+				"[--opens N] [--queries N] [--cold-runs N] [--zstd-level L] "
+				"[--dir DIR]\n");
 			return 2;
 		}
 	}
@@ -731,7 +740,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < nr; i++) {
 			static const char *const ext[] = {"metta", "kbi", "kbi.zst"};
 			for (int j = 0; j < 3; j++) {
-				snprintf(path, sizeof path, "%s/kb-%s.%s", dir, res[i].label, ext[j]);
+				snprintf(path, sizeof path, "%s/kb-%s.%s", dir, res[i].label,
+					 ext[j]);
 				unlink(path);
 			}
 		}
