@@ -55,7 +55,7 @@ static inline void kb_buf_putc(struct kb_buf *b, char c)
 }
 
 __attribute__((format(printf, 2, 3))) static inline void kb_buf_printf(struct kb_buf *b,
-									 const char *fmt, ...)
+								       const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
