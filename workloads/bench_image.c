@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -598,18 +599,23 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		       r[i].cold_pop.query_ms / r[i].warm_pop.query_ms,
 		       (r[i].cold_pop.open_ms + r[i].cold_pop.query_ms) /
 			   (r[i].warm_pop.open_ms + r[i].warm_pop.query_ms));
-	printf("\n## Memory\n\n| KB | image | RSS before open | RSS after open + %d queries, "
-	       "cold (anon / file) | same, warm (anon / file) | per query | RSS, every page "
-	       "touched | RSS, compiled in memory (peak) |\n|---|---|---|---|---|---|---|---|\n",
+	printf("\n## Memory\n\nRSS of a fresh process that opens the image lazily and runs "
+	       "%d queries of random functions over the whole KB; cold: the image evicted "
+	       "first; file: mapped pages of the image (and the binary), anon: the process's own "
+	       "memory. Pages per query: file RSS growth / 4 KiB / queries.\n\n| KB | image | "
+	       "RSS before open | RSS after open + queries, cold (anon / file) | pages per query, "
+	       "cold | same, warm (anon / file) | per query | RSS, every page touched | RSS, "
+	       "compiled in memory (peak) |\n|---|---|---|---|---|---|---|---|---|\n",
 	       queries);
 	for (int i = 0; i < nr; i++)
-		printf("| %s | %.1f MB | %.1f MB | %.1f MB (%.1f / %.1f) = %.1f%% of image | "
+		printf("| %s | %.1f MB | %.1f MB | %.1f MB (%.1f / %.1f) = %.1f%% of image | %.1f | "
 		       "%.1f MB (%.1f / %.1f) = %.1f%% of image | %.1f us | %.1f MB | %.1f MB "
 		       "(%.1f MB) |\n",
 		       r[i].label, r[i].img / 1e6, r[i].rss_before / 1e6, r[i].rss_cold / 1e6,
 		       r[i].rss_cold_anon / 1e6, r[i].rss_cold_file / 1e6,
-		       100 * r[i].rss_cold / r[i].img, r[i].rss_warm / 1e6,
-		       r[i].rss_warm_anon / 1e6, r[i].rss_warm_file / 1e6,
+		       100 * r[i].rss_cold / r[i].img,
+		       (r[i].rss_cold - r[i].rss_before) / 4096 / (queries ? queries : 1),
+		       r[i].rss_warm / 1e6, r[i].rss_warm_anon / 1e6, r[i].rss_warm_file / 1e6,
 		       100 * r[i].rss_warm / r[i].img, r[i].per_query_us, r[i].touch_rss / 1e6,
 		       r[i].mem_rss / 1e6, r[i].mem_hwm / 1e6);
 
@@ -645,9 +651,12 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		       "MB: %s\n",
 		       large->touch_rss / 1e6, large->mem_rss / 1e6,
 		       verdict(large->touch_rss <= large->mem_rss));
-		printf("- large: --populate cold/warm first-query gap %.2fx (target <= 2x): %s\n",
+		printf("- large: --populate cold/warm first-query gap %.2fx wall, %.2fx CPU (target "
+		       "<= 2x): %s; lazy: %.1fx wall\n",
 		       large->cold_pop.query_ms / large->warm_pop.query_ms,
-		       verdict(large->cold_pop.query_ms <= 2 * large->warm_pop.query_ms));
+		       large->cold_pop.query_cpu / large->warm_pop.query_cpu,
+		       verdict(large->cold_pop.query_ms <= 2 * large->warm_pop.query_ms),
+		       large->cold_lazy.query_ms / large->warm_lazy.query_ms);
 	}
 	if (large && small)
 		printf("- open time large / small %.2f (target <= 3, O(1) load): %s\n",
@@ -658,6 +667,12 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "--child") == 0) {
+		/* Other work on the machine should not stretch a measured
+		 * process's wall time: ask for the highest priority (works for
+		 * root; otherwise ignored and the figures are noisier), then
+		 * start the measurement on a fresh time slice. */
+		(void)setpriority(PRIO_PROCESS, 0, -20);
+		usleep(2000);
 		if (strcmp(argv[2], "first") == 0 && argc == 6)
 			return child_first(argv[3], argv[4], argv[5]);
 		if (strcmp(argv[2], "rss") == 0 && argc == 6)
