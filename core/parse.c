@@ -312,8 +312,8 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 			return fail_at(ps, tok, "'$' without a variable name");
 		int created;
 		uint32_t name =
-		    mt_symtab_intern(&st->syms, (const char *)tok + 1, len - 1,
-				     mt_symtab_hash((const char *)tok + 1, len - 1), &created);
+		    mt_store_intern(st, (const char *)tok + 1, len - 1,
+				    mt_symtab_hash((const char *)tok + 1, len - 1), &created);
 		uint32_t n = name == UINT32_MAX ? UINT32_MAX : var_number(ps, name);
 		if (n == UINT32_MAX)
 			return fail_oom(ps, tok);
@@ -348,8 +348,8 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 			return *out == MT_NONE ? fail_oom(ps, tok) : 0;
 	}
 	int created;
-	uint32_t id = mt_symtab_intern(&st->syms, (const char *)tok, len,
-				       mt_symtab_hash((const char *)tok, len), &created);
+	uint32_t id = mt_store_intern(st, (const char *)tok, len,
+				      mt_symtab_hash((const char *)tok, len), &created);
 	if (id == UINT32_MAX)
 		return fail_oom(ps, tok);
 	*out = mt_sym(id);
@@ -596,8 +596,84 @@ static const unsigned char special_start[256] = {
     ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
 };
 
+/* The look-ahead: a second, rough scanner a few plain symbols ahead of the
+ * parser. It hashes each plain symbol token (one made of class-0 bytes
+ * only) and prefetches its symbol-table slot, so that interning a new
+ * symbol does not stall on a cache miss. What it finds is a pure function
+ * of the token's start (scan to the first byte of another class, hash
+ * those bytes), so the parser uses an entry only when it starts where the
+ * parser's token starts; when the rough scan loses its way (inside a
+ * string or comment it misread) the parser simply hashes the token itself. */
+#define AHEAD 4
+
+struct ahead {
+	const unsigned char *pos; /* next byte the look-ahead examines */
+	const unsigned char *tp[AHEAD], *te[AHEAD];
+	uint64_t th[AHEAD];
+	unsigned head, n;
+};
+
+static void ahead_fill(struct parser *ps, struct ahead *a)
+{
+	const unsigned char *q = a->pos, *end = ps->end;
+	const struct mt_symtab *syms = &ps->st->syms;
+	while (a->n < AHEAD && q < end) {
+		unsigned k = cls[*q];
+		if (k == C_SYM || k == C_HIGH) {
+			const unsigned char *t = q;
+			while (q < end && cls[*q] == C_SYM)
+				q++;
+			if ((q < end && cls[*q] == C_HIGH) || k == C_HIGH) {
+				while (q < end && (cls[*q] == C_SYM || cls[*q] == C_HIGH))
+					q++;
+				continue; /* non-ASCII: the parser validates and hashes it */
+			}
+			size_t len = (size_t)(q - t);
+			if (special_start[*t] || (len == 1 && *t == '!'))
+				continue;
+			uint64_t h = mt_symtab_hash((const char *)t, len);
+			__builtin_prefetch(&syms->slots[(uint32_t)h & syms->mask]);
+			unsigned j = (a->head + a->n) % AHEAD;
+			a->tp[j] = t;
+			a->te[j] = q;
+			a->th[j] = h;
+			a->n++;
+		} else if (k == C_QUOTE) {
+			q++;
+			while (q < end && *q != '"')
+				q += (*q == '\\' && q + 1 < end) ? 2 : 1;
+			if (q < end)
+				q++;
+		} else if (k == C_SEMI) {
+			const unsigned char *nl = memchr(q, '\n', (size_t)(end - q));
+			q = nl ? nl : end;
+		} else {
+			q++;
+		}
+	}
+	a->pos = q;
+}
+
+/* The look-ahead's entry for a plain symbol token starting at p, if any. */
+static inline int ahead_take(struct ahead *a, const unsigned char *p, const unsigned char **e,
+			     uint64_t *h)
+{
+	while (a->n && a->tp[a->head] < p) {
+		a->head = (a->head + 1) % AHEAD;
+		a->n--;
+	}
+	if (!a->n || a->tp[a->head] != p)
+		return 0;
+	*e = a->te[a->head];
+	*h = a->th[a->head];
+	a->head = (a->head + 1) % AHEAD;
+	a->n--;
+	return 1;
+}
+
 static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_term *one)
 {
+	struct ahead ahead = {ps->p, {0}, {0}, {0}, 0, 0};
 	struct mt_store *st = ps->st;
 	const unsigned char *p = ps->p, *const end = ps->end;
 	int bang = 0, have_one = 0;
@@ -667,10 +743,29 @@ static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_t
 			vfl = (created ? V_FRESH : 0) | (fl & V_NONGROUND);
 			p++;
 		} else if (k == C_SYM || k == C_HIGH) {
-			const unsigned char *e = scan_token(ps, p);
+			const unsigned char *e;
+			uint64_t h;
+			if (ahead_take(&ahead, p, &e, &h)) {
+				/* a plain symbol the look-ahead has hashed */
+				int created;
+				uint32_t id = mt_store_intern(st, (const char *)p, (size_t)(e - p),
+							      h, &created);
+				if (id == UINT32_MAX)
+					return fail_oom(ps, p);
+				v = mt_sym(id);
+				vfl = created ? V_FRESH : 0;
+				p = e;
+				if (ahead.pos < p)
+					ahead.pos = p;
+				ahead_fill(ps, &ahead);
+				goto deliver;
+			}
+			e = scan_token(ps, p);
 			if (!e)
 				return -1;
 			size_t len = (size_t)(e - p);
+			if (ahead.pos < e)
+				ahead.pos = e;
 			if (!special_start[*p]) {
 				if (len == 1 && *p == '!' && depth == 0) {
 					if (bang)
@@ -681,9 +776,9 @@ static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_t
 					continue;
 				}
 				int created;
-				uint32_t id = mt_symtab_intern(&st->syms, (const char *)p, len,
-							       mt_symtab_hash((const char *)p, len),
-							       &created);
+				uint32_t id =
+				    mt_store_intern(st, (const char *)p, len,
+						    mt_symtab_hash((const char *)p, len), &created);
 				if (id == UINT32_MAX)
 					return fail_oom(ps, p);
 				v = mt_sym(id);
@@ -701,6 +796,7 @@ static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_t
 		} else {
 			return fail_at(ps, p, "NUL byte in input");
 		}
+	deliver:
 		if (depth) {
 			if (push_val(ps, v))
 				return fail_oom(ps, p);
@@ -740,6 +836,10 @@ static void parser_init(struct parser *ps, struct mt_store *st, const char *text
 	ps->st = st;
 	ps->start = ps->p = ps->line_start = (const unsigned char *)text;
 	ps->end = ps->start + len;
+	/* a UTF-8 byte-order mark is not text: skip it, and count columns
+	 * from the first character after it */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		ps->p = ps->line_start = ps->start + 3;
 	ps->line = 1;
 	ps->file = file ? file : "<input>";
 	ps->max_depth = max_depth ? max_depth : MT_PARSE_DEFAULT_MAX_DEPTH;
@@ -852,7 +952,9 @@ int mt_parse_file(struct mt_store *st, const char *path, const struct mt_parse_o
 	void *map = NULL;
 	if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
 		len = (size_t)sb.st_size;
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		/* populated at once: the parse reads every byte, and one pass
+		 * of faults in bulk beats a fault per few pages */
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 		if (map == MAP_FAILED)
 			map = NULL;
 		else

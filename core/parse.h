@@ -1,11 +1,12 @@
 /* parse: MeTTa text to terms (module prefix mt_parse_).
  *
- * A hand-written lexer and recursive-descent parser (with an explicit depth
- * limit, never a C stack overflow) that streams over its input: each
- * top-level atom is handed to a callback as soon as it is complete, so a
- * 139 MB file is never held as a tree. Atoms are built persistent
- * (hash-consed) in the given store, with variables numbered per top-level
- * atom (see term.h).
+ * A hand-written, table-driven lexer and a parser with an explicit stack
+ * and depth limit (never C recursion, never a stack overflow) that streams
+ * over its input: each top-level atom is handed to a callback as soon as it
+ * is complete, so a 139 MB file is never held as a tree. Atoms are built
+ * persistent (hash-consed) in the given store, with variables numbered per
+ * top-level atom (see term.h). The accepted syntax (numbers, strings and
+ * their escapes, the `!` mark) is written down in docs/core.md.
  *
  * Errors name the place and the cause, "FILE:LINE:COL: cause", e.g.
  * "kb.metta:3:1: unclosed '(' (opened at 1:5)". Lines and columns count

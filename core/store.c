@@ -63,6 +63,7 @@ void mt_store_free(struct mt_store *st)
 		return;
 	mt_symtab_free(&st->syms);
 	mt_array_free(st->heap);
+	mt_array_free(st->sym_born);
 	mt_array_free(st->hc);
 	mt_array_free(st->boxes);
 	mt_array_free(st->bx);
@@ -76,6 +77,7 @@ void mt_store_free(struct mt_store *st)
 size_t mt_store_bytes(const struct mt_store *st)
 {
 	return sizeof *st + mt_symtab_bytes(&st->syms) + st->heap_len * sizeof *st->heap +
+	       st->sym_born_cap * sizeof *st->sym_born +
 	       ((size_t)st->hc_mask + 1) * sizeof *st->hc + st->nboxes * sizeof *st->boxes +
 	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
 	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
@@ -106,10 +108,22 @@ size_t mt_store_box_count(const struct mt_store *st)
 
 /* ---- symbols ---- */
 
+void mt_store_note_symbol(struct mt_store *st, uint32_t id)
+{
+	if (id >= st->sym_born_cap) {
+		size_t old = st->sym_born_cap;
+		if (grow((void **)&st->sym_born, &st->sym_born_cap, (size_t)id + 1,
+			 sizeof *st->sym_born, (size_t)MT_SYMTAB_MAX_IDS + 1))
+			return; /* the symbol counts as old: look-ups use the table */
+		memset(st->sym_born + old, 0, (st->sym_born_cap - old) * sizeof *st->sym_born);
+	}
+	st->sym_born[id] = (uint32_t)st->heap_len;
+}
+
 uint32_t mt_sym_intern(struct mt_store *st, const char *name, size_t len)
 {
 	int created;
-	return mt_symtab_intern(&st->syms, name, len, mt_symtab_hash(name, len), &created);
+	return mt_store_intern(st, name, len, mt_symtab_hash(name, len), &created);
 }
 
 uint32_t mt_sym_find(const struct mt_store *st, const char *name, size_t len)
@@ -169,6 +183,38 @@ static inline int words_equal(const uint32_t *a, const mt_term *b, uint32_t n)
 	return 1;
 }
 
+/* Heap words a look-up scans instead of probing the table. */
+#define SCAN_MAX 128
+
+/* The earliest heap position an expression with these children can have. */
+static inline size_t youngest_child(const struct mt_store *st, const mt_term *args, uint32_t arity)
+{
+	size_t t = 1;
+	for (uint32_t i = 0; i < arity; i++) {
+		mt_term c = args[i];
+		size_t b = 0;
+		if (mt_tag(c) == MT_EXPR)
+			b = mt_payload(c);
+		else if (mt_tag(c) == MT_SYM && mt_payload(c) < st->sym_born_cap)
+			b = st->sym_born[mt_payload(c)];
+		if (b > t)
+			t = b;
+	}
+	return t;
+}
+
+/* Finds an expression in the heap tail from `from`; the tail is a run of
+ * whole expressions. Returns MT_NONE when it is not there. */
+static mt_term scan_tail(const struct mt_store *st, size_t from, uint32_t hdr, const mt_term *args)
+{
+	const uint32_t *heap = st->heap;
+	uint32_t arity = mt_hdr_arity(hdr);
+	for (size_t p = from; p < st->heap_len; p += 1 + (size_t)mt_hdr_arity(heap[p]))
+		if (heap[p] == hdr && words_equal(heap + p + 1, args, arity))
+			return mt_make(MT_EXPR, (uint32_t)p);
+	return MT_NONE;
+}
+
 static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term *args, uint64_t h,
 			 uint32_t *slot)
 {
@@ -207,15 +253,23 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	uint32_t arity = mt_hdr_arity(hdr);
 	uint64_t h = mt_expr_hash(hdr, args, arity);
 	uint32_t i = 0;
-	if (known_new) {
-		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
-	} else {
-		mt_term found = hc_lookup(st, hdr, args, h, &i);
+	if (!known_new) {
+		size_t from = youngest_child(st, args, arity);
+		mt_term found;
+		if (st->heap_len - from <= SCAN_MAX) {
+			/* absent from the tail means absent: insert as new */
+			found = scan_tail(st, from, hdr, args);
+			known_new = found == MT_NONE;
+		} else {
+			found = hc_lookup(st, hdr, args, h, &i);
+		}
 		if (found != MT_NONE) {
 			*created = 0;
 			return found;
 		}
 	}
+	if (known_new)
+		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
 	if (st->hc_count + 2 >= st->hc_mask)
 		return MT_NONE; /* the table is full and could not grow */
 	size_t need = st->heap_len + 1 + (size_t)arity;

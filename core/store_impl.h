@@ -52,6 +52,11 @@ struct mt_store {
 	uint32_t pend_pos[MT_HC_PENDING]; /* heap position, 0 = free */
 	uint32_t pend_head;
 
+	/* heap length when each symbol was created: no expression holding
+	 * the symbol can sit before it (see mt_store_expr) */
+	uint32_t *sym_born;
+	size_t sym_born_cap;
+
 	struct mt_box *boxes;
 	uint32_t nboxes, boxes_cap;
 	uint32_t *bx;
@@ -94,13 +99,28 @@ static inline uint64_t mt_expr_hash(uint32_t hdr, const mt_term *args, uint32_t 
 }
 
 /* Builds a persistent expression whose header `hdr` (arity and ground flag)
- * the caller computed. If `known_new` is set the caller guarantees that no
- * equal expression exists (a child was created by this very construction),
- * so the look-up is skipped and only the insertion remains. Sets *created
- * when the expression is new. Returns MT_NONE if memory runs out or the
- * heap is full. */
+ * the caller computed. An expression can only sit in the heap after all
+ * its children were born (a symbol's birth is the heap length when it was
+ * created); when the youngest child is recent, the look-up scans that
+ * short, cache-hot tail of the heap instead of probing the table. If `known_new` is set the caller
+ * guarantees that no equal expression exists (a child was created by this very construction), so
+ * the look-up is skipped and only the insertion remains. Sets *created when the expression is new.
+ * Returns MT_NONE if memory runs out or the heap is full. */
 mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, int known_new,
 		      int *created);
+
+/* Records the birth of a new symbol; a failure only loses the shortcut. */
+void mt_store_note_symbol(struct mt_store *st, uint32_t id);
+
+/* Interns a symbol from bytes whose hash is known (the parser's path). */
+static inline uint32_t mt_store_intern(struct mt_store *st, const char *name, size_t len,
+				       uint64_t hash, int *created)
+{
+	uint32_t id = mt_symtab_intern(&st->syms, name, len, hash, created);
+	if (*created && id != UINT32_MAX)
+		mt_store_note_symbol(st, id);
+	return id;
+}
 
 /* Header word of a persistent or scratch expression handle. */
 static inline const uint32_t *mt_store_words(const struct mt_store *st, mt_term t)

@@ -356,3 +356,37 @@ Test(parser, file_errors_name_the_file)
 	cr_expect_str_eq(err.msg, "/: Is a directory");
 	mt_store_free(st);
 }
+
+Test(parser, tokens_after_tricky_strings_and_comments_read_the_same)
+{
+	/* strings and comments full of parentheses, quotes, escapes and
+	 * semicolons, where a rough scanner could lose its way */
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "(f \"a) (b \\\" c; d\" sym1 ; comment \" (x\n sym2)\n"
+			   "(g \"\\\\\" sym3 \"\\\\\\\"\" sym4) ; \"\n(h sym5 \"\xc3\xa9\" sym6)\n"
+			   "(k \"\" \"\" sym7 \";\" sym8)";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 4);
+	const char *want[] = {"(f \"a) (b \\\" c; d\" sym1 sym2)", "(g \"\\\\\" sym3 \"\\\\\\\"\" sym4)",
+			      "(h sym5 \"\xc3\xa9\" sym6)", "(k \"\" \"\" sym7 \";\" sym8)"};
+	for (int i = 0; i < 4; i++) {
+		char *p = print_term(st, c.atoms[i]);
+		cr_expect_str_eq(p, want[i]);
+		free(p);
+	}
+	mt_store_free(st);
+}
+
+Test(parser, skips_a_leading_byte_order_mark)
+{
+	struct mt_store *st = mt_store_new();
+	struct collected c;
+	const char *text = "\xef\xbb\xbf(a b)\n\xef\xbb\xbf";
+	cr_assert_eq(parse_text(st, text, strlen(text), &c, NULL), 0);
+	cr_assert_eq(c.n, 2, "only the first mark is skipped");
+	cr_expect_eq(c.where[0].col, 1);
+	cr_expect_eq(c.where[0].offset, 3);
+	cr_expect_eq(mt_tag(c.atoms[1]), MT_SYM);
+	mt_store_free(st);
+}
