@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/eval_int.h"
+#include "core/store_impl.h"
 #include "core/unify.h"
 #include "util/kb_buf.h"
 
@@ -53,9 +54,22 @@ struct region_mark {
 };
 #define REGION_CHUNK (256u * 1024u)
 
-static void *region_alloc(struct region *r, size_t size)
+static void *region_alloc_slow(struct region *r, size_t size);
+
+__attribute__((always_inline)) static inline void *region_alloc(struct region *r, size_t size)
 {
 	size = (size + 15) & ~(size_t)15;
+	struct region_chunk *c = r->cur;
+	if (__builtin_expect(c != NULL && c->size - c->used >= size, 1)) {
+		void *p = c->data + c->used;
+		c->used += size;
+		return p;
+	}
+	return region_alloc_slow(r, size);
+}
+
+static void *region_alloc_slow(struct region *r, size_t size)
+{
 	struct region_chunk *c = r->cur;
 	if (!c || c->size - c->used < size) {
 		c = r->spare;
@@ -155,7 +169,36 @@ static void region_free(struct region *r)
 }
 #endif
 
-/* ---- frames and choice points ---- */
+/* Frees what was allocated after the object at p (of `size` bytes), if p
+ * lies in the newest chunk above `floor`: frames allocated after a frame
+ * that receives a value are dead unless a choice point keeps them, so the
+ * region behaves like a stack while evaluation is deterministic. */
+#ifndef KBPROF_ARENA_DEBUG
+static void region_pop_above(struct region *r, const void *p, size_t size, struct region_mark floor)
+{
+	struct region_chunk *c = r->cur;
+	const unsigned char *q = p;
+	if (!c || q < c->data || q >= c->data + c->used)
+		return;
+	size_t end = (size_t)(q - c->data) + ((size + 15) & ~(size_t)15);
+	if (floor.chunk == c && floor.used > end)
+		return;
+	if (end < c->used)
+		c->used = end;
+}
+#else
+static void region_pop_above(struct region *r, const void *p, size_t size, struct region_mark floor)
+{
+	/* debug build: objects are freed on backtracking and at teardown */
+	(void)r, (void)p, (void)size, (void)floor;
+}
+#endif
+
+/* ---- frames and choice points ----
+ * A term to evaluate comes with an offset (see unify.h): a rule's body is
+ * evaluated in place, its variable v standing for global variable off + v,
+ * instead of being copied with its variables renamed. Values (results of
+ * evaluation) are always global terms (offset 0). */
 
 enum frame_kind {
 	K_TOP,           /* bottom: a value here is a result of the query */
@@ -164,26 +207,34 @@ enum frame_kind {
 	K_IF,            /* a = then, b = else */
 	K_LET,           /* a = pattern, b = body */
 	K_LETSTAR,       /* a = the let* expression, i = pair */
-	K_CASE,          /* a = cases, i = its choice point */
+	K_CASE,          /* a = cases, b = the case expression, i = its choice point */
 	K_COLLAPSE_ITEM, /* i = the collapse choice point */
 	K_CONJ,          /* a = pattern, b = template, c = 1 if a is (, ...), i/n */
-	K_ASSERT,        /* a = assertion, i = stage, b = first collapsed list */
+	K_ASSERT,        /* a = assertion, i = stage, b = first list (global) */
 };
 
 struct frame {
 	struct frame *next;
 	uint32_t kind, depth;
 	mt_term a, b, c;
+	uint32_t off; /* offset of a, b and c (K_ASSERT: of a only) */
 	uint32_t i, n;
-	mt_term vals[];
+	mt_term vals[]; /* K_TUPLE, K_STRICT: values of elements 0..i-1 */
 };
+
+static inline size_t frame_size(const struct frame *f)
+{
+	size_t n = f->kind == K_TUPLE || f->kind == K_STRICT ? f->n : 0;
+	return sizeof *f + n * sizeof(mt_term);
+}
 
 enum cp_kind { CP_RULES, CP_MATCH, CP_SUPERPOSE, CP_COLLAPSE, CP_CASE };
 
 /* Candidate iteration over the space (rule calls and match). */
 struct cand {
 	struct mt_space_iter it;
-	mt_term goal;   /* the call (rules) or the pattern (match) */
+	mt_term goal; /* the call (rules, global) or the pattern (match) */
+	uint32_t goal_off;
 	mt_term lookup; /* what the index is asked about */
 	uint32_t last;  /* entry being tried (UINT32_MAX: none yet) */
 	uint32_t la;    /* look-ahead entry */
@@ -203,15 +254,16 @@ struct choice {
 		struct cand cand;
 		struct {
 			mt_term list;
-			uint32_t idx;
+			uint32_t off, idx;
 		} sup;
 		struct {
 			struct mt_codebuf buf;
 			uint64_t count;
-			mt_term expr;
+			mt_term expr; /* global, for the limit's message */
 		} col;
 		struct {
-			mt_term cases;
+			mt_term cases, expr;
+			uint32_t off;
 			int produced;
 		} cas;
 	} u;
@@ -225,6 +277,7 @@ struct mt_eval_it {
 	const struct mt_varnames *names;
 	enum mode mode;
 	mt_term T, V;
+	uint32_t Toff;
 	struct frame *K;
 	struct mt_scratch_mark start;
 	struct region_mark rstart;
@@ -232,6 +285,9 @@ struct mt_eval_it {
 	int started, done;
 	char errmsg[256];
 };
+
+#define SYMC_SIZE 1024u
+#define VARC_SIZE 4096u
 
 struct mt_eval_ctx {
 	struct mt_space *space;
@@ -257,6 +313,15 @@ struct mt_eval_ctx {
 	uint32_t nf_mask, nf_count, nf_epoch;
 	uint32_t seen_entries; /* space fingerprint when the marks were made */
 	uint64_t seen_size;
+	/* whether a symbol may have rules, valid while nf_epoch is unchanged */
+	struct {
+		uint32_t sym, epoch, may;
+	} symc[SYMC_SIZE];
+	/* 1 + the largest variable number of the atom at an entry (entries
+	 * never change, so these never go stale) */
+	struct {
+		uint32_t entry, end;
+	} varc[VARC_SIZE];
 };
 
 /* ---- small helpers ---- */
@@ -266,19 +331,44 @@ static inline mt_term deref(struct mt_eval_ctx *ctx, mt_term t)
 	return mt_bind_deref(&ctx->b, t);
 }
 
+/* Expressions are read in place (store_impl.h): the evaluator is part of
+ * the core, and these are its hottest reads. */
 static inline int is_ground(struct mt_eval_ctx *ctx, mt_term t)
 {
-	return (mt_expr_header(ctx->store, t) & MT_HDR_GROUND) != 0;
+	return (mt_store_words(ctx->store, t)[0] & MT_HDR_GROUND) != 0;
 }
 
 static inline const mt_term *args(struct mt_eval_ctx *ctx, mt_term t)
 {
-	return mt_expr_args(ctx->store, t);
+	return mt_store_words(ctx->store, t) + 1;
 }
 
 static inline uint32_t arity(struct mt_eval_ctx *ctx, mt_term t)
 {
-	return mt_expr_arity(ctx->store, t);
+	return mt_hdr_arity(mt_store_words(ctx->store, t)[0]);
+}
+
+/* Resolves (t, *off): a variable becomes its value or its global unbound
+ * self (offset 0); a ground expression drops its offset. */
+__attribute__((always_inline)) static inline mt_term deref_off(struct mt_eval_ctx *ctx, mt_term t,
+							       uint32_t *off)
+{
+	if (mt_tag(t) == MT_VAR) {
+		uint32_t g = mt_payload(t) + *off;
+		*off = 0;
+		mt_term v = mt_bind_value(&ctx->b, g);
+		return v == MT_NONE ? mt_var(g) : mt_bind_deref(&ctx->b, v);
+	}
+	if (*off && (!mt_is_expr(t) || is_ground(ctx, t)))
+		*off = 0;
+	return t;
+}
+
+/* A global copy of (t, off): the term as a value. */
+static inline mt_term globalize(struct mt_eval_ctx *ctx, mt_term t, uint32_t off)
+{
+	t = deref_off(ctx, t, &off);
+	return off ? mt_subst(&ctx->b, t, off, MT_SUBST_SHALLOW) : t;
 }
 
 /* ---- normal forms ----
@@ -400,9 +490,10 @@ static void scratch_release(struct mt_eval_ctx *ctx, struct mt_scratch_mark m)
 	mt_scratch_release(ctx->store, m);
 }
 
-static inline void go_eval(struct mt_eval_it *it, mt_term t, struct frame *k)
+static inline void go_eval(struct mt_eval_it *it, mt_term t, uint32_t off, struct frame *k)
 {
 	it->T = t;
+	it->Toff = off;
 	it->K = k;
 	it->mode = M_EVAL;
 }
@@ -437,9 +528,12 @@ static void oom(struct mt_eval_it *it)
 		go_fatal(it, "evaluation: out of memory");
 }
 
-static int is_error(struct mt_eval_ctx *ctx, mt_term v)
+static inline int is_error(struct mt_eval_ctx *ctx, mt_term v)
 {
-	v = deref(ctx, v);
+	if (mt_tag(v) == MT_VAR)
+		v = deref(ctx, v);
+	if (!mt_is_expr(v))
+		return 0;
 	return mt_is_expr(v) && arity(ctx, v) > 0 &&
 	       deref(ctx, args(ctx, v)[0]) == mt_sym(MT_S_ERROR);
 }
@@ -449,9 +543,9 @@ static mt_term mk_expr(struct mt_eval_ctx *ctx, const mt_term *kids, uint32_t n)
 	return mt_texpr(ctx->store, kids, n);
 }
 
-/* (Error atom msg) with msg a string atom. */
-__attribute__((format(printf, 3, 4))) static mt_term mk_error(struct mt_eval_ctx *ctx, mt_term atom,
-							      const char *fmt, ...)
+/* (Error atom msg) with msg a string atom; atom is (atom, off). */
+__attribute__((format(printf, 4, 5))) static mt_term mk_error(struct mt_eval_ctx *ctx, mt_term atom,
+							      uint32_t off, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -462,7 +556,8 @@ __attribute__((format(printf, 3, 4))) static mt_term mk_error(struct mt_eval_ctx
 		n = 0;
 	if ((size_t)n >= sizeof text)
 		n = sizeof text - 1;
-	mt_term msg = mt_string(ctx->store, text, (size_t)n, 1);
+	atom = globalize(ctx, atom, off);
+	mt_term msg = atom == MT_NONE ? MT_NONE : mt_string(ctx->store, text, (size_t)n, 1);
 	if (msg == MT_NONE)
 		return MT_NONE;
 	mt_term kids[3] = {mt_sym(MT_S_ERROR), atom, msg};
@@ -486,15 +581,16 @@ static void ret_value(struct mt_eval_it *it, mt_term v, struct frame *k)
 /* ---- frames ---- */
 
 /* A new frame over continuation `next`, or NULL when the depth limit is
- * reached (then `culprit`'s Error is returned to `next`) or memory ran out. */
-static struct frame *new_frame(struct mt_eval_it *it, uint32_t kind, struct frame *next,
-			       uint32_t nvals, mt_term culprit)
+ * reached (then the Error of (culprit, off) is returned to `next`) or
+ * memory ran out. */
+static inline struct frame *new_frame(struct mt_eval_it *it, uint32_t kind, struct frame *next,
+				      uint32_t nvals, mt_term culprit, uint32_t off)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
 	if (next->depth >= ctx->opts.max_depth) {
-		ret_value(it,
-			  mk_error(ctx, culprit, "depth limit %u exceeded", ctx->opts.max_depth),
-			  next);
+		ret_value(
+		    it, mk_error(ctx, culprit, off, "depth limit %u exceeded", ctx->opts.max_depth),
+		    next);
 		return NULL;
 	}
 	struct frame *f = region_alloc(&ctx->reg, sizeof *f + (size_t)nvals * sizeof(mt_term));
@@ -505,6 +601,7 @@ static struct frame *new_frame(struct mt_eval_it *it, uint32_t kind, struct fram
 	f->next = next;
 	f->kind = kind;
 	f->depth = next->depth + 1;
+	f->off = off;
 	if (f->depth > ctx->stats.max_depth)
 		ctx->stats.max_depth = f->depth;
 	return f;
@@ -550,14 +647,14 @@ static void restore_cp(struct mt_eval_ctx *ctx, struct choice *c)
 	region_release(&ctx->reg, c->rm);
 }
 
-/* Unifies two global terms; on failure undoes what the attempt did.
+/* Unifies (x, xo) with (y, yo); on failure undoes what the attempt did.
  * Returns 1, 0, or -1 (out of memory: the machine is stopped). */
-static int try_unify(struct mt_eval_it *it, mt_term x, mt_term y)
+static int try_unify(struct mt_eval_it *it, mt_term x, uint32_t xo, mt_term y, uint32_t yo)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
 	struct mt_bind_state bs = mt_bind_save(&ctx->b);
 	struct mt_scratch_mark sm = mt_scratch_mark(ctx->store);
-	int rc = mt_unify(&ctx->b, x, 0, y, 0);
+	int rc = mt_unify(&ctx->b, x, xo, y, yo);
 	if (rc < 0) {
 		oom(it);
 	} else if (rc == 0) {
@@ -565,6 +662,29 @@ static int try_unify(struct mt_eval_it *it, mt_term x, mt_term y)
 		scratch_release(ctx, sm);
 	}
 	return rc;
+}
+
+/* Hands out the variables of the atom at `entry` renamed from `base`. */
+static int claim_vars(struct mt_eval_ctx *ctx, uint32_t entry, mt_term atom, uint32_t base)
+{
+	uint32_t slot = entry & (VARC_SIZE - 1), end;
+	if (ctx->varc[slot].entry == entry + 1) {
+		end = ctx->varc[slot].end;
+	} else {
+		end = mt_term_var_end(ctx->store, atom, &ctx->tmp);
+		if (end >= MT_VAR_MAX)
+			return -1;
+		ctx->varc[slot].entry = entry + 1;
+		ctx->varc[slot].end = end;
+	}
+	uint64_t top = (uint64_t)base + end;
+	if (top > ctx->b.var_limit) {
+		ctx->b.oom = 1;
+		return -1;
+	}
+	if (top > ctx->b.next_var)
+		ctx->b.next_var = (uint32_t)top;
+	return 0;
 }
 
 /* ---- candidates from the space ---- */
@@ -584,10 +704,11 @@ static int next_live(struct cand *c, uint32_t *e)
 	return mt_space_next(&c->it, e) && *e < c->limit;
 }
 
-static void cand_init(struct mt_eval_ctx *ctx, struct cand *c, mt_term goal, mt_term lookup,
-		      int by_rules)
+static void cand_init(struct mt_eval_ctx *ctx, struct cand *c, mt_term goal, uint32_t goal_off,
+		      mt_term lookup, int by_rules)
 {
 	c->goal = goal;
+	c->goal_off = goal_off;
 	c->lookup = lookup;
 	c->by_rules = (uint8_t)by_rules;
 	c->matched = 0;
@@ -637,10 +758,11 @@ static int is_rule(struct mt_eval_ctx *ctx, mt_term atom)
 static void maybe_mark_normal(struct mt_eval_ctx *ctx, mt_term r);
 
 /* Tries candidates until one unifies. For a rule call, success evaluates
- * the rule's body with continuation k, and a call no rule unifies with is
- * its own value; for match, success returns to k. `c` is local, or the top
- * choice point's when `in_cp` (resuming after backtracking). A choice
- * point is kept only while candidates remain. */
+ * the rule's body (in place, offset by the renaming base) with
+ * continuation k, and a call no rule unifies with is its own value; for
+ * match, success returns to k. `c` is local, or the top choice point's
+ * when `in_cp` (resuming after backtracking). A choice point is kept only
+ * while candidates remain. */
 static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_t kind,
 		       struct frame *k)
 {
@@ -656,8 +778,9 @@ static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_
 			if (kind == CP_RULES && !matched) {
 				maybe_mark_normal(ctx, goal);
 				go_ret(it, goal, k);
-			} else
+			} else {
 				go_fail(it);
+			}
 			return;
 		}
 		int more = c->mult_left > 0 || c->la_valid;
@@ -684,8 +807,10 @@ static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_
 			if (is_rule(ctx, atom))
 				rc = mt_unify(&ctx->b, args(ctx, atom)[1], base, c->goal, 0);
 		} else {
-			rc = mt_unify(&ctx->b, c->goal, 0, atom, base);
+			rc = mt_unify(&ctx->b, c->goal, c->goal_off, atom, base);
 		}
+		if (rc > 0 && claim_vars(ctx, e, atom, base))
+			rc = -1;
 		if (rc < 0) {
 			oom(it);
 			return;
@@ -696,41 +821,50 @@ static void cand_drive(struct mt_eval_it *it, struct cand *c, int in_cp, uint32_
 			continue;
 		}
 		c->matched = 1;
-		if (kind == CP_RULES) {
-			mt_term body =
-			    mt_subst(&ctx->b, args(ctx, atom)[2], base, MT_SUBST_SHALLOW);
-			if (body == MT_NONE) {
-				oom(it);
-				return;
-			}
-			go_eval(it, body, k);
-		} else {
+		if (kind == CP_RULES)
+			go_eval(it, args(ctx, atom)[2], base, k);
+		else
 			go_ret(it, ctx->unit, k);
-		}
 		return;
 	}
 }
 
-/* Reduces call r (a symbol, or an expression with evaluated elements)
- * through every rule whose left side unifies with it. */
+/* Reduces call r (global: a symbol, or an expression with evaluated
+ * elements) through every rule whose left side unifies with it. */
 static void call_rules(struct mt_eval_it *it, mt_term r, struct frame *k)
 {
 	struct cand c;
-	cand_init(it->ctx, &c, r, r, 1);
+	cand_init(it->ctx, &c, r, 0, r, 1);
 	cand_drive(it, &c, 0, CP_RULES, k);
 }
 
 /* Whether a symbol might reduce: some rule may have it as left side. */
-static int sym_may_reduce(struct mt_eval_ctx *ctx, mt_term s)
+static int sym_may_reduce_slow(struct mt_eval_ctx *ctx, mt_term s);
+
+__attribute__((always_inline)) static inline int sym_may_reduce(struct mt_eval_ctx *ctx, mt_term s)
 {
+	uint32_t id = mt_payload(s), slot = id & (SYMC_SIZE - 1);
+	if (ctx->symc[slot].sym == id && ctx->symc[slot].epoch == ctx->nf_epoch)
+		return (int)ctx->symc[slot].may;
+	return sym_may_reduce_slow(ctx, s);
+}
+
+static int sym_may_reduce_slow(struct mt_eval_ctx *ctx, mt_term s)
+{
+	uint32_t id = mt_payload(s), slot = id & (SYMC_SIZE - 1);
 	struct mt_space_iter i;
 	uint32_t e;
 	mt_space_rules_begin(ctx->space, s, &i);
-	return mt_space_next(&i, &e);
+	int may = mt_space_next(&i, &e);
+	ctx->symc[slot].sym = id;
+	ctx->symc[slot].epoch = ctx->nf_epoch;
+	ctx->symc[slot].may = (uint32_t)may;
+	return may;
 }
 
-/* A term that evaluates to itself, without alternatives or bindings. */
-static int trivial(struct mt_eval_ctx *ctx, mt_term e)
+/* A global term that evaluates to itself, without alternatives or
+ * bindings. */
+__attribute__((always_inline)) static inline int trivial(struct mt_eval_ctx *ctx, mt_term e)
 {
 	switch (mt_tag(e)) {
 	case MT_VAR:
@@ -775,30 +909,68 @@ static int var_headed(struct mt_eval_ctx *ctx, mt_term h)
 /* ---- tuples and grounded operations ---- */
 
 static void tuple_reduce(struct mt_eval_it *it, struct frame *f);
+static int strict_inline(struct mt_eval_ctx *ctx, mt_term e, uint32_t off, mt_term *v);
+static void tuple_begin(struct mt_eval_it *it, mt_term t, uint32_t off, uint32_t kind, uint32_t op,
+			struct frame *k, int try_inline);
 
 /* Evaluates the elements of f->a from f->i on; f is private until it
  * becomes the continuation of an element's evaluation. */
 static void tuple_advance(struct mt_eval_it *it, struct frame *f)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
+	const mt_term *a = args(ctx, f->a);
 	for (uint32_t i = f->i; i < f->n; i++) {
-		mt_term e = deref(ctx, args(ctx, f->a)[i]);
-		if (trivial(ctx, e)) {
+		uint32_t off = f->off;
+		mt_term e = deref_off(ctx, a[i], &off);
+		if (!off && trivial(ctx, e)) {
 			f->vals[i] = e;
 			continue;
 		}
+		mt_term v;
+		int si = strict_inline(ctx, e, off, &v);
+		if (si == 2) {
+			/* a grounded operation to apply once its arguments are in */
+			uint32_t ho = off;
+			mt_term op = deref_off(ctx, args(ctx, e)[0], &ho);
+			f->i = i;
+			tuple_begin(it, e, off, K_STRICT, mt_payload(op), f, 0);
+			return;
+		}
+		if (si == 1) {
+			if (v == MT_NONE) {
+				oom(it);
+				return;
+			}
+			if (is_error(ctx, v)) {
+				go_ret(it, v, f->next);
+				return;
+			}
+			f->vals[i] = v;
+			a = args(ctx, f->a); /* the heap may have moved */
+			continue;
+		}
 		f->i = i;
-		go_eval(it, e, f);
+		go_eval(it, e, off, f);
 		return;
 	}
 	tuple_reduce(it, f);
 }
 
-static void tuple_begin(struct mt_eval_it *it, mt_term t, uint32_t kind, uint32_t op,
-			struct frame *k)
+static void apply_strict(struct mt_eval_it *it, struct frame *f);
+
+static void tuple_begin(struct mt_eval_it *it, mt_term t, uint32_t off, uint32_t kind, uint32_t op,
+			struct frame *k, int try_inline)
 {
-	uint32_t n = arity(it->ctx, t);
-	struct frame *f = new_frame(it, kind, k, n, t);
+	struct mt_eval_ctx *ctx = it->ctx;
+	uint32_t n = arity(ctx, t);
+	if (kind == K_STRICT && try_inline) {
+		mt_term v;
+		if (strict_inline(ctx, t, off, &v) == 1) {
+			ret_value(it, v, k);
+			return;
+		}
+	}
+	struct frame *f = new_frame(it, kind, k, n, t, off);
 	if (!f)
 		return;
 	f->a = t;
@@ -812,9 +984,13 @@ static void tuple_begin(struct mt_eval_it *it, mt_term t, uint32_t kind, uint32_
 	tuple_advance(it, f);
 }
 
-/* The expression with the evaluated elements (t itself if none changed). */
-static mt_term reduced(struct mt_eval_ctx *ctx, mt_term t, const mt_term *vals, uint32_t n)
+/* The expression with the evaluated elements (t itself if it is global
+ * and no element changed). */
+static mt_term reduced(struct mt_eval_ctx *ctx, mt_term t, uint32_t off, const mt_term *vals,
+		       uint32_t n)
 {
+	if (off && !is_ground(ctx, t))
+		return mk_expr(ctx, vals, n);
 	const mt_term *orig = args(ctx, t);
 	for (uint32_t i = 0; i < n; i++)
 		if (vals[i] != orig[i])
@@ -837,70 +1013,116 @@ static int bool_value(struct mt_eval_ctx *ctx, mt_term t, int *v)
 	return 0;
 }
 
-static void apply_strict(struct mt_eval_it *it, struct frame *f)
+/* The value of grounded operation op on evaluated arguments v[1..n-1] of
+ * (t, off): a number, True / False, an Error, or the expression itself
+ * when the arguments are of the wrong kind. MT_NONE if memory runs out. */
+static mt_term strict_value(struct mt_eval_ctx *ctx, mt_term t, uint32_t off, uint32_t op,
+			    const mt_term *v, uint32_t n)
 {
-	struct mt_eval_ctx *ctx = it->ctx;
-	const mt_term *v = f->vals;
-	struct frame *k = f->next;
-	uint32_t op = f->b;
 	mt_term res;
 	int x, y;
+	if (op <= MT_S_GE && mt_tag(v[1]) == MT_INT && mt_tag(v[2]) == MT_INT) {
+		/* inline integers: 29 bits, so + - * < > <= >= cannot overflow
+		 * int64 (division and remainder take the general path) */
+		int64_t p = mt_small_int_value(v[1]), q = mt_small_int_value(v[2]), r;
+		switch (op) {
+		case MT_S_PLUS:
+			r = p + q;
+			break;
+		case MT_S_MINUS:
+			r = p - q;
+			break;
+		case MT_S_TIMES:
+			r = p * q;
+			break;
+		case MT_S_LT:
+			return bool_term(p < q);
+		case MT_S_GT:
+			return bool_term(p > q);
+		case MT_S_LE:
+			return bool_term(p <= q);
+		case MT_S_GE:
+			return bool_term(p >= q);
+		default:
+			goto general;
+		}
+		return mt_small_int_fits(r) ? mt_small_int(r) : mt_int(ctx->store, r, 1);
+	}
+general:
 	switch (op) {
 	case MT_S_PLUS:
 	case MT_S_MINUS:
 	case MT_S_TIMES:
 	case MT_S_DIV:
 	case MT_S_MOD:
-		switch (mt_arith(ctx->store, op, deref(ctx, v[1]), deref(ctx, v[2]), &res)) {
-		case MT_ARITH_OK:
-			go_ret(it, res, k);
-			return;
-		case MT_ARITH_NOT_NUMBERS:
+		x = (int)mt_arith(ctx->store, op, deref(ctx, v[1]), deref(ctx, v[2]), &res);
+		if (x == MT_ARITH_OK)
+			return res;
+		if (x == MT_ARITH_OOM)
+			return MT_NONE;
+		if (x == MT_ARITH_NOT_NUMBERS)
 			break;
-		case MT_ARITH_DIV_ZERO:
-			res = reduced(ctx, f->a, v, f->n);
-			ret_value(it, res == MT_NONE ? res : mk_error_term(ctx, res, ctx->s_div0),
-				  k);
-			return;
-		case MT_ARITH_OVERFLOW:
-			res = reduced(ctx, f->a, v, f->n);
-			ret_value(
-			    it, res == MT_NONE ? res : mk_error_term(ctx, res, ctx->s_overflow), k);
-			return;
-		case MT_ARITH_OOM:
-			oom(it);
-			return;
-		}
-		break;
+		res = reduced(ctx, t, off, v, n);
+		return res == MT_NONE
+			   ? MT_NONE
+			   : mk_error_term(ctx, res,
+					   x == MT_ARITH_DIV_ZERO ? ctx->s_div0 : ctx->s_overflow);
 	case MT_S_LT:
 	case MT_S_GT:
 	case MT_S_LE:
 	case MT_S_GE:
 		x = mt_compare(ctx->store, op, deref(ctx, v[1]), deref(ctx, v[2]));
-		if (x >= 0) {
-			go_ret(it, bool_term(x), k);
-			return;
-		}
+		if (x >= 0)
+			return bool_term(x);
 		break;
 	case MT_S_EQEQ:
-		go_ret(it, bool_term(mt_term_eq(&ctx->b, v[1], v[2])), k);
-		return;
+		return bool_term(mt_term_eq(&ctx->b, v[1], v[2]));
 	case MT_S_AND:
 	case MT_S_OR:
-		if (bool_value(ctx, v[1], &x) && bool_value(ctx, v[2], &y)) {
-			go_ret(it, bool_term(op == MT_S_AND ? x && y : x || y), k);
-			return;
-		}
+		if (bool_value(ctx, v[1], &x) && bool_value(ctx, v[2], &y))
+			return bool_term(op == MT_S_AND ? x && y : x || y);
 		break;
 	case MT_S_NOT:
-		if (bool_value(ctx, v[1], &x)) {
-			go_ret(it, bool_term(!x), k);
-			return;
-		}
+		if (bool_value(ctx, v[1], &x))
+			return bool_term(!x);
 		break;
 	}
 	/* arguments of the wrong kind: the expression stays unreduced */
-	ret_value(it, reduced(ctx, f->a, v, f->n), k);
+	return reduced(ctx, t, off, v, n);
+}
+
+static void apply_strict(struct mt_eval_it *it, struct frame *f)
+{
+	ret_value(it, strict_value(it->ctx, f->a, f->off, f->b, f->vals, f->n), f->next);
+}
+
+/* A grounded operation whose arguments are values already, such as
+ * (- $n 1) or (< $n 2), is computed on the spot without a frame: returns
+ * 1 and its value in *v (MT_NONE if memory ran out), 2 if (e, off) is a
+ * grounded operation whose arguments need evaluating, 0 otherwise. */
+static int strict_inline(struct mt_eval_ctx *ctx, mt_term e, uint32_t off, mt_term *v)
+{
+	if (!mt_is_expr(e))
+		return 0;
+	const mt_term *w = mt_store_words(ctx->store, e);
+	uint32_t n = mt_hdr_arity(w[0]);
+	if (n < 2 || n > 3)
+		return 0;
+	uint32_t ho = off;
+	mt_term h = deref_off(ctx, w[1], &ho);
+	if (mt_tag(h) != MT_SYM || mt_payload(h) < MT_S_PLUS || mt_payload(h) > MT_S_NOT ||
+	    (n == 2) != (mt_payload(h) == MT_S_NOT))
+		return 0;
+	mt_term vals[3] = {h, 0, 0};
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t eo = off;
+		mt_term x = deref_off(ctx, w[1 + i], &eo);
+		if (eo || !trivial(ctx, x))
+			return 2;
+		vals[i] = x;
+	}
+	*v = strict_value(ctx, e, off, mt_payload(h), vals, n);
+	return 1;
 }
 
 static int is_builtin_head(uint32_t id);
@@ -912,8 +1134,9 @@ static void tuple_reduce(struct mt_eval_it *it, struct frame *f)
 		apply_strict(it, f);
 		return;
 	}
-	mt_term orig_head = deref(ctx, args(ctx, f->a)[0]);
-	mt_term r = reduced(ctx, f->a, f->vals, f->n);
+	uint32_t hoff = f->off;
+	mt_term orig_head = deref_off(ctx, args(ctx, f->a)[0], &hoff);
+	mt_term r = reduced(ctx, f->a, f->off, f->vals, f->n);
 	if (r == MT_NONE) {
 		oom(it);
 		return;
@@ -921,7 +1144,7 @@ static void tuple_reduce(struct mt_eval_it *it, struct frame *f)
 	mt_term h = deref(ctx, f->vals[0]);
 	if (mt_tag(h) == MT_SYM && h != orig_head && is_builtin_head(mt_payload(h))) {
 		/* the head evaluated to a built-in: dispatch on it */
-		go_eval(it, r, f->next);
+		go_eval(it, r, 0, f->next);
 		return;
 	}
 	if (var_headed(ctx, h)) {
@@ -933,19 +1156,25 @@ static void tuple_reduce(struct mt_eval_it *it, struct frame *f)
 
 /* ---- collapse ---- */
 
-static void collapse_begin(struct mt_eval_it *it, mt_term arg, mt_term expr, struct frame *k)
+static void collapse_begin(struct mt_eval_it *it, mt_term arg, mt_term expr, uint32_t off,
+			   struct frame *k)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
-	struct frame *f = new_frame(it, K_COLLAPSE_ITEM, k, 0, expr);
+	struct frame *f = new_frame(it, K_COLLAPSE_ITEM, k, 0, expr, off);
 	if (!f)
 		return;
+	mt_term gexpr = globalize(ctx, expr, off);
+	if (gexpr == MT_NONE) {
+		oom(it);
+		return;
+	}
 	struct choice *cp = push_cp(it, CP_COLLAPSE, k);
 	if (!cp)
 		return;
 	memset(&cp->u.col, 0, sizeof cp->u.col);
-	cp->u.col.expr = expr;
+	cp->u.col.expr = gexpr;
 	f->i = (uint32_t)(ctx->ncp - 1);
-	go_eval(it, arg, f);
+	go_eval(it, arg, off, f);
 }
 
 /* Pops every choice point above index `idx` and returns to its state. */
@@ -973,7 +1202,7 @@ static void collapse_item(struct mt_eval_it *it, struct frame *f, mt_term v)
 		mt_term expr = cp->u.col.expr;
 		pop_cp(ctx);
 		ret_value(it,
-			  mk_error(ctx, expr, "result limit %llu reached",
+			  mk_error(ctx, expr, 0, "result limit %llu reached",
 				   (unsigned long long)ctx->opts.max_results),
 			  k);
 		return;
@@ -1007,26 +1236,28 @@ static void collapse_done(struct mt_eval_it *it, struct choice *cp)
 
 /* ---- case ---- */
 
-static void case_select(struct mt_eval_it *it, mt_term v, mt_term cases, mt_term expr,
+/* The first case whose pattern unifies with value v gives the result. */
+static void case_select(struct mt_eval_it *it, mt_term v, mt_term cases, mt_term expr, uint32_t off,
 			struct frame *k)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
 	uint32_t n = arity(ctx, cases);
 	for (uint32_t i = 0; i < n; i++) {
-		mt_term c = deref(ctx, args(ctx, cases)[i]);
+		uint32_t coff = off;
+		mt_term c = deref_off(ctx, args(ctx, cases)[i], &coff);
 		if (!mt_is_expr(c) || arity(ctx, c) != 2) {
 			ret_value(it,
-				  mk_error(ctx, expr,
+				  mk_error(ctx, expr, off,
 					   "case expects a list of (<pattern> <result>) pairs"),
 				  k);
 			return;
 		}
 		mt_term pat = args(ctx, c)[0], tmpl = args(ctx, c)[1];
-		int rc = try_unify(it, pat, v);
+		int rc = try_unify(it, pat, coff, v, 0);
 		if (rc < 0)
 			return;
 		if (rc) {
-			go_eval(it, tmpl, k);
+			go_eval(it, tmpl, coff, k);
 			return;
 		}
 	}
@@ -1037,20 +1268,23 @@ static void case_select(struct mt_eval_it *it, mt_term v, mt_term cases, mt_term
 
 static mt_term conj_pattern(struct mt_eval_ctx *ctx, struct frame *f, uint32_t j)
 {
-	return f->c ? deref(ctx, args(ctx, f->a)[j + 1]) : f->a;
+	return f->c ? args(ctx, f->a)[j + 1] : f->a;
 }
 
-/* Every atom of the space unifying with pattern p (top level only);
- * success returns to k. */
-static void match_goal(struct mt_eval_it *it, mt_term p, struct frame *k)
+/* Every atom of the space unifying with pattern (p, off), at the top level
+ * only; success returns to k. A pattern (= L R) is looked up in the rule
+ * index by L. */
+static void match_goal(struct mt_eval_it *it, mt_term p, uint32_t off, struct frame *k)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
 	struct cand c;
-	p = deref(ctx, p);
-	if (is_rule(ctx, p))
-		cand_init(ctx, &c, p, deref(ctx, args(ctx, p)[1]), 1);
-	else
-		cand_init(ctx, &c, p, p, 0);
+	p = deref_off(ctx, p, &off);
+	if (is_rule(ctx, p)) {
+		uint32_t loff = off;
+		cand_init(ctx, &c, p, off, deref_off(ctx, args(ctx, p)[1], &loff), 1);
+	} else {
+		cand_init(ctx, &c, p, off, p, 0);
+	}
 	cand_drive(it, &c, 0, CP_MATCH, k);
 }
 
@@ -1070,7 +1304,8 @@ static void print_list(struct mt_eval_ctx *ctx, const struct mt_varnames *names,
 	}
 }
 
-/* Compares the results (as multisets) and returns () or an Error. */
+/* Compares the results (global lists, as multisets) and returns () or an
+ * Error about expr (global). */
 static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actual, mt_term expected,
 			      int alpha)
 {
@@ -1093,7 +1328,7 @@ static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actua
 	}
 	mt_term *a = ctx->tmp.v + base, *e = a + na;
 	unsigned char *ua = used, *ue = used + na;
-	uint32_t missing = 0;
+	int missing = 0, extra = 0;
 	for (uint32_t i = 0; i < na; i++)
 		for (uint32_t j = 0; j < ne; j++)
 			if (!ue[j] && (alpha ? mt_alpha_eq(&ctx->b, a[i], e[j])
@@ -1102,35 +1337,29 @@ static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actua
 				break;
 			}
 	for (uint32_t i = 0; i < na; i++)
-		missing += !ua[i];
+		extra |= !ua[i];
 	for (uint32_t j = 0; j < ne; j++)
-		missing += !ue[j];
+		missing |= !ue[j];
 	mt_term res = ctx->unit;
-	if (missing) {
-		struct mt_eval_ctx *c = ctx;
-		kb_buf_reset(&c->msg);
-		kb_buf_puts(&c->msg, "\nExpected: [");
-		print_list(c, it->names, e, ne, NULL, 0, ", ");
-		kb_buf_puts(&c->msg, "]\nGot: [");
-		print_list(c, it->names, a, na, NULL, 0, ", ");
-		kb_buf_puts(&c->msg, "]");
-		int miss = 0, extra = 0;
-		for (uint32_t j = 0; j < ne; j++)
-			miss |= !ue[j];
-		for (uint32_t i = 0; i < na; i++)
-			extra |= !ua[i];
-		if (miss) {
-			kb_buf_puts(&c->msg, "\nMissed results: ");
-			print_list(c, it->names, e, ne, ue, 0, ", ");
+	if (missing || extra) {
+		struct kb_buf *m = &ctx->msg;
+		kb_buf_reset(m);
+		kb_buf_puts(m, "\nExpected: [");
+		print_list(ctx, it->names, e, ne, NULL, 0, ", ");
+		kb_buf_puts(m, "]\nGot: [");
+		print_list(ctx, it->names, a, na, NULL, 0, ", ");
+		kb_buf_puts(m, "]");
+		if (missing) {
+			kb_buf_puts(m, "\nMissed results: ");
+			print_list(ctx, it->names, e, ne, ue, 0, ", ");
 		}
 		if (extra) {
-			kb_buf_puts(&c->msg, "\nExcessive results: ");
-			print_list(c, it->names, a, na, ua, 0, ", ");
+			kb_buf_puts(m, "\nExcessive results: ");
+			print_list(ctx, it->names, a, na, ua, 0, ", ");
 		}
 		res = MT_NONE;
-		if (!c->msg.oom) {
-			mt_term s =
-			    mt_string(ctx->store, c->msg.data ? c->msg.data : "", c->msg.len, 1);
+		if (!m->oom) {
+			mt_term s = mt_string(ctx->store, m->data ? m->data : "", m->len, 1);
 			if (s != MT_NONE)
 				res = mk_error_term(ctx, expr, s);
 		}
@@ -1143,71 +1372,84 @@ static mt_term assert_compare(struct mt_eval_it *it, mt_term expr, mt_term actua
 static void assert_step(struct mt_eval_it *it, struct frame *f, mt_term v)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
-	if (is_error(ctx, v) && !mt_is_expr(f->b)) {
+	if (is_error(ctx, v)) {
 		/* a limit error instead of a list: pass it on */
 		go_ret(it, v, f->next);
 		return;
 	}
 	uint32_t id = mt_payload(deref(ctx, args(ctx, f->a)[0]));
-	if (f->i == 0) {
-		if (id == MT_S_ASSERT_EQUAL_TO_RESULT) {
-			mt_term exp = deref(ctx, args(ctx, f->a)[2]);
-			if (!mt_is_expr(exp)) {
-				ret_value(it,
-					  mk_error(ctx, f->a,
-						   "assertEqualToResult expects a list of results"),
-					  f->next);
-				return;
-			}
-			ret_value(it, assert_compare(it, f->a, v, exp, 0), f->next);
-			return;
-		}
-		struct frame *g = new_frame(it, K_ASSERT, f->next, 0, f->a);
+	if (f->i == 0 && id != MT_S_ASSERT_EQUAL_TO_RESULT) {
+		struct frame *g = new_frame(it, K_ASSERT, f->next, 0, f->a, f->off);
 		if (!g)
 			return;
 		g->a = f->a;
 		g->b = v;
 		g->i = 1;
-		collapse_begin(it, args(ctx, f->a)[2], f->a, g);
+		collapse_begin(it, args(ctx, f->a)[2], f->a, f->off, g);
 		return;
 	}
-	if (is_error(ctx, v)) {
-		go_ret(it, v, f->next);
+	mt_term expr = globalize(ctx, f->a, f->off);
+	mt_term actual = f->i == 0 ? v : f->b, expected = v;
+	if (f->i == 0) {
+		/* the second argument is the literal list of expected results */
+		uint32_t eo = f->off;
+		expected = deref_off(ctx, args(ctx, f->a)[2], &eo);
+		if (!mt_is_expr(expected)) {
+			ret_value(
+			    it,
+			    mk_error(ctx, expr, 0, "assertEqualToResult expects a list of results"),
+			    f->next);
+			return;
+		}
+		expected = mt_subst(&ctx->b, expected, eo, MT_SUBST_FULL);
+	}
+	if (expr == MT_NONE || expected == MT_NONE) {
+		oom(it);
 		return;
 	}
-	ret_value(it, assert_compare(it, f->a, f->b, v, id == MT_S_ASSERT_ALPHA_EQUAL), f->next);
+	ret_value(it, assert_compare(it, expr, actual, expected, id == MT_S_ASSERT_ALPHA_EQUAL),
+		  f->next);
 }
 
 /* ---- space changes ---- */
 
-static void space_change(struct mt_eval_it *it, mt_term expr, mt_term spc, mt_term atom, int add,
-			 struct frame *k)
+static void space_change(struct mt_eval_it *it, mt_term expr, uint32_t off, mt_term spc,
+			 mt_term atom, int add, struct frame *k)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
-	if (deref(ctx, spc) != mt_sym(MT_S_SELF)) {
+	uint32_t so = off;
+	if (deref_off(ctx, spc, &so) != mt_sym(MT_S_SELF)) {
 		ret_value(it,
-			  mk_error(ctx, expr, "%s: the only space is &self",
+			  mk_error(ctx, expr, off, "%s: the only space is &self",
 				   add ? "add-atom" : "remove-atom"),
 			  k);
 		return;
 	}
-	mt_term a = mt_subst(&ctx->b, atom, 0, MT_SUBST_FULL);
+	mt_term a = mt_subst(&ctx->b, atom, off, MT_SUBST_FULL);
 	if (a != MT_NONE)
 		a = mt_canon_vars(ctx->store, a, &ctx->tmp, &ctx->tmp2, &ctx->tmp3);
-	if (a != MT_NONE)
-		a = mt_term_persist(ctx->store, a);
 	if (a == MT_NONE) {
 		oom(it);
 		return;
 	}
 	if (add) {
 		struct kb_error err;
+		a = mt_term_persist(ctx->store, a);
+		if (a == MT_NONE) {
+			oom(it);
+			return;
+		}
 		if (mt_space_add(ctx->space, a, NULL, &err) < 0) {
 			go_fatal(it, "add-atom: %s", err.msg);
 			return;
 		}
 	} else {
-		mt_space_remove(ctx->space, a);
+		/* an atom the store never held cannot be in the space */
+		a = mt_term_find(ctx->store, a);
+		if (a == MT_NONE || !mt_space_remove(ctx->space, a)) {
+			go_ret(it, ctx->unit, k);
+			return;
+		}
 	}
 	ctx->gen++;
 	nf_forget_all(ctx);
@@ -1223,126 +1465,151 @@ static int is_builtin_head(uint32_t id)
 	return id == MT_S_ERROR || (id >= MT_S_IF && id <= MT_S_NOT);
 }
 
-static void letstar_step(struct mt_eval_it *it, mt_term t, uint32_t i, struct frame *k)
+static void letstar_step(struct mt_eval_it *it, mt_term t, uint32_t off, uint32_t i,
+			 struct frame *k)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
-	mt_term pairs = deref(ctx, args(ctx, t)[1]);
+	uint32_t po = off;
+	mt_term pairs = deref_off(ctx, args(ctx, t)[1], &po);
 	if (mt_is_expr(pairs) && i == arity(ctx, pairs)) {
-		go_eval(it, args(ctx, t)[2], k);
+		go_eval(it, args(ctx, t)[2], off, k);
 		return;
 	}
-	mt_term pair = mt_is_expr(pairs) ? deref(ctx, args(ctx, pairs)[i]) : MT_NONE;
+	uint32_t qo = po;
+	mt_term pair = mt_is_expr(pairs) ? deref_off(ctx, args(ctx, pairs)[i], &qo) : MT_NONE;
 	if (pair == MT_NONE || !mt_is_expr(pair) || arity(ctx, pair) != 2) {
 		ret_value(
 		    it,
-		    mk_error(ctx, t,
+		    mk_error(ctx, t, off,
 			     "List of (<pattern> <atom>) pairs is expected as a second argument"),
 		    k);
 		return;
 	}
-	struct frame *f = new_frame(it, K_LETSTAR, k, 0, t);
+	struct frame *f = new_frame(it, K_LETSTAR, k, 0, t, off);
 	if (!f)
 		return;
 	f->a = t;
 	f->i = i;
-	go_eval(it, args(ctx, pair)[1], f);
+	go_eval(it, args(ctx, pair)[1], qo, f);
 }
 
 /* A non-empty expression (dereferenced), or MT_NONE. */
-static mt_term nonempty_expr(struct mt_eval_ctx *ctx, mt_term t)
+static mt_term nonempty_expr(struct mt_eval_ctx *ctx, mt_term t, uint32_t *off)
 {
-	t = deref(ctx, t);
+	t = deref_off(ctx, t, off);
 	return mt_is_expr(t) && arity(ctx, t) > 0 ? t : MT_NONE;
 }
 
-/* Copies the elements of e from `from` into ctx->tmp4 after `prefix`
- * terms, and builds an expression of them. */
-static mt_term rebuild(struct mt_eval_ctx *ctx, const mt_term *prefix, uint32_t np, mt_term e,
-		       uint32_t from)
+/* An expression of `prefix` followed by the elements of e from `from` on,
+ * every piece made global. */
+static mt_term rebuild(struct mt_eval_ctx *ctx, const mt_term *prefix, uint32_t np, uint32_t poff,
+		       mt_term e, uint32_t eoff, uint32_t from)
 {
 	struct mt_termvec *v = &ctx->tmp4;
 	v->len = 0;
-	for (uint32_t i = 0; i < np; i++)
-		if (mt_termvec_push(v, prefix[i]))
+	for (uint32_t i = 0; i < np; i++) {
+		mt_term x = globalize(ctx, prefix[i], poff);
+		if (x == MT_NONE || mt_termvec_push(v, x))
 			return MT_NONE;
+	}
 	uint32_t n = arity(ctx, e);
-	for (uint32_t i = from; i < n; i++)
-		if (mt_termvec_push(v, args(ctx, e)[i]))
+	for (uint32_t i = from; i < n; i++) {
+		mt_term x = globalize(ctx, args(ctx, e)[i], eoff);
+		if (x == MT_NONE || mt_termvec_push(v, x))
 			return MT_NONE;
+	}
 	return mk_expr(ctx, v->v, (uint32_t)v->len);
 }
 
-/* Handles t = (head ...) when head is a built-in with the right arity;
- * returns 0 to evaluate t as an ordinary expression. */
-static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, struct frame *k)
+/* Handles (t, off) = (head ...) when head is a built-in with the right
+ * arity; returns 0 to evaluate t as an ordinary expression. */
+static int builtin(struct mt_eval_it *it, mt_term t, uint32_t off, uint32_t id, uint32_t n,
+		   struct frame *k)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
 	struct frame *f;
+	int cb;
 	mt_term a[5];
-	for (uint32_t i = 0; i < n && i < 5; i++)
-		a[i] = args(ctx, t)[i];
+	const mt_term *ta = args(ctx, t);
+	for (uint32_t i = 0; i < 5; i++)
+		a[i] = i < n ? ta[i] : MT_NONE;
 	switch (id) {
 	case MT_S_ERROR:
-		go_ret(it, t, k);
+		ret_value(it, globalize(ctx, t, off), k);
 		return 1;
 	case MT_S_QUOTE:
 		if (n != 2)
 			return 0;
-		go_ret(it, t, k);
+		ret_value(it, globalize(ctx, t, off), k);
 		return 1;
 	case MT_S_IF:
 		if (n != 4)
 			return 0;
-		if ((f = new_frame(it, K_IF, k, 0, t))) {
+		{
+			mt_term c;
+			uint32_t co = off;
+			mt_term ce = deref_off(ctx, a[1], &co);
+			if (bool_value(ctx, ce, &cb) || (strict_inline(ctx, ce, co, &c) == 1 &&
+							 c != MT_NONE && bool_value(ctx, c, &cb))) {
+				/* a condition that is (or computes at once to) a boolean */
+				go_eval(it, cb ? a[2] : a[3], off, k);
+				return 1;
+			}
+		}
+		if ((f = new_frame(it, K_IF, k, 0, t, off))) {
 			f->a = a[2];
 			f->b = a[3];
-			go_eval(it, a[1], f);
+			go_eval(it, a[1], off, f);
 		}
 		return 1;
 	case MT_S_LET:
 		if (n != 4)
 			return 0;
-		if ((f = new_frame(it, K_LET, k, 0, t))) {
+		if ((f = new_frame(it, K_LET, k, 0, t, off))) {
 			f->a = a[1];
 			f->b = a[3];
-			go_eval(it, a[2], f);
+			go_eval(it, a[2], off, f);
 		}
 		return 1;
 	case MT_S_LETSTAR:
 		if (n != 3)
 			return 0;
-		letstar_step(it, t, 0, k);
+		letstar_step(it, t, off, 0, k);
 		return 1;
 	case MT_S_CASE: {
 		if (n != 3)
 			return 0;
-		mt_term cases = deref(ctx, a[2]);
+		uint32_t co = off;
+		mt_term cases = deref_off(ctx, a[2], &co);
 		if (!mt_is_expr(cases)) {
-			ret_value(it, mk_error(ctx, t, "case expects a list of cases"), k);
+			ret_value(it, mk_error(ctx, t, off, "case expects a list of cases"), k);
 			return 1;
 		}
-		if (!(f = new_frame(it, K_CASE, k, 0, t)))
+		if (!(f = new_frame(it, K_CASE, k, 0, t, co)))
 			return 1;
 		struct choice *cp = push_cp(it, CP_CASE, k);
 		if (!cp)
 			return 1;
 		cp->u.cas.cases = cases;
+		cp->u.cas.expr = t;
+		cp->u.cas.off = co;
 		cp->u.cas.produced = 0;
 		f->a = cases;
 		f->b = t;
 		f->i = (uint32_t)(ctx->ncp - 1);
-		go_eval(it, a[1], f);
+		go_eval(it, a[1], off, f);
 		return 1;
 	}
 	case MT_S_SUPERPOSE: {
 		if (n != 2)
 			return 0;
-		mt_term list = deref(ctx, a[1]);
+		uint32_t lo = off;
+		mt_term list = deref_off(ctx, a[1], &lo);
 		if (!mt_is_expr(list)) {
-			ret_value(
-			    it,
-			    mk_error(ctx, t, "superpose expects single expression as an argument"),
-			    k);
+			ret_value(it,
+				  mk_error(ctx, t, off,
+					   "superpose expects single expression as an argument"),
+				  k);
 			return 1;
 		}
 		uint32_t m = arity(ctx, list);
@@ -1356,47 +1623,53 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 			if (!cp)
 				return 1;
 			cp->u.sup.list = list;
+			cp->u.sup.off = lo;
 			cp->u.sup.idx = 1;
 		}
-		go_eval(it, first, k);
+		go_eval(it, first, lo, k);
 		return 1;
 	}
 	case MT_S_COLLAPSE:
 		if (n != 2)
 			return 0;
-		collapse_begin(it, a[1], t, k);
+		collapse_begin(it, a[1], t, off, k);
 		return 1;
 	case MT_S_UNIFY: {
 		if (n != 5)
 			return 0;
-		int rc = try_unify(it, a[1], a[2]);
+		int rc = try_unify(it, a[1], off, a[2], off);
 		if (rc >= 0)
-			go_eval(it, rc ? a[3] : a[4], k);
+			go_eval(it, rc ? a[3] : a[4], off, k);
 		return 1;
 	}
 	case MT_S_CONS_ATOM: {
 		if (n != 3)
 			return 0;
-		mt_term tail = deref(ctx, a[2]);
+		uint32_t to = off;
+		mt_term tail = deref_off(ctx, a[2], &to);
 		if (!mt_is_expr(tail)) {
 			ret_value(
-			    it, mk_error(ctx, t, "cons-atom expects an expression as its tail"), k);
+			    it,
+			    mk_error(ctx, t, off, "cons-atom expects an expression as its tail"),
+			    k);
 			return 1;
 		}
-		ret_value(it, rebuild(ctx, &a[1], 1, tail, 0), k);
+		ret_value(it, rebuild(ctx, &a[1], 1, off, tail, to, 0), k);
 		return 1;
 	}
 	case MT_S_DECONS_ATOM: {
 		if (n != 2)
 			return 0;
-		mt_term e = nonempty_expr(ctx, a[1]);
+		uint32_t eo = off;
+		mt_term e = nonempty_expr(ctx, a[1], &eo);
 		if (e == MT_NONE) {
 			ret_value(
-			    it, mk_error(ctx, t, "decons-atom expects a non-empty expression"), k);
+			    it, mk_error(ctx, t, off, "decons-atom expects a non-empty expression"),
+			    k);
 			return 1;
 		}
-		mt_term pair[2] = {args(ctx, e)[0], MT_NONE};
-		pair[1] = rebuild(ctx, NULL, 0, e, 1);
+		mt_term pair[2] = {globalize(ctx, args(ctx, e)[0], eo), MT_NONE};
+		pair[1] = pair[0] == MT_NONE ? MT_NONE : rebuild(ctx, NULL, 0, 0, e, eo, 1);
 		ret_value(it, pair[1] == MT_NONE ? MT_NONE : mk_expr(ctx, pair, 2), k);
 		return 1;
 	}
@@ -1404,21 +1677,26 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 	case MT_S_CDR_ATOM: {
 		if (n != 2)
 			return 0;
-		mt_term e = nonempty_expr(ctx, a[1]);
+		uint32_t eo = off;
+		mt_term e = nonempty_expr(ctx, a[1], &eo);
 		if (e == MT_NONE) {
 			ret_value(it,
-				  mk_error(ctx, t,
+				  mk_error(ctx, t, off,
 					   "%s expects a non-empty expression as an argument",
 					   id == MT_S_CAR_ATOM ? "car-atom" : "cdr-atom"),
 				  k);
 			return 1;
 		}
-		/* Hyperon evaluates what car-atom / cdr-atom return */
-		mt_term r = id == MT_S_CAR_ATOM ? args(ctx, e)[0] : rebuild(ctx, NULL, 0, e, 1);
-		if (r == MT_NONE)
-			oom(it);
-		else
-			go_eval(it, r, k);
+		/* Hyperon evaluates what car-atom and cdr-atom return */
+		if (id == MT_S_CAR_ATOM) {
+			go_eval(it, args(ctx, e)[0], eo, k);
+		} else {
+			mt_term r = rebuild(ctx, NULL, 0, 0, e, eo, 1);
+			if (r == MT_NONE)
+				oom(it);
+			else
+				go_eval(it, r, 0, k);
+		}
 		return 1;
 	}
 	case MT_S_EMPTY_OP:
@@ -1430,31 +1708,43 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 	case MT_S_REMOVE_ATOM:
 		if (n != 3)
 			return 0;
-		space_change(it, t, a[1], a[2], id == MT_S_ADD_ATOM, k);
+		space_change(it, t, off, a[1], a[2], id == MT_S_ADD_ATOM, k);
 		return 1;
 	case MT_S_MATCH: {
 		if (n != 4)
 			return 0;
-		if (deref(ctx, a[1]) != mt_sym(MT_S_SELF)) {
-			ret_value(it, mk_error(ctx, t, "match: the only space is &self"), k);
+		uint32_t so = off, po = off;
+		if (deref_off(ctx, a[1], &so) != mt_sym(MT_S_SELF)) {
+			ret_value(it, mk_error(ctx, t, off, "match: the only space is &self"), k);
 			return 1;
 		}
-		mt_term p = deref(ctx, a[2]);
-		int conj = mt_is_expr(p) && arity(ctx, p) > 0 &&
-			   deref(ctx, args(ctx, p)[0]) == mt_sym(MT_S_COMMA);
+		mt_term p = deref_off(ctx, a[2], &po);
+		int conj =
+		    mt_is_expr(p) && arity(ctx, p) > 0 && args(ctx, p)[0] == mt_sym(MT_S_COMMA);
 		uint32_t count = conj ? arity(ctx, p) - 1 : 1;
 		if (count == 0) {
-			go_eval(it, a[3], k);
+			go_eval(it, a[3], off, k);
 			return 1;
 		}
-		if (!(f = new_frame(it, K_CONJ, k, 0, t)))
+		if (po != off && !is_ground(ctx, p)) {
+			/* the pattern came through a binding: a global term, and
+			 * the template keeps the expression's offset */
+			mt_term g = globalize(ctx, a[3], off);
+			if (g == MT_NONE) {
+				oom(it);
+				return 1;
+			}
+			a[3] = g;
+			off = 0;
+		}
+		if (!(f = new_frame(it, K_CONJ, k, 0, t, po)))
 			return 1;
 		f->a = p;
 		f->b = a[3];
 		f->c = (mt_term)conj;
 		f->i = 1;
 		f->n = count;
-		match_goal(it, conj_pattern(ctx, f, 0), f);
+		match_goal(it, conj_pattern(ctx, f, 0), po, f);
 		return 1;
 	}
 	case MT_S_ASSERT_EQUAL:
@@ -1462,11 +1752,11 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 	case MT_S_ASSERT_ALPHA_EQUAL:
 		if (n != 3)
 			return 0;
-		if ((f = new_frame(it, K_ASSERT, k, 0, t))) {
+		if ((f = new_frame(it, K_ASSERT, k, 0, t, off))) {
 			f->a = t;
 			f->b = MT_NONE;
 			f->i = 0;
-			collapse_begin(it, a[1], t, f);
+			collapse_begin(it, a[1], t, off, f);
 		}
 		return 1;
 	case MT_S_PLUS:
@@ -1483,12 +1773,12 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 	case MT_S_OR:
 		if (n != 3)
 			return 0;
-		tuple_begin(it, t, K_STRICT, id, k);
+		tuple_begin(it, t, off, K_STRICT, id, k, 1);
 		return 1;
 	case MT_S_NOT:
 		if (n != 2)
 			return 0;
-		tuple_begin(it, t, K_STRICT, id, k);
+		tuple_begin(it, t, off, K_STRICT, id, k, 1);
 		return 1;
 	default:
 		return 0;
@@ -1500,7 +1790,8 @@ static int builtin(struct mt_eval_it *it, mt_term t, uint32_t id, uint32_t n, st
 static void step_eval(struct mt_eval_it *it)
 {
 	struct mt_eval_ctx *ctx = it->ctx;
-	mt_term t = deref(ctx, it->T);
+	uint32_t off = it->Toff;
+	mt_term t = deref_off(ctx, it->T, &off);
 	struct frame *k = it->K;
 	switch (mt_tag(t)) {
 	case MT_SYM:
@@ -1508,7 +1799,7 @@ static void step_eval(struct mt_eval_it *it)
 			go_fail(it);
 			return;
 		}
-		if (ctx->opts.symbol_rules)
+		if (ctx->opts.symbol_rules && sym_may_reduce(ctx, t))
 			call_rules(it, t, k);
 		else
 			go_ret(it, t, k);
@@ -1521,15 +1812,16 @@ static void step_eval(struct mt_eval_it *it)
 		return;
 	}
 	uint32_t n = arity(ctx, t);
-	if (n == 0 || (is_ground(ctx, t) && nf_test(ctx, t))) {
+	if (n == 0 || (!off && is_ground(ctx, t) && nf_test(ctx, t))) {
 		go_ret(it, t, k);
 		return;
 	}
-	mt_term h = deref(ctx, args(ctx, t)[0]);
+	uint32_t ho = off;
+	mt_term h = deref_off(ctx, args(ctx, t)[0], &ho);
 	if (mt_tag(h) == MT_SYM && is_builtin_head(mt_payload(h)) &&
-	    builtin(it, t, mt_payload(h), n, k))
+	    builtin(it, t, off, mt_payload(h), n, k))
 		return;
-	tuple_begin(it, t, K_TUPLE, 0, k);
+	tuple_begin(it, t, off, K_TUPLE, 0, k, 0);
 }
 
 /* Delivers it->V to frame it->K (not K_TOP). */
@@ -1539,6 +1831,10 @@ static void step_ret(struct mt_eval_it *it)
 	struct frame *f = it->K, *g;
 	mt_term v = it->V;
 	int b;
+	/* what was allocated after f served evaluations that are over, unless
+	 * a choice point still needs it */
+	region_pop_above(&ctx->reg, f, frame_size(f),
+			 ctx->ncp ? ctx->cp[ctx->ncp - 1].rm : it->rstart);
 	switch (f->kind) {
 	case K_TUPLE:
 	case K_STRICT: {
@@ -1546,13 +1842,21 @@ static void step_ret(struct mt_eval_it *it)
 			go_ret(it, v, f->next);
 			return;
 		}
-		size_t size = sizeof *f + (size_t)f->n * sizeof(mt_term);
-		g = region_alloc(&ctx->reg, size);
+		g = region_alloc(&ctx->reg, sizeof *f + (size_t)f->n * sizeof(mt_term));
 		if (!g) {
 			oom(it);
 			return;
 		}
-		memcpy(g, f, size);
+		g->next = f->next;
+		g->kind = f->kind;
+		g->depth = f->depth;
+		g->a = f->a;
+		g->b = f->b;
+		g->c = f->c;
+		g->off = f->off;
+		g->n = f->n;
+		for (uint32_t j = 0; j < f->i; j++)
+			g->vals[j] = f->vals[j];
 		g->vals[f->i] = v;
 		g->i = f->i + 1;
 		tuple_advance(it, g);
@@ -1563,10 +1867,13 @@ static void step_ret(struct mt_eval_it *it)
 		if (is_error(ctx, c)) {
 			go_ret(it, c, f->next);
 		} else if (bool_value(ctx, c, &b)) {
-			go_eval(it, b ? f->a : f->b, f->next);
+			go_eval(it, b ? f->a : f->b, f->off, f->next);
 		} else {
-			mt_term kids[4] = {mt_sym(MT_S_IF), c, f->a, f->b};
-			ret_value(it, mk_expr(ctx, kids, 4), f->next);
+			mt_term kids[4] = {mt_sym(MT_S_IF), c, globalize(ctx, f->a, f->off),
+					   MT_NONE};
+			kids[3] = kids[2] == MT_NONE ? MT_NONE : globalize(ctx, f->b, f->off);
+			ret_value(it, kids[3] == MT_NONE ? MT_NONE : mk_expr(ctx, kids, 4),
+				  f->next);
 		}
 		return;
 	}
@@ -1575,9 +1882,9 @@ static void step_ret(struct mt_eval_it *it)
 			go_ret(it, v, f->next);
 			return;
 		}
-		b = try_unify(it, f->a, v);
+		b = try_unify(it, f->a, f->off, v, 0);
 		if (b > 0)
-			go_eval(it, f->b, f->next);
+			go_eval(it, f->b, f->off, f->next);
 		else if (b == 0)
 			go_fail(it);
 		return;
@@ -1586,33 +1893,35 @@ static void step_ret(struct mt_eval_it *it)
 			go_ret(it, v, f->next);
 			return;
 		}
-		mt_term pairs = deref(ctx, args(ctx, f->a)[1]);
-		mt_term pair = deref(ctx, args(ctx, pairs)[f->i]);
-		b = try_unify(it, args(ctx, pair)[0], v);
+		uint32_t po = f->off;
+		mt_term pairs = deref_off(ctx, args(ctx, f->a)[1], &po);
+		uint32_t qo = po;
+		mt_term pair = deref_off(ctx, args(ctx, pairs)[f->i], &qo);
+		b = try_unify(it, args(ctx, pair)[0], qo, v, 0);
 		if (b > 0)
-			letstar_step(it, f->a, f->i + 1, f->next);
+			letstar_step(it, f->a, f->off, f->i + 1, f->next);
 		else if (b == 0)
 			go_fail(it);
 		return;
 	}
 	case K_CASE:
 		ctx->cp[f->i].u.cas.produced = 1;
-		case_select(it, v, f->a, f->b, f->next);
+		case_select(it, v, f->a, f->b, f->off, f->next);
 		return;
 	case K_COLLAPSE_ITEM:
 		collapse_item(it, f, v);
 		return;
 	case K_CONJ:
 		if (f->i >= f->n) {
-			go_eval(it, f->b, f->next);
+			go_eval(it, f->b, f->off, f->next);
 			return;
 		}
-		g = new_frame(it, K_CONJ, f->next, 0, f->a);
+		g = new_frame(it, K_CONJ, f->next, 0, f->a, f->off);
 		if (!g)
 			return;
 		*g = *f;
 		g->i = f->i + 1;
-		match_goal(it, conj_pattern(ctx, f, f->i), g);
+		match_goal(it, conj_pattern(ctx, f, f->i), f->off, g);
 		return;
 	case K_ASSERT:
 		assert_step(it, f, v);
@@ -1638,13 +1947,13 @@ static int step_fail(struct mt_eval_it *it)
 		break;
 	case CP_SUPERPOSE: {
 		mt_term list = cp->u.sup.list;
-		uint32_t i = cp->u.sup.idx;
+		uint32_t i = cp->u.sup.idx, off = cp->u.sup.off;
 		struct frame *k = cp->k;
 		if (i + 1 >= arity(ctx, list))
 			pop_cp(ctx);
 		else
 			cp->u.sup.idx = i + 1;
-		go_eval(it, args(ctx, list)[i], k);
+		go_eval(it, args(ctx, list)[i], off, k);
 		break;
 	}
 	case CP_COLLAPSE:
@@ -1652,13 +1961,14 @@ static int step_fail(struct mt_eval_it *it)
 		break;
 	case CP_CASE: {
 		int produced = cp->u.cas.produced;
-		mt_term cases = cp->u.cas.cases;
+		mt_term cases = cp->u.cas.cases, expr = cp->u.cas.expr;
+		uint32_t off = cp->u.cas.off;
 		struct frame *k = cp->k;
 		pop_cp(ctx);
 		if (produced)
 			go_fail(it);
 		else
-			case_select(it, mt_sym(MT_S_EMPTY), cases, cases, k);
+			case_select(it, mt_sym(MT_S_EMPTY), cases, expr, off, k);
 		break;
 	}
 	}
@@ -1672,11 +1982,12 @@ static int run(struct mt_eval_it *it, mt_term *result)
 	struct mt_eval_ctx *ctx = it->ctx;
 	uint64_t max_steps = ctx->opts.max_steps;
 	for (;;) {
-		if (max_steps && ctx->stats.steps >= max_steps && it->mode != M_FATAL) {
+		if (__builtin_expect(max_steps != 0, 0) && ctx->stats.steps >= max_steps &&
+		    it->mode != M_FATAL) {
 			/* out of steps: the last result says so */
 			while (ctx->ncp)
 				pop_cp(ctx);
-			mt_term e = mk_error(ctx, it->query, "step limit %llu reached",
+			mt_term e = mk_error(ctx, it->query, 0, "step limit %llu reached",
 					     (unsigned long long)max_steps);
 			it->done = 1;
 			if (e == MT_NONE) {
@@ -1700,7 +2011,7 @@ static int run(struct mt_eval_it *it, mt_term *result)
 					break;
 				}
 				if (it->nresults >= ctx->opts.max_results) {
-					r = mk_error(ctx, it->query, "result limit %llu reached",
+					r = mk_error(ctx, it->query, 0, "result limit %llu reached",
 						     (unsigned long long)ctx->opts.max_results);
 					it->done = 1;
 					if (r == MT_NONE) {
@@ -1749,6 +2060,8 @@ struct mt_eval_ctx *mt_eval_ctx_new(struct mt_space *space, const struct mt_eval
 	if (!ctx->opts.max_results)
 		ctx->opts.max_results = MT_EVAL_DEFAULT_MAX_RESULTS;
 	ctx->opts.symbol_rules = ctx->opts.symbol_rules != 0;
+	for (uint32_t i = 0; i < SYMC_SIZE; i++)
+		ctx->symc[i].sym = UINT32_MAX;
 	mt_bind_init(&ctx->b, ctx->store);
 	mt_term none[1] = {0};
 	ctx->unit = mt_expr(ctx->store, none, 0);
@@ -1822,7 +2135,8 @@ struct mt_eval_it *mt_eval_start(struct mt_eval_ctx *ctx, mt_term query,
 	}
 	memset(top, 0, sizeof *top);
 	top->kind = K_TOP;
-	go_eval(it, query, top);
+	it->rstart = region_mark(&ctx->reg);
+	go_eval(it, query, 0, top);
 	ctx->busy = 1;
 	return it;
 }
@@ -1851,7 +2165,7 @@ void mt_eval_teardown(struct mt_eval_it *it)
 		pop_cp(ctx);
 	mt_bind_reset(&ctx->b, 0);
 	scratch_release(ctx, it->start);
-	region_release(&ctx->reg, it->rstart);
+	region_release(&ctx->reg, (struct region_mark){0});
 	ctx->busy = 0;
 }
 

@@ -3,6 +3,7 @@
  * See unify.h for the conventions. Owns nothing beyond the arrays inside
  * struct mt_bindings. Every walk over a term is iterative. */
 #include "core/unify.h"
+#include "core/store_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-int mt_termvec_push(struct mt_termvec *v, mt_term t)
+int mt_termvec_grow(struct mt_termvec *v)
 {
-	if (v->len == v->cap && grow((void **)&v->v, &v->cap, v->len + 1, sizeof *v->v))
-		return -1;
-	v->v[v->len++] = t;
-	return 0;
+	return grow((void **)&v->v, &v->cap, v->len + 1, sizeof *v->v);
 }
 
 void mt_termvec_free(struct mt_termvec *v)
@@ -54,8 +52,7 @@ void mt_bind_free(struct mt_bindings *b)
 	free(b->trail);
 	free(b->sframe);
 	free(b->amap);
-	mt_termvec_free(&b->ustack);
-	mt_termvec_free(&b->sstack);
+	free(b->up);
 	mt_termvec_free(&b->sout);
 	mt_termvec_free(&b->ostack);
 	mt_termvec_free(&b->estack);
@@ -111,6 +108,16 @@ static int ensure_slot(struct mt_bindings *b, uint32_t g)
 	for (size_t i = b->cap; i < cap; i++)
 		b->val[i] = MT_NONE;
 	b->cap = (uint32_t)cap;
+	return 0;
+}
+
+static inline int bind_fast(struct mt_bindings *b, uint32_t g, mt_term value)
+{
+	if (g >= b->cap || g < b->trail_from)
+		return mt_bind_set(b, g, value);
+	b->val[g] = value;
+	if (g >= b->hw)
+		b->hw = g + 1;
 	return 0;
 }
 
@@ -180,7 +187,7 @@ static inline int is_ground(const struct mt_bindings *b, mt_term t)
 		return 0;
 	case MT_EXPR:
 	case MT_TEXPR:
-		return (mt_expr_header(b->store, t) & MT_HDR_GROUND) != 0;
+		return (mt_store_words(b->store, t)[0] & MT_HDR_GROUND) != 0;
 	default:
 		return 1;
 	}
@@ -406,101 +413,116 @@ static int bind_to(struct mt_bindings *b, uint32_t g, mt_term t, uint32_t off)
 				return -1;
 		}
 	}
-	return mt_bind_set(b, g, t) ? -1 : 1;
+	return bind_fast(b, g, t) ? -1 : 1;
 }
 
-int mt_unify(struct mt_bindings *b, mt_term x0, uint32_t xoff, mt_term y0, uint32_t yoff)
+/* One pair of the unification. Returns 1 (unified), 0 (not), -1 (out of
+ * memory) or 2: both are expressions of arity *n whose elements must be
+ * unified pairwise (then *x, *xo, *y, *yo are the resolved terms). */
+static inline int unify_step(struct mt_bindings *b, mt_term *px, uint32_t *pxo, mt_term *py,
+			     uint32_t *pyo, uint32_t *n)
 {
-	struct mt_store *st = b->store;
-	struct mt_termvec *s = &b->ustack;
-	uint32_t saved_from = b->trail_from;
-	size_t tmark = b->trail_len;
-	b->trail_from = b->next_var;
-	size_t base = s->len;
-	int rc = 1;
-	if (mt_termvec_push(s, x0) || mt_termvec_push(s, xoff) || mt_termvec_push(s, y0) ||
-	    mt_termvec_push(s, yoff)) {
-		rc = -1;
-		goto out;
+	mt_term x = *px, y = *py;
+	uint32_t xo = *pxo, yo = *pyo;
+	if (x == y && (xo == yo || is_ground(b, x)))
+		return 1;
+	/* a variable resolves to a global term: its offset is spent */
+	if (mt_tag(x) == MT_VAR) {
+		x = resolve(b, x, xo);
+		xo = 0;
+		if (x == MT_NONE)
+			return -1;
 	}
-	while (s->len > base) {
-		uint32_t yo = s->v[--s->len];
-		mt_term y = s->v[--s->len];
-		uint32_t xo = s->v[--s->len];
-		mt_term x = s->v[--s->len];
+	if (mt_tag(y) == MT_VAR) {
+		y = resolve(b, y, yo);
+		yo = 0;
+		if (y == MT_NONE)
+			return -1;
+	}
+	if (mt_tag(x) == MT_VAR) {
+		if (mt_tag(y) == MT_VAR) {
+			uint32_t gx = mt_payload(x), gy = mt_payload(y);
+			if (gx == gy)
+				return 1;
+			/* the younger variable points to the older */
+			return bind_fast(b, gx > gy ? gx : gy, gx > gy ? y : x) ? -1 : 1;
+		}
+		return bind_to(b, mt_payload(x), y, yo);
+	}
+	if (mt_tag(y) == MT_VAR)
+		return bind_to(b, mt_payload(y), x, xo);
+	if (mt_is_expr(x)) {
+		if (!mt_is_expr(y))
+			return 0;
 		if (x == y && (xo == yo || is_ground(b, x)))
-			continue;
-		/* a variable resolves to a global term: its offset is spent */
-		if (mt_tag(x) == MT_VAR) {
-			x = resolve(b, x, xo);
-			xo = 0;
-		}
-		if (mt_tag(y) == MT_VAR) {
-			y = resolve(b, y, yo);
-			yo = 0;
-		}
-		if (x == MT_NONE || y == MT_NONE) {
-			rc = -1;
-			goto out;
-		}
-		if (mt_tag(x) == MT_VAR) {
-			if (mt_tag(y) == MT_VAR) {
-				uint32_t gx = mt_payload(x), gy = mt_payload(y);
-				if (gx == gy)
-					continue;
-				/* the younger variable points to the older */
-				if (mt_bind_set(b, gx > gy ? gx : gy, gx > gy ? y : x)) {
-					rc = -1;
-					goto out;
-				}
-				continue;
-			}
-			int r = bind_to(b, mt_payload(x), y, yo);
-			if (r != 1) {
-				rc = r;
-				goto out;
-			}
-			continue;
-		}
-		if (mt_tag(y) == MT_VAR) {
-			int r = bind_to(b, mt_payload(y), x, xo);
-			if (r != 1) {
-				rc = r;
-				goto out;
-			}
-			continue;
-		}
-		if (mt_is_expr(x)) {
-			if (!mt_is_expr(y)) {
-				rc = 0;
-				goto out;
-			}
-			if (x == y && (xo == yo || is_ground(b, x)))
-				continue;
-			uint32_t n = mt_expr_arity(st, x);
-			if (n != mt_expr_arity(st, y)) {
-				rc = 0;
-				goto out;
-			}
-			const mt_term *ax = mt_expr_args(st, x);
-			const mt_term *ay = mt_expr_args(st, y);
-			for (uint32_t i = n; i-- > 0;) {
-				if (mt_termvec_push(s, ax[i]) || mt_termvec_push(s, xo) ||
-				    mt_termvec_push(s, ay[i]) || mt_termvec_push(s, yo)) {
-					rc = -1;
-					goto out;
-				}
-				/* pushing may move s->v, never the store's heaps */
-			}
-			continue;
-		}
-		if (mt_is_expr(y) || !atom_eq(st, x, y)) {
-			rc = 0;
-			goto out;
-		}
+			return 1;
+		uint32_t ax = mt_hdr_arity(mt_store_words(b->store, x)[0]);
+		if (ax != mt_hdr_arity(mt_store_words(b->store, y)[0]))
+			return 0;
+		if (ax == 0)
+			return 1;
+		*px = x;
+		*py = y;
+		*pxo = xo;
+		*pyo = yo;
+		*n = ax;
+		return 2;
 	}
-out:
-	s->len = base;
+	if (mt_is_expr(y))
+		return 0;
+	/* symbols and inline integers are equal exactly when their handles are */
+	if (mt_tag(x) == MT_SYM || mt_tag(y) == MT_SYM ||
+	    (mt_tag(x) == MT_INT && mt_tag(y) == MT_INT))
+		return x == y;
+	return atom_eq(b->store, x, y);
+}
+
+int mt_unify(struct mt_bindings *b, mt_term x, uint32_t xo, mt_term y, uint32_t yo)
+{
+	uint32_t saved_from = b->trail_from;
+	size_t tmark = b->trail_len, base = b->up_len;
+	b->trail_from = b->next_var;
+	uint32_t n = 0;
+	int rc = unify_step(b, &x, &xo, &y, &yo, &n);
+	for (;;) {
+		if (rc == 2) {
+			if (b->up_len == b->up_cap &&
+			    grow((void **)&b->up, &b->up_cap, b->up_len + 1, sizeof *b->up)) {
+				rc = -1;
+				break;
+			}
+			struct mt_upair *p = &b->up[b->up_len++];
+			p->x = x;
+			p->y = y;
+			p->xo = xo;
+			p->yo = yo;
+			p->i = 0;
+			p->n = n;
+		} else if (rc != 1) {
+			break;
+		}
+		/* the next pair of elements */
+		struct mt_upair *p = NULL;
+		while (b->up_len > base) {
+			p = &b->up[b->up_len - 1];
+			if (p->i < p->n)
+				break;
+			b->up_len--;
+			p = NULL;
+		}
+		if (!p) {
+			rc = 1;
+			break;
+		}
+		uint32_t i = p->i++;
+		/* fetched afresh: a binding may have moved the scratch heap */
+		x = mt_store_words(b->store, p->x)[1 + i];
+		y = mt_store_words(b->store, p->y)[1 + i];
+		xo = p->xo;
+		yo = p->yo;
+		rc = unify_step(b, &x, &xo, &y, &yo, &n);
+	}
+	b->up_len = base;
 	b->trail_from = saved_from;
 	if (rc == 1)
 		mt_bind_compact(b, tmark);

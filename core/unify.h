@@ -56,6 +56,12 @@
 
 #include "core/term.h"
 
+/* A pair of expressions being unified element by element (internal). */
+struct mt_upair {
+	mt_term x, y;
+	uint32_t xo, yo, i, n;
+};
+
 /* A growable array of terms, used as a work stack. */
 struct mt_termvec {
 	mt_term *v;
@@ -74,7 +80,9 @@ struct mt_bindings {
 	uint32_t var_limit; /* next_var may not pass this (MT_VAR_MAX + 1 by default) */
 	int oom;            /* set when memory ran out or var_limit was hit */
 	/* work stacks (internal) */
-	struct mt_termvec ustack, sstack, sout, ostack, estack;
+	struct mt_termvec sout, ostack, estack;
+	struct mt_upair *up;
+	size_t up_len, up_cap;
 	uint32_t *sframe;
 	size_t sframe_len, sframe_cap;
 	uint32_t *amap;
@@ -166,7 +174,14 @@ int mt_alpha_eq(struct mt_bindings *b, mt_term x, mt_term y);
 int mt_num(const struct mt_store *store, mt_term t, int *is_float, int64_t *i, double *d);
 
 /* Growable term vector helpers (shared with the evaluator). */
-int mt_termvec_push(struct mt_termvec *v, mt_term t);
+int mt_termvec_grow(struct mt_termvec *v);
+static inline int mt_termvec_push(struct mt_termvec *v, mt_term t)
+{
+	if (v->len == v->cap && mt_termvec_grow(v))
+		return -1;
+	v->v[v->len++] = t;
+	return 0;
+}
 void mt_termvec_free(struct mt_termvec *v);
 
 #endif
