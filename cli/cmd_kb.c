@@ -7,6 +7,7 @@
  * New subcommands (image output, queries, info, verify) add a row to
  * kb_commands[] and a function beside the others. */
 #include "cli/builtin.h"
+#include "cli/kb_image.h"
 #include "core/space.h"
 #include "core/textio.h"
 
@@ -23,7 +24,21 @@ const char cmd_kb_usage[] =
     "                             sub-terms, memory and compile time\n"
     "  kbprof kb dump [-o OUT] FILE...\n"
     "                             print the knowledge base as canonical MeTTa text:\n"
-    "                             one line per copy of each atom, in insertion order\n\n"
+    "                             one line per copy of each atom, in insertion order\n"
+    "  kbprof kb compile [BASE.kbi] FILE... -o KB.kbi [--zstd [--level N]]\n"
+    "                             write the knowledge base as an image that `kb query`\n"
+    "                             maps and queries in place (docs/kb-image.md);\n"
+    "                             a BASE image first adds FILE's atoms on top of it;\n"
+    "                             --zstd writes the compressed shipping form\n"
+    "  kbprof kb query KB.kbi|FILE.metta EXPR... [--populate] [--stats] [--max-steps N]\n"
+    "                             evaluate each EXPR against the knowledge base and\n"
+    "                             print its results as one line `[r1, r2, ...]`;\n"
+    "                             an image is mapped lazily (--populate: all pages\n"
+    "                             read at open); --stats prints open time, per-query\n"
+    "                             time and page faults to standard error\n"
+    "  kbprof kb info KB.kbi      print the image's header, counts and sections\n"
+    "  kbprof kb verify KB.kbi    check the whole image: checksums, every record and\n"
+    "                             reference, the hash table and the index\n\n"
     "FILE may be '-' for standard input. Top-level `!` expressions ask for an\n"
     "evaluation: compile and dump skip them and say how many there were.\n";
 
@@ -109,6 +124,8 @@ static int kb_compile(int argc, char **argv)
 	};
 	const char *cmd = "kb compile";
 	int c;
+	if (kb_compile_wants_image(argc, argv))
+		return kb_image_compile(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c != 'h')
@@ -188,15 +205,15 @@ static int kb_dump(int argc, char **argv)
 }
 
 static const struct kb_cmd kb_commands[] = {
-    {"compile", kb_compile},
-    {"dump", kb_dump},
-    {NULL, NULL},
+    {"compile", kb_compile}, {"dump", kb_dump},     {"query", kb_query},
+    {"info", kb_info},       {"verify", kb_verify}, {NULL, NULL},
 };
 
 CMD(kb)
 {
 	if (argc < 2)
-		return cli_usage_error("kb", "a subcommand is required (compile, dump)");
+		return cli_usage_error(
+		    "kb", "a subcommand is required (compile, dump, query, info, verify)");
 	for (const struct kb_cmd *k = kb_commands; k->name; k++)
 		if (strcmp(k->name, argv[1]) == 0)
 			return k->fn(argc - 1, argv + 1);

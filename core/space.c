@@ -20,9 +20,9 @@
  * Owner: struct mt_space owns every array and its arena (variable-name
  * lists); mt_space_free() releases them. The store is only borrowed. */
 #include "core/space.h"
-#include "core/space_layer.h"
 #include "core/arena.h"
 #include "core/mem.h"
+#include "core/space_layer.h"
 #include "core/store_impl.h"
 #include "kbprof/probe.h"
 

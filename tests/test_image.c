@@ -12,6 +12,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,8 +133,7 @@ static void eval_line(struct mt_space *sp, const char *query, struct kb_buf *out
 	struct mt_store *st = mt_space_store(sp);
 	struct kb_error err;
 	mt_term q;
-	cr_assert_eq(mt_parse_one(st, query, strlen(query), &q, &err), 0, "%s: %s", query,
-		     err.msg);
+	cr_assert_eq(mt_parse_one(st, query, strlen(query), &q, &err), 0, "%s: %s", query, err.msg);
 	/* some spaces hold rules like (= $x any) that never terminate: a step
 	 * limit makes both sides stop at the same (Error ...) result */
 	struct mt_eval_opts o = mt_eval_default_opts();
@@ -293,12 +293,14 @@ Test(image, conformance_spaces_round_trip_and_answer_queries_identically)
 Test(image, round_trip_keeps_numbers_strings_names_and_multiplicities)
 {
 	static const char text[] =
-	    "(fact 1 -7 123456789012 -9223372036854775808 2.5 -0.0 1e300 \"s\" \"a longer string\")\n"
+	    "(fact 1 -7 123456789012 -9223372036854775808 2.5 -0.0 1e300 \"s\" \"a longer "
+	    "string\")\n"
 	    "(same \"a longer string\" (deep (deeper (deepest $x))) $x)\n"
 	    "(same \"a longer string\" (deep (deeper (deepest $y))) $y)\n"
 	    "(= (f $a $b) (g $b $a))\n(= (f $a $b) (g $b $a))\n(= (f $a $b) (g $b $a))\n"
 	    "foo\n42\n\"bare\"\n()\n($v head)\n((nested head) tail)\n(= $x wild)\n"
-	    "(= 42 fortytwo)\n(= ((f a) b) c)\n(big (1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18))\n"
+	    "(= 42 fortytwo)\n(= ((f a) b) c)\n(big (1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 "
+	    "18))\n"
 	    "(vars $a $b $c $d $e $f $g $h $i $j $k $l $m $n $o $p $q $r)\n";
 	struct loaded l;
 	load_text(&l, text, sizeof text - 1);
@@ -754,7 +756,7 @@ Test(image, crafted_reference_past_the_end_names_section_and_offset)
 	for (uint64_t i = 0; i < size; i++)
 		if ((p[off + i] & 0xf0) == IMG_C_REF) {
 			p[off + i] = IMG_C_REF | 0xf; /* offset 15 + 16 * varint */
-			p[off + i + 1] = 0x7f;    /* 15 + 16 * 127 = 2047 */
+			p[off + i + 1] = 0x7f;        /* 15 + 16 * 127 = 2047 */
 			patched = 1;
 			break;
 		}
@@ -795,4 +797,99 @@ Test(image, verify_reports_a_corrupted_section_by_name)
 	cr_expect_not_null(strstr(err.msg, "section 'entries' checksum mismatch"), "%s", err.msg);
 	mt_image_close(img);
 	free(p);
+}
+
+/* ---- the kbprof kb commands ---- */
+
+static char *kbprof_out(int want_status, ...)
+{
+	const char *args[16];
+	va_list ap;
+	va_start(ap, want_status);
+	int n = 0;
+	while (n < 15 && (args[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	char *argv[18] = {(char *)kbprof_bin()};
+	for (int i = 0; i <= n; i++)
+		argv[i + 1] = (char *)args[i];
+	struct run_result r;
+	cr_assert_eq(run_capture(argv, NULL, &r), 0);
+	cr_expect_eq(r.status, want_status, "%s %s: status %d, stderr: %s", args[0],
+		     n > 1 ? args[1] : "", r.status, r.err);
+	size_t len = r.out_len + r.err_len + 1;
+	char *both = malloc(len + 1);
+	snprintf(both, len + 1, "%s%s", r.out, r.err);
+	run_result_free(&r);
+	return both;
+}
+
+Test(image, kb_commands_compile_query_info_and_verify_an_image)
+{
+	char *dir = make_temp_dir();
+	char src[1024], kbi[1024], zst[1024];
+	snprintf(src, sizeof src, "%s/small.metta", dir);
+	snprintf(kbi, sizeof kbi, "%s/small.kbi", dir);
+	snprintf(zst, sizeof zst, "%s/small.kbi.zst", dir);
+	free(kbprof_out(0, "gen", "--rules", "1000", "-o", src, NULL));
+	char *out = kbprof_out(0, "kb", "compile", src, "-o", kbi, NULL);
+	cr_expect_not_null(strstr(out, "rules:      4000"), "%s", out);
+	free(out);
+	out = kbprof_out(0, "kb", "info", kbi, NULL);
+	cr_expect_not_null(strstr(out, "format:     kbprof image version 1"), "%s", out);
+	cr_expect_not_null(strstr(out, "entries"), "%s", out);
+	free(out);
+	out = kbprof_out(0, "kb", "verify", kbi, NULL);
+	cr_expect_not_null(strstr(out, ": ok: "), "%s", out);
+	free(out);
+	const char *q1 = "(add5 (succ (succ zero)) (succ zero))",
+		   *q2 = "!(append3 (cons a ()) (cons b ()))";
+	char *from_image = kbprof_out(0, "kb", "query", kbi, q1, q2, NULL);
+	char *from_source = kbprof_out(0, "kb", "query", src, q1, q2, NULL);
+	cr_expect_str_eq(from_image, from_source);
+	cr_expect_not_null(
+	    strstr(from_image, "[(succ (succ (succ zero)))]\n[(cons a (cons b ()))]\n"), "%s",
+	    from_image);
+	out = kbprof_out(0, "kb", "query", "--populate", "--stats", kbi, q1, NULL);
+	cr_expect_not_null(strstr(out, "open:    "), "%s", out);
+	cr_expect_not_null(strstr(out, "query 1: "), "%s", out);
+	cr_expect_not_null(strstr(out, "major faults"), "%s", out);
+	free(out);
+	free(kbprof_out(0, "kb", "compile", src, "-o", zst, "--zstd", "--level", "3", NULL));
+	out = kbprof_out(0, "kb", "query", zst, q1, q2, NULL);
+	cr_expect_str_eq(out, from_source);
+	free(out);
+	free(from_image);
+	free(from_source);
+	rm_rf(dir);
+	free(dir);
+}
+
+Test(image, kb_commands_report_damaged_images_and_bad_input)
+{
+	char *dir = make_temp_dir();
+	char src[1024], kbi[1024];
+	snprintf(src, sizeof src, "%s/kb.metta", dir);
+	snprintf(kbi, sizeof kbi, "%s/kb.kbi", dir);
+	static const char text[] = "(= (f $x) (g $x))\n(= (g a) b)\n";
+	cr_assert_eq(write_file(src, text, sizeof text - 1), 0);
+	free(kbprof_out(0, "kb", "compile", src, "-o", kbi, NULL));
+	size_t len;
+	char *bytes = read_file(kbi, &len);
+	bytes[img_le64(section_entry((uint8_t *)bytes, IMG_ENTRIES) + 8) + 1] ^= 0x55;
+	cr_assert_eq(write_file(kbi, bytes, len), 0);
+	char *out = kbprof_out(1, "kb", "verify", kbi, NULL);
+	cr_expect_not_null(strstr(out, "checksum mismatch"), "%s", out);
+	free(out);
+	out = kbprof_out(1, "kb", "info", src, NULL);
+	cr_expect_not_null(strstr(out, "kb.metta: "), "%s", out);
+	free(out);
+	out = kbprof_out(2, "kb", "query", kbi, NULL);
+	free(out);
+	out = kbprof_out(2, "kb", "compile", src, "--zstd", NULL);
+	free(out);
+	free(bytes);
+	rm_rf(dir);
+	free(dir);
 }
