@@ -228,7 +228,8 @@ struct kbrec_finish {
 	int32_t status;  /* exit code, or the signal number if KBREC_FINISH_SIGNALED */
 	uint32_t flags;  /* KBREC_FINISH_* */
 	uint64_t samples, lost, throttled; /* totals over all events */
-	/* getrusage(RUSAGE_CHILDREN) of kbprof after the workload ended. */
+	/* The workload's rusage as wait4() returned it (its waited-for
+	 * children included). */
 	uint64_t ru_minflt, ru_majflt;
 	uint64_t ru_utime_ns, ru_stime_ns;
 	uint64_t ru_maxrss_kb;

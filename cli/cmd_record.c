@@ -24,7 +24,8 @@ const char cmd_record_usage[] =
     "  -g, --call-graph     record frame-pointer call chains\n"
     "      --faults         also sample every page fault, with its data address\n"
     "  -o, --output FILE    the recording (default kbprof.data)\n"
-    "  -m, --mmap-pages N   ring buffer pages per CPU, a power of 2 (default 256)\n";
+    "  -m, --mmap-pages N   ring buffer pages per CPU, a power of 2 (default 256)\n"
+    "      --no-regions     leave the command's region probes off\n";
 
 CMD(record)
 {
@@ -72,6 +73,9 @@ CMD(record)
 				    "record", "-m wants a power of 2 number of pages, not '%s'",
 				    optarg);
 			o.mmap_pages = (unsigned)v;
+			break;
+		case 'R':
+			o.no_regions = true;
 			break;
 		default:
 			return cli_usage_error("record", "unknown option");

@@ -24,7 +24,8 @@ const char cmd_stat_usage[] =
     "                     (default: " KBEV_DEFAULT_EVENTS ")\n"
     "  -r, --repeat N     run N times (default 1)\n"
     "  -j, --json         print JSON instead of text\n"
-    "  -o, --output FILE  write the report to FILE instead of standard error\n";
+    "  -o, --output FILE  write the report to FILE instead of standard error\n"
+    "      --no-regions   leave the command's region probes off (count it whole only)\n";
 
 struct notes {
 	char **text;
@@ -404,12 +405,11 @@ static int print_json(FILE *f, const struct kbstat *st, char *const *argv, const
 CMD(stat)
 {
 	static const struct option opts[] = {
-	    {"events", required_argument, NULL, 'e'},
-	    {"repeat", required_argument, NULL, 'r'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"output", required_argument, NULL, 'o'},
-	    {NULL, 0, NULL, 0},
+	    {"events", required_argument, NULL, 'e'}, {"repeat", required_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},         {"output", required_argument, NULL, 'o'},
+	    {"no-regions", no_argument, NULL, 'R'},   {NULL, 0, NULL, 0},
 	};
+	bool no_regions = false;
 	char events[8192] = "";
 	unsigned long long repeat = 1;
 	bool json = false;
@@ -436,6 +436,9 @@ CMD(stat)
 		case 'o':
 			output = optarg;
 			break;
+		case 'R':
+			no_regions = true;
+			break;
 		default:
 			return cli_usage_error("stat", "unknown option");
 		}
@@ -455,6 +458,7 @@ CMD(stat)
 	    .argv = cmd,
 	    .regions = read_regions,
 	    .regions_ctx = &ns,
+	    .no_regions = no_regions,
 	};
 	struct kbstat st;
 	struct kb_error err;

@@ -281,6 +281,11 @@ const char *kbev_unit(const struct perf_event_attr *attr)
 	return "";
 }
 
+static bool is_task_clock(const struct perf_event_attr *a)
+{
+	return a->type == PERF_TYPE_SOFTWARE && a->config == PERF_COUNT_SW_TASK_CLOCK;
+}
+
 static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd)
 {
 	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
@@ -295,6 +300,7 @@ void kbev_set_close(struct kbev_set *set)
 	free(set->fd);
 	free(set->id);
 	free(set->leader);
+	free(set->derived);
 	free(set->result);
 	free(set->buf);
 	memset(set, 0, sizeof *set);
@@ -350,10 +356,11 @@ int kbev_set_open(struct kbev_set *set, const struct kbev_list *list, pid_t pid,
 	set->fd = malloc(n * sizeof *set->fd);
 	set->id = calloc(n, sizeof *set->id);
 	set->leader = malloc(n * sizeof *set->leader);
+	set->derived = calloc(n, sizeof *set->derived);
 	set->result = calloc(n, sizeof *set->result);
 	set->buf_words = 3 + 2 * n;
 	set->buf = calloc(set->buf_words, sizeof *set->buf);
-	if (!set->fd || !set->id || !set->leader || !set->result || !set->buf) {
+	if (!set->fd || !set->id || !set->leader || !set->derived || !set->result || !set->buf) {
 		kbev_set_close(set);
 		return kb_error_set(err, "out of memory");
 	}
@@ -370,6 +377,14 @@ int kbev_set_open(struct kbev_set *set, const struct kbev_list *list, pid_t pid,
 		kbev_set_close(set);
 		return kb_error_set(err, "out of memory");
 	}
+	bool derive = (flags & KBEV_OPEN_DERIVE_TASK_CLOCK) && !(flags & KBEV_OPEN_INHERIT);
+	size_t nclock = 0;
+	if (derive)
+		for (size_t i = 0; i < set->n; i++)
+			if (is_task_clock(&list->ev[i].attr)) {
+				done[i] = true; /* after the others */
+				nclock++;
+			}
 	for (size_t first = 0; first < set->n; first++) {
 		if (done[first])
 			continue;
@@ -407,6 +422,30 @@ int kbev_set_open(struct kbev_set *set, const struct kbev_list *list, pid_t pid,
 			set->nopen++;
 		}
 	}
+	for (size_t i = 0; nclock && i < set->n; i++) {
+		if (!derive || !is_task_clock(&list->ev[i].attr))
+			continue;
+		int from = -1;
+		for (size_t l = 0; l < set->n && from < 0; l++)
+			if (set->fd[l] >= 0 && set->leader[l] == (int)l && !set->derived[l])
+				from = (int)l;
+		if (from >= 0) {
+			set->derived[i] = true;
+			set->leader[i] = from;
+			set->nopen++;
+			continue;
+		}
+		int fd = open_event(set, i, pid, -1, flags, &ctx);
+		if (fd < 0) {
+			refuse(set, i, errno, &ctx);
+			continue;
+		}
+		set->fd[i] = fd;
+		set->leader[i] = (int)i;
+		if (ioctl(fd, PERF_EVENT_IOC_ID, &set->id[i]) != 0)
+			set->id[i] = 0;
+		set->nopen++;
+	}
 	free(done);
 	return 0;
 }
@@ -426,11 +465,17 @@ int kbev_set_read(struct kbev_set *set)
 		size_t words = (size_t)got / sizeof *set->buf;
 		if (nr > (words - 3) / 2)
 			nr = (words - 3) / 2;
+		for (size_t i = 0; i < set->n; i++)
+			if (set->derived[i] && set->leader[i] == (int)l) {
+				set->result[i].value = enabled;
+				set->result[i].enabled = enabled;
+				set->result[i].running = enabled;
+			}
 		/* Values come in the order members joined; match them by id. */
 		for (size_t k = 0; k < nr; k++) {
 			uint64_t value = set->buf[3 + 2 * k], id = set->buf[4 + 2 * k];
 			for (size_t i = 0; i < set->n; i++) {
-				if (set->leader[i] != (int)l || set->id[i] != id)
+				if (set->leader[i] != (int)l || set->derived[i] || set->id[i] != id)
 					continue;
 				struct kbev_result *r = &set->result[i];
 				r->value = value;

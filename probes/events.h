@@ -100,6 +100,12 @@ double kbev_scale(uint64_t value, uint64_t enabled, uint64_t running, double *fr
 enum {
 	KBEV_OPEN_INHERIT = 1u << 0,        /* follow threads and children */
 	KBEV_OPEN_ENABLE_ON_EXEC = 1u << 1, /* start disabled, count from the next exec */
+	/* For a thread's own counters (pid 0, no inherit): task-clock is not
+	 * opened but taken from another group's time enabled, which for
+	 * counters of one task advances exactly while the task runs, on the
+	 * same clock the kernel's task-clock reads. Saves one read(2) per
+	 * boundary. Used only when some other group is open. */
+	KBEV_OPEN_DERIVE_TASK_CLOCK = 1u << 2,
 };
 
 struct kbev_result {
@@ -116,6 +122,7 @@ struct kbev_set {
 	int *fd;                    /* per event; -1 if not open */
 	uint64_t *id;               /* kernel event ids (PERF_FORMAT_ID) */
 	int *leader;                /* index of the event's group leader, -1 if not open */
+	bool *derived;              /* task-clock taken from its leader's time enabled */
 	struct kbev_result *result; /* per event */
 	uint64_t *buf;              /* read(2) buffer */
 	size_t buf_words;

@@ -365,14 +365,14 @@ static void open_counters(struct thread_state *ts)
 	if (!nc)
 		return;
 	struct kb_error err;
-	if (kbev_set_open(&ts->set, &g.events, 0, 0, &err)) {
+	if (kbev_set_open(&ts->set, &g.events, 0, KBEV_OPEN_DERIVE_TASK_CLOCK, &err)) {
 		warn("%s", err.msg);
 		return;
 	}
 	ts->set_open = true;
 	pthread_mutex_lock(&g.lock);
 	for (size_t i = 0; i < nc; i++) {
-		if (ts->set.fd[i] >= 0) {
+		if (ts->set.fd[i] >= 0 || ts->set.derived[i]) {
 			g.counter_ok[i] = true;
 		} else if (!g.counter_noted[i]) {
 			g.counter_noted[i] = true;
@@ -499,9 +499,12 @@ void kbprof_region_begin(const char *name)
 	size_t d = ts->depth++;
 	uint64_t t = now_ns();
 	trace_event(ts, RECW_REGION_BEGIN, t, n->path);
-	read_counters(ts, ts->base + d * 3 * ncounters());
-	/* The clock last, so the region's time excludes the probe's own reads. */
-	ts->t0[d] = now_ns();
+	if (ts->set_open) {
+		read_counters(ts, ts->base + d * 3 * ncounters());
+		/* The clock again, so the region's time leaves out the reads. */
+		t = now_ns();
+	}
+	ts->t0[d] = t;
 }
 
 static void region_close_top(struct thread_state *ts, uint64_t t)

@@ -849,6 +849,8 @@ int kbrecord_run(const struct kbrecord_opts *o, struct kbrecord_summary *sum, bo
 	char env_out[4300];
 	snprintf(env_out, sizeof env_out, "KBPROF_PROBES_OUT=%s", r.side_path);
 	char *env[] = {env_mode, env_out, NULL};
+	if (o->no_regions)
+		env[0] = NULL;
 	if (kbrun_start(&run, o->argv, env, err))
 		goto out;
 	started = true;

@@ -35,6 +35,7 @@ struct kbrecord_opts {
 	unsigned mmap_pages; /* data pages per CPU buffer, a power of 2 (0: 256) */
 	char *const *argv;   /* the command */
 	FILE *msgs;          /* where fallbacks and the summary are said (stderr) */
+	bool no_regions;     /* leave the command's region probes off */
 	const char *kbprof_version;
 };
 

@@ -153,6 +153,8 @@ static int run_once(struct kbstat *st, const struct kbstat_opts *o, unsigned run
 		 o->events ? o->events : KBEV_DEFAULT_EVENTS);
 	snprintf(env_out, sizeof env_out, "KBPROF_PROBES_OUT=%s", side);
 	char *env[] = {env_mode, env_events, env_out, NULL};
+	if (o->no_regions)
+		env[0] = NULL;
 
 	struct kbrun r;
 	if (kbrun_start(&r, o->argv, env, err)) {

@@ -34,6 +34,7 @@ struct kbstat_opts {
 	char *const *argv;  /* the command */
 	kbstat_regions_fn regions;
 	void *regions_ctx;
+	bool no_regions; /* leave the command's region probes off */
 };
 
 /* One region path, over all runs: metrics[run * nmetrics + m], with m:

@@ -361,3 +361,36 @@ Test(events, grouped_software_events_count_like_single_ones)
 	kbev_list_free(&l);
 	kbev_list_free(&solo);
 }
+
+Test(events, a_derived_task_clock_matches_the_kernels_task_clock)
+{
+	struct kbev_list l = parse_ok("page-faults,task-clock");
+	struct kbev_list tc = parse_ok("task-clock");
+	struct kbev_set set, real;
+	struct kb_error err;
+	cr_assert_eq(kbev_set_open(&set, &l, 0, KBEV_OPEN_DERIVE_TASK_CLOCK, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(kbev_set_open(&real, &tc, 0, 0, &err), 0, "%s", err.msg);
+	cr_expect(set.derived[1], "task-clock rides on the page-faults group");
+	cr_expect_eq(set.fd[1], -1);
+	cr_expect_eq(set.nopen, 2);
+	kbev_set_read(&set);
+	kbev_set_read(&real);
+	uint64_t d0 = set.result[1].value, r0 = real.result[0].value;
+	uint64_t cpu0 = thread_cpu_ns();
+	volatile uint64_t x = 1;
+	while (thread_cpu_ns() - cpu0 < 50000000ull)
+		for (int i = 0; i < 10000; i++)
+			x = x * 3 + 1;
+	kbev_set_read(&set);
+	kbev_set_read(&real);
+	double derived = (double)(set.result[1].value - d0);
+	double kernel = (double)(real.result[0].value - r0);
+	cr_expect(derived > kernel * 0.98 && derived < kernel * 1.02 + 2e5,
+		  "derived %.0f ns, task-clock %.0f ns", derived, kernel);
+	cr_expect_eq(set.result[1].status, KBEV_OK);
+	kbev_set_close(&set);
+	kbev_set_close(&real);
+	kbev_list_free(&l);
+	kbev_list_free(&tc);
+}

@@ -10,10 +10,16 @@
  *
  * Cost. Off by default: each macro is one load of a global flag and a
  * branch the compiler marks unlikely (__builtin_expect), nothing else.
- * Defining KBPROF_PROBES_DISABLED before including this header (or with
- * -DKBPROF_PROBES_DISABLED) makes the macros vanish entirely. When on, a
- * boundary reads the clock (vDSO) and, if counters are requested, the
- * thread's counter groups: one read(2) per group (per PMU), no more.
+ * Defining KBPROF_PROBES_DISABLED before including this header (or
+ * configuring with -DKBPROF_PROBES_COMPILED_OUT=ON, which defines it for
+ * every target linking `probes`) makes the macros vanish entirely. When on,
+ * a boundary reads the clock (vDSO) and, if counters are requested, the
+ * thread's counter groups with read(2): one read per group, one group per
+ * kernel PMU (software events; hardware events), task-clock taken from a
+ * group's time enabled rather than read apart. Self-monitoring with rdpmc
+ * is not used: it reads hardware counters only, and the default set is
+ * mostly software events. Counts of a region include the probe's cost of
+ * its child regions' boundaries (a few microseconds each on a VM).
  *
  * Switching on. The library reads its environment before main() (a
  * constructor), so a program run under `kbprof stat` or `kbprof record`
@@ -32,10 +38,11 @@
  * record opens its events with), so samples fall into regions.
  *
  * Linking: link the `probes` library (CMake target `probes`, archive
- * libprobes.a) and libpfm4 and pthreads: cc prog.c -I.../probes/include
- * .../libprobes.a -lpfm -lpthread. Names are copied on first use, so they
- * may be any NUL-terminated strings; literals are cheapest (compared by
- * address first). A region must end in the thread that began it. */
+ * libprobes.a) with libpfm4, elfutils and pthreads:
+ *     cc prog.c -I.../probes/include .../libprobes.a -lpfm -ldw -lelf -lpthread -lm
+ * Names are copied on first use, so they may be any NUL-terminated strings;
+ * literals are cheapest (compared by address first). A region must end in
+ * the thread that began it. */
 #ifndef KBPROF_PROBE_H
 #define KBPROF_PROBE_H
 
