@@ -172,12 +172,17 @@ struct page_acc {
 	const struct sym_function *first_fn;
 };
 
+/* A (group, process, page) triple, for distinct pages per region and per
+ * mapping row: the group is a region path pointer, or a mapping row with
+ * the top bit set (no user-space pointer has it). */
 struct region_page {
 	uint64_t page;
 	uint32_t pid;
-	const char *region;
+	uint64_t group;
 	int used;
 };
+
+#define ROW_GROUP(row) ((1ULL << 63) | (uint64_t)(row))
 
 struct mrow {
 	struct flt_mapping_row row;
@@ -218,6 +223,20 @@ static int classify(const struct builder *b, uint32_t event_id)
 	if (b->use_classified)
 		return minor ? CLS_MINOR : major ? CLS_MAJOR : CLS_SKIP;
 	return CLS_ALL;
+}
+
+/* The --region, --comm and --pid filters. */
+static int selected(struct builder *b, const struct prof_fault *f)
+{
+	if (b->o->pid && f->pid != b->o->pid)
+		return 0;
+	if (b->o->comm) {
+		const char *comm = prof_comm_at(b->p, f->pid, f->time);
+		if (!comm || strcmp(comm, b->o->comm) != 0)
+			return 0;
+	}
+	return !b->o->region ||
+	       prof_region_match(prof_region_at(b->p, f->pid, f->tid, f->time), b->o->region);
 }
 
 static void count_add(struct flt_count *c, int cls)
@@ -261,14 +280,23 @@ const char *flt_kind_name(enum flt_kind k)
 	}
 }
 
-/* The row of a mapping name (anonymous mappings share one row). */
-static int map_row(struct builder *b, const struct prof_mapping *m)
+/* The row of a mapping. Code files (any executable mapping of that name)
+ * and anonymous memory are one row each, whatever their segments; a data
+ * file is one row per mmap (per process and start), so two mappings of
+ * one KB image, lazy and populated, stay apart. */
+static int map_row(struct builder *b, const struct prof_mapping *m, int code_file)
 {
 	enum flt_kind k = m ? kind_of(m->name) : FLT_NONE;
 	const char *name = !m ? "(no mapping recorded)" : k == FLT_ANON ? "anonymous" : m->name;
-	for (size_t i = 0; i < b->n_maps; i++)
-		if (b->maps[i].kind == k && strcmp(b->maps[i].name, name) == 0)
+	int instance = k == FLT_FILE && !code_file;
+	uint64_t start = instance ? m->start : 0;
+	uint32_t pid = instance ? m->pid : 0;
+	for (size_t i = 0; i < b->n_maps; i++) {
+		const struct flt_mapping_row *r = &b->maps[i];
+		if (r->kind == k && r->start == start && r->pid == pid &&
+		    strcmp(r->name, name) == 0)
 			return (int)i;
+	}
 	if (b->n_maps == b->cap_maps) {
 		size_t cap = b->cap_maps ? b->cap_maps * 2 : 16;
 		struct flt_mapping_row *t = realloc(b->maps, cap * sizeof *t);
@@ -281,24 +309,67 @@ static int map_row(struct builder *b, const struct prof_mapping *m)
 	memset(row, 0, sizeof *row);
 	row->name = name;
 	row->kind = k;
+	row->instance = instance;
+	row->start = start;
+	row->pid = pid;
 	row->populated = -1;
 	return (int)b->n_maps++;
 }
 
-/* Sizes and flags of every mapping of each row's name, from all mmaps. */
+/* Flags of the mappings of each row (sizes: row_sizes). */
 static void note_mapping(struct builder *b, int row, const struct prof_mapping *m)
 {
 	struct flt_mapping_row *r = &b->maps[row];
 	r->maps++;
-	uint64_t size = m->end - m->start;
-	if (size > r->size) {
-		r->size = size;
-		r->mapped_pages = (size + FLT_PAGE_SIZE - 1) / FLT_PAGE_SIZE;
-	}
 	if (m->map_flags & MAP_SHARED)
 		r->shared = 1;
 	if (m->map_flags & MAP_POPULATE)
 		r->populated = 1;
+	if (m->prot & PROT_EXEC)
+		r->code = 1;
+}
+
+struct extent {
+	int row;
+	uint64_t start, len;
+};
+
+static int cmp_extent(const void *x, const void *y)
+{
+	const struct extent *a = x, *b = y;
+	if (a->row != b->row)
+		return a->row < b->row ? -1 : 1;
+	return (a->start > b->start) - (a->start < b->start);
+}
+
+/* A row's size: the records of one start (a heap that grew, re-reported
+ * whole at each brk) count once, at their largest; distinct starts add up. */
+static int row_sizes(struct builder *b)
+{
+	const struct prof *p = b->p;
+	struct extent *e = malloc((p->n_maps ? p->n_maps : 1) * sizeof *e);
+	if (!e)
+		return -1;
+	for (size_t i = 0; i < p->n_maps; i++)
+		e[i] = (struct extent){b->row_of_map[i], p->maps[i].start,
+				       p->maps[i].end - p->maps[i].start};
+	if (p->n_maps)
+		qsort(e, p->n_maps, sizeof *e, cmp_extent);
+	for (size_t i = 0; i < p->n_maps;) {
+		size_t j = i;
+		uint64_t len = 0;
+		while (j < p->n_maps && e[j].row == e[i].row && e[j].start == e[i].start) {
+			if (e[j].len > len)
+				len = e[j].len;
+			j++;
+		}
+		struct flt_mapping_row *r = &b->maps[e[i].row];
+		r->size += len;
+		r->mapped_pages = (r->size + FLT_PAGE_SIZE - 1) / FLT_PAGE_SIZE;
+		i = j;
+	}
+	free(e);
+	return 0;
 }
 
 static int region_row(struct builder *b, const char *path)
@@ -363,8 +434,8 @@ static struct page_acc *page_get(struct builder *b, uint32_t pid, uint64_t page,
 	return a;
 }
 
-/* Is (pid, page) new within region `path`? */
-static int region_page_new(struct builder *b, uint32_t pid, uint64_t page, const char *path)
+/* Is (pid, page) new within `group`? */
+static int group_page_new(struct builder *b, uint32_t pid, uint64_t page, uint64_t group)
 {
 	if ((b->rpage_len + 1) * 2 > b->rpage_cap) {
 		size_t cap = b->rpage_cap ? b->rpage_cap * 2 : 4096;
@@ -375,8 +446,7 @@ static int region_page_new(struct builder *b, uint32_t pid, uint64_t page, const
 			struct region_page *x = &b->rpages[i];
 			if (!x->used)
 				continue;
-			size_t j = mix(x->page ^ ((uint64_t)x->pid << 44) ^ (uintptr_t)x->region) &
-				   (cap - 1);
+			size_t j = mix(x->page ^ ((uint64_t)x->pid << 44) ^ x->group) & (cap - 1);
 			while (t[j].used)
 				j = (j + 1) & (cap - 1);
 			t[j] = *x;
@@ -385,14 +455,14 @@ static int region_page_new(struct builder *b, uint32_t pid, uint64_t page, const
 		b->rpages = t;
 		b->rpage_cap = cap;
 	}
-	size_t j = mix(page ^ ((uint64_t)pid << 44) ^ (uintptr_t)path) & (b->rpage_cap - 1);
+	size_t j = mix(page ^ ((uint64_t)pid << 44) ^ group) & (b->rpage_cap - 1);
 	while (b->rpages[j].used) {
 		struct region_page *x = &b->rpages[j];
-		if (x->page == page && x->pid == pid && x->region == path)
+		if (x->page == page && x->pid == pid && x->group == group)
 			return 0;
 		j = (j + 1) & (b->rpage_cap - 1);
 	}
-	b->rpages[j] = (struct region_page){page, pid, path, 1};
+	b->rpages[j] = (struct region_page){page, pid, group, 1};
 	b->rpage_len++;
 	return 1;
 }
@@ -425,7 +495,10 @@ static int cmp_map_row(const void *x, const void *y)
 	const struct flt_mapping_row *a = x, *b = y;
 	if (a->c.faults != b->c.faults)
 		return a->c.faults < b->c.faults ? 1 : -1;
-	return strcmp(a->name, b->name);
+	int c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	return (a->start > b->start) - (a->start < b->start);
 }
 
 static int cmp_region_row(const void *x, const void *y)
@@ -476,13 +549,37 @@ static int sweep(struct builder *b)
 	b->row_of_map = malloc((p->n_maps ? p->n_maps : 1) * sizeof *b->row_of_map);
 	if (!b->row_of_map)
 		goto out;
+	/* which names have code: those are grouped by name */
+	const char **code_names = malloc((p->n_maps ? p->n_maps : 1) * sizeof *code_names);
+	if (!code_names)
+		goto out;
+	size_t n_code = 0;
 	for (size_t i = 0; i < p->n_maps; i++) {
-		int row = map_row(b, &p->maps[i]);
+		if (!(p->maps[i].prot & PROT_EXEC))
+			continue;
+		size_t j = 0;
+		while (j < n_code && code_names[j] != p->maps[i].name)
+			j++;
+		if (j == n_code)
+			code_names[n_code++] = p->maps[i].name;
+	}
+	for (size_t i = 0; i < p->n_maps; i++) {
+		int code = 0;
+		for (size_t j = 0; j < n_code && !code; j++)
+			code = code_names[j] == p->maps[i].name; /* interned */
+		int row = map_row(b, &p->maps[i], code);
+		if (row < 0) {
+			free(code_names);
+			goto out;
+		}
 		if (row < 0)
 			goto out;
 		note_mapping(b, row, &p->maps[i]);
 		b->row_of_map[i] = row;
 	}
+	free(code_names);
+	if (row_sizes(b) != 0)
+		goto out;
 	uint64_t t0 = p->session.start_ns ? p->session.start_ns : p->first_time;
 	for (size_t e = 0; e < k; e++) {
 		const struct ev *ev = &evs[e];
@@ -513,9 +610,9 @@ static int sweep(struct builder *b)
 		if (cls == CLS_SKIP)
 			continue;
 		r->perf_faults++;
-		const char *region = prof_region_at(p, f->pid, f->tid, f->time);
-		if (b->o->region && !prof_region_match(region, b->o->region))
+		if (!selected(b, f))
 			continue;
+		const char *region = prof_region_at(p, f->pid, f->tid, f->time);
 		count_add(&r->total, cls);
 		if (!b->first_t || f->time < b->first_t)
 			b->first_t = f->time;
@@ -524,7 +621,7 @@ static int sweep(struct builder *b)
 
 		struct space *sp = space_find(&ss, f->pid);
 		const struct span *span = sp ? space_lookup(sp, f->addr) : NULL;
-		int mrow = span ? b->row_of_map[span->map] : map_row(b, NULL);
+		int mrow = span ? b->row_of_map[span->map] : map_row(b, NULL, 0);
 		int rrow = region_row(b, region);
 		if (mrow < 0 || rrow < 0)
 			goto out;
@@ -562,13 +659,14 @@ static int sweep(struct builder *b)
 			pa->mapping = mrow;
 			pa->map = span ? span->map : UINT32_MAX;
 			r->total.pages++;
-			b->maps[mrow].c.pages++;
 		}
 		pa->faults++;
-		int rn = region_page_new(b, f->pid, page, region);
-		if (rn < 0)
+		int rn = group_page_new(b, f->pid, page, (uint64_t)(uintptr_t)region);
+		int mn = rn < 0 ? -1 : group_page_new(b, f->pid, page, ROW_GROUP(mrow));
+		if (rn < 0 || mn < 0)
 			goto out;
 		b->regions[rrow].c.pages += (uint64_t)rn;
+		b->maps[mrow].c.pages += (uint64_t)mn;
 	}
 	rc = 0;
 out:
@@ -599,6 +697,25 @@ static int build_tables(struct builder *b)
 		finish_count(&r->regions[i].c, all);
 	}
 	r->n_regions = b->n_regions;
+	for (size_t i = 0; i < r->n_regions; i++) {
+		struct flt_region_row *g = &r->regions[i];
+		if (!g->path) {
+			g->incl = g->c;
+			g->incl.pages = 0;
+			continue;
+		}
+		size_t len = strlen(g->path);
+		for (size_t j = 0; j < r->n_regions; j++) {
+			const struct flt_region_row *h = &r->regions[j];
+			if (h->path && strncmp(h->path, g->path, len) == 0 &&
+			    (h->path[len] == '\0' || h->path[len] == '/')) {
+				g->incl.faults += h->c.faults;
+				g->incl.minor += h->c.minor;
+				g->incl.major += h->c.major;
+			}
+		}
+		g->incl.pct = all ? 100.0 * (double)g->incl.faults / (double)all : 0;
+	}
 	qsort(r->regions, r->n_regions, sizeof *r->regions, cmp_region_row);
 
 	/* mappings: those that faulted, largest first, then up to the limit
@@ -691,8 +808,7 @@ static int build_bins(struct builder *b)
 		const struct prof_fault *f = &p->faults[i];
 		if (classify(b, f->event_id) == CLS_SKIP)
 			continue;
-		if (b->o->region &&
-		    !prof_region_match(prof_region_at(p, f->pid, f->tid, f->time), b->o->region))
+		if (!selected(b, f))
 			continue;
 		uint64_t rel = f->time > t0 ? f->time - t0 : 0;
 		size_t bin = (size_t)((double)rel / (double)dur * (double)nb);
@@ -724,8 +840,7 @@ static int build_folded(struct builder *b)
 		const struct prof_fault *f = &p->faults[i];
 		if (classify(b, f->event_id) == CLS_SKIP)
 			continue;
-		if (b->o->region &&
-		    !prof_region_match(prof_region_at(p, f->pid, f->tid, f->time), b->o->region))
+		if (!selected(b, f))
 			continue;
 		struct sym_space *sp = prof_space_at(p, f->pid, f->time);
 		if (!sp)
@@ -823,6 +938,8 @@ int flt_report_build(struct prof *p, const struct flt_options *o, struct flt_rep
 		return kb_error_set(err, "out of memory");
 	r->prof = p;
 	r->region = o->region;
+	r->comm = o->comm;
+	r->pid = o->pid;
 	struct builder b = {.p = p, .o = o, .r = r};
 	for (size_t i = 0; i < p->n_events; i++) {
 		const struct prof_event *e = &p->events[i];

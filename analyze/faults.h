@@ -17,7 +17,10 @@
  *   (the kernel does not say which). When a recording holds samples of
  *   minor/major events those are used, and page-faults samples are ignored
  *   so nothing counts twice.
- * - Pages touched: distinct (process, 4 KiB page) pairs that faulted;
+ * - Pages touched: distinct (process, 4 KiB page) pairs that faulted. A
+ *   read fault on a file mapping maps up to 16 neighbouring pages at once
+ *   (the kernel's fault-around), so a file read in sequence faults on
+ *   about one page in 16 and its "touched" share reads low;
  *   MB touched = pages * 4096 / 2^20; density = faults per MB touched
  *   (256 when every page faulted exactly once, more when pages fault again:
  *   copy-on-write after a read, reclaim).
@@ -38,6 +41,8 @@
 
 struct flt_options {
 	const char *region; /* keep faults inside this region; NULL: all */
+	const char *comm;   /* keep faults of processes with this command name; NULL: all */
+	uint32_t pid;       /* keep faults of this process; 0: all */
 	size_t limit;       /* rows per table (functions, pages, mappings); 0: 20 */
 	size_t bins;        /* time histogram bins; 0: 20 */
 	int folded;         /* folded stacks of the faults (profile loaded with chains) */
@@ -51,8 +56,11 @@ struct flt_count {
 };
 
 struct flt_region_row {
-	const char *path; /* NULL: no region open */
-	struct flt_count c;
+	const char *path;   /* NULL: no region open */
+	struct flt_count c; /* faults while this was the innermost region */
+	/* faults in this region or one nested in it: faults, minor, major and
+	 * pct only (pages and density are not summed over nested regions) */
+	struct flt_count incl;
 	uint64_t entries, wall_ns;
 };
 
@@ -65,16 +73,24 @@ enum flt_kind {
 	FLT_NONE,  /* no mapping recorded at that address and time */
 };
 
+/* A row is one data-file mapping (one mmap of a KB image: two mappings of
+ * the same file, say one lazy and one populated, are two rows), or every
+ * mapping of one code file (its segments), or all anonymous memory, the
+ * heap, the stack. */
 struct flt_mapping_row {
-	const char *name; /* path, "[heap]", "[stack]", "anonymous", "(no mapping)" */
+	const char *name; /* path, "[heap]", "[stack]", "anonymous", "(no mapping recorded)" */
 	enum flt_kind kind;
-	uint64_t maps;         /* mmap records of that name */
-	uint64_t size;         /* bytes: the largest mapping of that name */
-	uint64_t mapped_pages; /* pages of the largest mapping */
-	int shared;            /* MAP_SHARED */
-	int populated;         /* MAP_POPULATE: 1 yes, 0 no, -1 unknown (not recorded) */
+	int instance; /* one mmap: start and pid say which */
+	uint64_t start;
+	uint32_t pid;
+	int code;      /* a code file (has an executable mapping) */
+	uint64_t maps; /* mmap records in the row */
+	uint64_t size; /* bytes mapped, summed over those records */
+	uint64_t mapped_pages;
+	int shared;    /* MAP_SHARED */
+	int populated; /* MAP_POPULATE: 1 yes, -1 unknown (perf's mmap records do not carry it) */
 	struct flt_count c;
-	double touched_pct; /* pages faulted / pages of the largest mapping */
+	double touched_pct; /* pages that faulted / pages mapped (at most 100) */
 };
 
 struct flt_function_row {
@@ -107,7 +123,8 @@ struct flt_folded {
 struct flt_report {
 	struct arena arena;
 	const struct prof *prof;
-	const char *region;
+	const char *region, *comm; /* the filters, or NULL / 0 */
+	uint32_t pid;
 	const char *events; /* the events counted, "page-faults" or "minor-faults, major-faults" */
 	int classified;     /* minor/major known per fault */
 	uint64_t samples;   /* fault samples in the file (all fault events) */

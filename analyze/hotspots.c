@@ -219,8 +219,13 @@ static int is_target(struct builder *b, const struct sym_function *fn)
 static int on_sample(void *ctx, const struct kbrec_sample *s)
 {
 	struct builder *b = ctx;
-	if (s->event_id != b->ev->id)
+	if (s->event_id != b->ev->id || (b->o->pid && s->pid != b->o->pid))
 		return 0;
+	if (b->o->comm) {
+		const char *comm = prof_comm_at(b->p, s->pid, s->time);
+		if (!comm || strcmp(comm, b->o->comm) != 0)
+			return 0;
+	}
 	const char *region = prof_region_at(b->p, s->pid, s->tid, s->time);
 	if (b->o->region && !prof_region_match(region, b->o->region))
 		return 0;
@@ -282,7 +287,7 @@ static int on_sample(void *ctx, const struct kbrec_sample *s)
 		return -1;
 	a->self_samples++;
 	a->self_period += period;
-	if (b->o->lines)
+	if (b->o->lines || b->o->addresses)
 		addr_add(b, leaf, period);
 
 	int has_target = 0;
@@ -474,8 +479,9 @@ static int build_lines(struct builder *b)
 	for (size_t i = 0; i < b->n_fns; i++)
 		row_of[i] = SIZE_MAX;
 	for (size_t i = 0; i < r->n_rows; i++)
-		if (r->rows[i].fn->id < b->n_fns)
-			row_of[r->rows[i].fn->id] = i;
+		if (r->rows[i].fn->id < b->n_fns && r->rows[i].fn->start != UINT64_MAX)
+			row_of[r->rows[i].fn->id] =
+			    i; /* buckets ([kernel], [lib.so]) have no lines */
 	size_t n = 0;
 	for (size_t j = 0; j < b->addr_cap; j++) {
 		const struct addr_acc *aa = &b->addrs[j];
@@ -521,6 +527,37 @@ out:
 	free(row_of);
 	free(e);
 	return rc;
+}
+
+static int cmp_addr(const void *x, const void *y)
+{
+	const struct hot_addr *a = x, *b = y;
+	if (a->self.period != b->self.period)
+		return a->self.period < b->self.period ? 1 : -1;
+	if (a->self.samples != b->self.samples)
+		return a->self.samples < b->self.samples ? 1 : -1;
+	return (a->info->addr > b->info->addr) - (a->info->addr < b->info->addr);
+}
+
+static int build_addrs(struct builder *b)
+{
+	struct hot_report *r = b->r;
+	struct hot_addr *all = malloc((b->addr_len ? b->addr_len : 1) * sizeof *all);
+	if (!all)
+		return -1;
+	size_t n = 0;
+	for (size_t j = 0; j < b->addr_cap; j++)
+		if (b->addrs[j].info)
+			all[n++] = (struct hot_addr){
+			    b->addrs[j].info,
+			    count(b->addrs[j].samples, b->addrs[j].period, r->samples, r->period)};
+	qsort(all, n, sizeof *all, cmp_addr);
+	r->n_addrs = n < b->o->addresses ? n : b->o->addresses;
+	r->addrs = arena_alloc(&r->arena, (r->n_addrs ? r->n_addrs : 1) * sizeof *r->addrs);
+	if (r->addrs)
+		memcpy(r->addrs, all, r->n_addrs * sizeof *all);
+	free(all);
+	return r->addrs ? 0 : -1;
 }
 
 static int build_callgraph(struct builder *b)
@@ -690,6 +727,8 @@ int hot_report_build(struct prof *p, const struct hot_options *o, struct hot_rep
 	r->prof = p;
 	r->event = ev;
 	r->region = o->region;
+	r->comm = o->comm;
+	r->pid = o->pid;
 	r->sort = o->sort;
 	r->event_samples = ev->samples;
 	struct builder b = {.p = p, .o = o, .r = r, .ev = ev, .callers_name = o->callers_of};
@@ -705,7 +744,7 @@ int hot_report_build(struct prof *p, const struct hot_options *o, struct hot_rep
 		kb_error_set(err, "%s", rerr.msg);
 		goto out;
 	}
-	if (build_rows(&b) || (o->lines && build_lines(&b)) ||
+	if (build_rows(&b) || (o->lines && build_lines(&b)) || (o->addresses && build_addrs(&b)) ||
 	    (o->callers_of && build_callgraph(&b)) || (o->folded && build_folded(&b)) ||
 	    build_regions(&b))
 		goto oom;

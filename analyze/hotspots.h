@@ -14,8 +14,10 @@
  * - Self: the function of the sample's innermost frame. Inclusive: every
  *   function on the call chain, counted once per sample however often it
  *   recurs.
- * - Kernel frames (a sample taken in the kernel) collapse into one
- *   "[kernel]" frame.
+ * - Kernel frames are named from kallsyms when the recording was made
+ *   under the running kernel in this boot (see prof_options.kallsyms),
+ *   else they all read "[kernel]"; consecutive kernel frames in one
+ *   function count as one frame.
  * - Region: the innermost region the sampled thread had open at the
  *   sample's time; --region R keeps samples inside R (nested ones too).
  * - Coverage: share of the selected samples whose innermost frame has a
@@ -43,12 +45,15 @@ enum hot_sort {
 struct hot_options {
 	const char *event;  /* event name; NULL: the first CPU-sample event */
 	const char *region; /* keep samples inside this region; NULL: all */
+	const char *comm;   /* keep samples of processes with this command name; NULL: all */
+	uint32_t pid;       /* keep samples of this process; 0: all */
 	enum hot_sort sort;
 	size_t limit;           /* function rows kept; 0: all */
 	const char *callers_of; /* function name for the caller/callee view, or NULL */
 	int lines;              /* source lines of the top functions */
 	size_t lines_limit;     /* lines shown per function; 0: 10 */
 	int folded;             /* build folded stacks */
+	size_t addresses;       /* the N most sampled instruction addresses; 0: none */
 };
 
 struct hot_count {
@@ -89,6 +94,12 @@ struct hot_callgraph {
 	size_t n_callers, n_callees;
 };
 
+/* A sampled instruction address (innermost frames only), resolved. */
+struct hot_addr {
+	const struct sym_info *info; /* address, module+offset, function, line, inlines */
+	struct hot_count self;       /* pct: of the selected weight */
+};
+
 struct hot_region_row {
 	const char *path;          /* NULL: no region open */
 	struct hot_count self;     /* innermost region */
@@ -105,7 +116,9 @@ struct hot_report {
 	struct arena arena;
 	const struct prof *prof;
 	const struct prof_event *event;
-	const char *region; /* the filter, or NULL */
+	const char *region; /* the filters, or NULL / 0 */
+	const char *comm;
+	uint32_t pid;
 	enum hot_sort sort;
 
 	uint64_t event_samples;            /* samples of the event in the file */
@@ -123,6 +136,8 @@ struct hot_report {
 	size_t n_regions;
 	struct hot_folded *folded;
 	size_t n_folded;
+	struct hot_addr *addrs;
+	size_t n_addrs;
 	size_t addresses[4];   /* distinct addresses by symbolization level */
 	const char **warnings; /* what may make the numbers incomplete */
 	size_t n_warnings;

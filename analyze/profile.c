@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
 
 /* A side-band record that shapes process images, in time order. */
 struct item {
@@ -87,11 +89,12 @@ static int rehash_procs(struct prof *p)
 	return 0;
 }
 
-static int proc_push_image(struct prof_proc *pr, uint64_t time, struct sym_space *space)
+static int proc_push_image(struct prof_proc *pr, uint64_t time, struct sym_space *space,
+			   const char *comm)
 {
 	if (GROW(pr->images, pr->n_images, pr->cap_images, 2))
 		return -1;
-	pr->images[pr->n_images++] = (struct prof_image){time, space};
+	pr->images[pr->n_images++] = (struct prof_image){time, space, comm};
 	return 0;
 }
 
@@ -121,7 +124,7 @@ static struct prof_proc *proc_get(struct prof *p, uint32_t pid, uint64_t time)
 	p->n_procs++;
 	p->last_proc = pr;
 	struct sym_space *sp = new_space(p, pid, time);
-	if (!sp || proc_push_image(pr, time, sp) != 0)
+	if (!sp || proc_push_image(pr, time, sp, NULL) != 0)
 		return NULL;
 	return pr;
 }
@@ -131,7 +134,7 @@ const struct prof_proc *prof_proc_get(struct prof *p, uint32_t pid)
 	return proc_find(p, pid);
 }
 
-struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t)
+static const struct prof_image *image_at(struct prof *p, uint32_t pid, uint64_t t)
 {
 	struct prof_proc *pr = proc_find(p, pid);
 	if (!pr || !pr->n_images)
@@ -144,7 +147,19 @@ struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t)
 		else
 			hi = mid;
 	}
-	return pr->images[lo ? lo - 1 : 0].space;
+	return &pr->images[lo ? lo - 1 : 0];
+}
+
+struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t)
+{
+	const struct prof_image *im = image_at(p, pid, t);
+	return im ? im->space : NULL;
+}
+
+const char *prof_comm_at(struct prof *p, uint32_t pid, uint64_t t)
+{
+	const struct prof_image *im = image_at(p, pid, t);
+	return im ? im->comm : NULL;
 }
 
 static uint64_t thread_key(uint32_t pid, uint32_t tid)
@@ -612,7 +627,7 @@ static int build_images(struct loader *l, struct kb_error *err)
 				break;
 			}
 			struct sym_space *shared = parent->images[parent->n_images - 1].space;
-			const char *comm = parent->comm;
+			const char *comm = parent->images[parent->n_images - 1].comm;
 			if ((p->n_procs + 1) * 2 > p->proc_hash_cap && rehash_procs(p) != 0)
 				goto oom;
 			struct prof_proc *pr = arena_alloc(&p->arena, sizeof *pr);
@@ -625,7 +640,7 @@ static int build_images(struct loader *l, struct kb_error *err)
 			pr->hnext = p->proc_hash[j];
 			p->proc_hash[j] = pr;
 			p->n_procs++;
-			if (proc_push_image(pr, it->time, shared) != 0)
+			if (proc_push_image(pr, it->time, shared, comm) != 0)
 				goto oom;
 			break;
 		}
@@ -637,14 +652,16 @@ static int build_images(struct loader *l, struct kb_error *err)
 						goto oom;
 				} else {
 					struct sym_space *sp = new_space(p, it->pid, it->time);
-					if (!sp || proc_push_image(pr, it->time, sp) != 0)
+					if (!sp || proc_push_image(pr, it->time, sp, it->name) != 0)
 						goto oom;
 				}
 				pr->comm = it->name;
+				pr->images[pr->n_images - 1].comm = it->name;
 			} else if (it->pid == it->tid) {
 				if (!pr && !(pr = proc_get(p, it->pid, it->time)))
 					goto oom;
 				pr->comm = it->name;
+				pr->images[pr->n_images - 1].comm = it->name;
 			}
 			break;
 		}
@@ -685,6 +702,36 @@ static int finish_threads(struct prof *p)
 			if (th->n)
 				qsort(th->tr, th->n, sizeof *th->tr, cmp_transition);
 	return 0;
+}
+
+/* Kernel symbols from this machine only describe a recording made under
+ * the same kernel release in the same boot: the boot time (realtime minus
+ * monotonic) then and now must match. */
+static void choose_kernel_symbols(struct prof *p, const struct prof_options *opts)
+{
+	if (opts && opts->kallsyms) {
+		sym_session_kernel_symbols(p->sym, opts->kallsyms);
+		return;
+	}
+	struct utsname u;
+	if (!p->have_session || uname(&u) != 0 || !p->session.kernel ||
+	    strcmp(u.release, p->session.kernel) != 0) {
+		p->kernel_symbols_why = "it was recorded under another kernel";
+		return;
+	}
+	struct timespec rt, mono;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	double boot_now =
+	    (double)(rt.tv_sec - mono.tv_sec) + (double)(rt.tv_nsec - mono.tv_nsec) / 1e9;
+	double boot_then =
+	    ((double)p->session.start_realtime_ns - (double)p->session.start_ns) / 1e9;
+	if (boot_now - boot_then > 2 || boot_then - boot_now > 2) {
+		p->kernel_symbols_why =
+		    "it was recorded in another boot (the kernel moves at each boot)";
+		return;
+	}
+	sym_session_kernel_symbols(p->sym, "/proc/kallsyms");
 }
 
 int prof_load(struct prof **out, const char *path, const struct prof_options *opts,
@@ -737,6 +784,7 @@ int prof_load(struct prof **out, const char *path, const struct prof_options *op
 		kb_error_set(err, "%s: the recording holds no complete record", path);
 		goto out;
 	}
+	choose_kernel_symbols(p, opts);
 	if (build_images(&l, err) != 0 || finish_threads(p) != 0)
 		goto out;
 	if (p->problems.oom)
@@ -816,7 +864,7 @@ int prof_warnings(struct prof *p, const struct prof_event *ev, const char ***out
 {
 	*out = NULL;
 	*n = 0;
-	size_t cap = 8 + p->n_notes;
+	size_t cap = 9 + p->n_notes;
 	const char **w = arena_alloc(&p->arena, cap * sizeof *w);
 	if (!w)
 		return -1;
@@ -855,8 +903,23 @@ int prof_warnings(struct prof *p, const struct prof_event *ev, const char ***out
 			 thr);
 		w[k++] = strtab_intern(&p->strs, msg);
 	}
-	for (size_t i = 0; i < p->n_notes && k < cap; i++)
-		w[k++] = p->notes[i];
+	for (size_t i = 0; i < p->n_notes && k < cap; i++) {
+		/* a note the recorder also put in an event's fallback note is
+		 * said once */
+		int dup = 0;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = w[j] && strstr(w[j], p->notes[i]) != NULL;
+		if (!dup)
+			w[k++] = p->notes[i];
+	}
+	size_t kaddr = sym_session_kernel_addresses(p->sym);
+	if (p->kernel_symbols_why && kaddr && k < cap) {
+		snprintf(msg, sizeof msg,
+			 "%zu kernel addresses are shown as [kernel]: %s, so this machine's "
+			 "/proc/kallsyms does not describe it",
+			 kaddr, p->kernel_symbols_why);
+		w[k++] = strtab_intern(&p->strs, msg);
+	}
 	const char *sw = sym_session_warnings(p->sym);
 	size_t nsw = sym_session_warning_count(p->sym);
 	if (nsw) {

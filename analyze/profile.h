@@ -74,6 +74,7 @@ struct prof_region {
 struct prof_image {
 	uint64_t time; /* start of this image (exec or fork) */
 	struct sym_space *space;
+	const char *comm; /* the command name in this image, or NULL */
 };
 
 struct prof_proc {
@@ -132,7 +133,8 @@ struct prof {
 	size_t n_regions;
 	struct prof_fault *faults;
 	size_t n_faults;
-	int faults_kept; /* loaded with keep_faults */
+	int faults_kept;                /* loaded with keep_faults */
+	const char *kernel_symbols_why; /* NULL when kernel symbols are in use, else why not */
 	const char **notes;
 	size_t n_notes;
 	struct prof_task *tasks; /* sorted by (time, seq) */
@@ -157,6 +159,10 @@ struct prof {
 struct prof_options {
 	int keep_faults;       /* keep page-fault samples in prof->faults */
 	int keep_fault_chains; /* and their user call chains (folded stacks of faults) */
+	/* Kernel symbols: NULL uses /proc/kallsyms when the recording was made
+	 * under the running kernel in this boot (KASLR moves it every boot);
+	 * a path forces that file. */
+	const char *kallsyms;
 };
 
 int prof_load(struct prof **out, const char *path, const struct prof_options *opts,
@@ -178,6 +184,8 @@ const struct prof_event *prof_event_find(const struct prof *p, uint32_t kind, co
  * the side-band never named. */
 struct sym_space *prof_space_at(struct prof *p, uint32_t pid, uint64_t t);
 const struct prof_proc *prof_proc_get(struct prof *p, uint32_t pid);
+/* The command name of pid at time t (after an exec, the new one), or NULL. */
+const char *prof_comm_at(struct prof *p, uint32_t pid, uint64_t t);
 
 /* The innermost region path thread (pid, tid) had open at time t, or NULL. */
 const char *prof_region_at(struct prof *p, uint32_t pid, uint32_t tid, uint64_t t);

@@ -27,6 +27,13 @@
 #define BUCKET_START UINT64_MAX
 #define MAX_BUILD_ID 64
 
+/* A kernel text symbol from kallsyms. */
+struct ksym {
+	uint64_t addr;
+	const char *name, *module; /* interned; module "[kernel]" or "[kvm]" */
+	int global;
+};
+
 /* What the session learnt about one file, read once per path. */
 struct sym_file {
 	const char *path;
@@ -92,6 +99,12 @@ struct sym_session {
 	Dwfl_Callbacks callbacks;
 	const struct sym_function *unknown, *kernel;
 	struct sym_module kernel_module;
+	/* kernel symbols: a kallsyms file, loaded at the first kernel address */
+	const char *kallsyms;
+	int kernel_state; /* 0 not asked, 1 to load, 2 loaded, -1 failed */
+	struct ksym *ksyms;
+	size_t n_ksyms;
+	size_t kernel_addresses; /* distinct kernel addresses looked up */
 };
 
 static uint64_t hash64(uint64_t x)
@@ -249,6 +262,7 @@ void sym_session_free(struct sym_session *s)
 	strtab_free(&s->strs);
 	free(s->funcs);
 	free(s->func_index);
+	free(s->ksyms);
 	kb_buf_free(&s->warnings);
 	arena_free(&s->arena);
 	free(s);
@@ -312,7 +326,9 @@ static struct sym_file *file_get(struct sym_session *s, const char *path)
 		return f;
 	}
 	char why[512];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a recording may name a FIFO or a device; opening one
+	 * must not hang the report (only regular files are read) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(why, sizeof why,
 			 "cannot open it (%s): moved or deleted since the recording",
@@ -322,11 +338,14 @@ static struct sym_file *file_get(struct sym_session *s, const char *path)
 		return f;
 	}
 	struct stat st;
-	if (fstat(fd, &st) == 0) {
-		f->size = (uint64_t)st.st_size;
-		f->mtime_ns =
-		    (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		f->state = SYM_MODULE_UNUSABLE;
+		f->problem = "not a regular file";
+		close(fd);
+		return f;
 	}
+	f->size = (uint64_t)st.st_size;
+	f->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;
 	size_t nph = 0;
@@ -781,6 +800,127 @@ static void lookup_in_module(struct sym_space *sp, struct module_priv *m, uint64
 	}
 }
 
+void sym_session_kernel_symbols(struct sym_session *s, const char *kallsyms_path)
+{
+	s->kallsyms = intern(s, kallsyms_path);
+	s->kernel_state = s->kallsyms ? 1 : 0;
+}
+
+size_t sym_session_kernel_addresses(const struct sym_session *s)
+{
+	return s->kernel_addresses;
+}
+
+static int cmp_ksym(const void *x, const void *y)
+{
+	const struct ksym *a = x, *b = y;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	if (a->global != b->global)
+		return b->global - a->global; /* a global name before a local alias */
+	return strcmp(a->name, b->name);
+}
+
+static void load_kallsyms(struct sym_session *s)
+{
+	s->kernel_state = -1;
+	FILE *f = fopen(s->kallsyms, "r");
+	if (!f) {
+		warn(s, "%s: %s; kernel addresses are shown as [kernel]", s->kallsyms,
+		     strerror(errno));
+		return;
+	}
+	char line[1024];
+	size_t cap = 0, zero = 0;
+	while (fgets(line, sizeof line, f)) {
+		/* "ffffffff81000000 T name\t[module]" */
+		char *end;
+		unsigned long long addr = strtoull(line, &end, 16);
+		if (end == line || end[0] != ' ' || !end[1] || end[2] != ' ')
+			continue;
+		char type = end[1];
+		if (!strchr("tTwW", type))
+			continue;
+		char *name = end + 3;
+		size_t nlen = strcspn(name, " \t\n");
+		if (!nlen)
+			continue;
+		char *mod = name + nlen;
+		mod += strspn(mod, " \t");
+		size_t mlen = 0;
+		if (*mod == '[') {
+			mod++;
+			mlen = strcspn(mod, "]\n");
+		}
+		if (addr == 0) {
+			zero++;
+			continue;
+		}
+		if (s->n_ksyms == cap) {
+			cap = cap ? cap * 2 : 65536;
+			struct ksym *t = realloc(s->ksyms, cap * sizeof *t);
+			if (!t) {
+				fclose(f);
+				warn(s, "%s: out of memory; kernel addresses are shown as [kernel]",
+				     s->kallsyms);
+				return;
+			}
+			s->ksyms = t;
+		}
+		char modname[300];
+		if (mlen)
+			snprintf(modname, sizeof modname, "[%.*s]", (int)(mlen < 256 ? mlen : 256),
+				 mod);
+		else
+			snprintf(modname, sizeof modname, "[kernel]");
+		struct ksym *k = &s->ksyms[s->n_ksyms];
+		k->addr = addr;
+		k->name = strtab_intern_n(&s->strs, name, nlen);
+		k->module = intern(s, modname);
+		k->global = type == 'T' || type == 'W';
+		if (!k->name || !k->module)
+			break;
+		s->n_ksyms++;
+	}
+	fclose(f);
+	if (s->n_ksyms == 0) {
+		warn(s, "%s: no kernel symbol addresses%s; kernel addresses are shown as [kernel]",
+		     s->kallsyms, zero ? " (hidden: kernel.kptr_restrict)" : "");
+		return;
+	}
+	qsort(s->ksyms, s->n_ksyms, sizeof *s->ksyms, cmp_ksym);
+	s->kernel_state = 2;
+}
+
+/* A kernel address to the kernel function holding it (the nearest
+ * symbol at or below: kallsyms gives no sizes). */
+static void lookup_kernel(struct sym_session *s, uint64_t a, struct sym_info *info)
+{
+	if (s->kernel_state == 1)
+		load_kallsyms(s);
+	if (s->kernel_state != 2 || a < s->ksyms[0].addr)
+		return;
+	size_t lo = 0, hi = s->n_ksyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->ksyms[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* the first (global) name of that address */
+	size_t i = lo - 1;
+	while (i > 0 && s->ksyms[i - 1].addr == s->ksyms[i].addr)
+		i--;
+	const struct ksym *k = &s->ksyms[i];
+	const struct sym_function *f = function_get(s, k->module, k->addr, k->name);
+	if (!f)
+		return;
+	info->function = f;
+	info->function_offset = a - k->addr;
+	info->level = SYM_LEVEL_FUNCTION;
+}
+
 const struct sym_info *sym_lookup(struct sym_space *sp, uint64_t addr, int is_return_address)
 {
 	struct sym_session *s = sp->s;
@@ -797,8 +937,10 @@ const struct sym_info *sym_lookup(struct sym_space *sp, uint64_t addr, int is_re
 	if (!map) {
 		info->level = SYM_LEVEL_NONE;
 		if (a >= KERNEL_START) {
+			s->kernel_addresses++;
 			info->function = s->kernel;
 			info->module = &s->kernel_module;
+			lookup_kernel(s, a, info);
 		} else {
 			info->function = s->unknown;
 		}

@@ -129,6 +129,16 @@ int sym_space_add_module(struct sym_space *sp, const struct sym_module_desc *d,
  * chain (looked up at addr - 1). Never NULL except when out of memory. */
 const struct sym_info *sym_lookup(struct sym_space *sp, uint64_t addr, int is_return_address);
 
+/* Resolve kernel addresses through a kallsyms file (normally
+ * /proc/kallsyms), read at the first kernel address looked up. Only valid
+ * when the recording was made under the running kernel in this boot (KASLR
+ * moves the kernel at every boot): the caller checks. Kernel functions are
+ * SYM_LEVEL_FUNCTION with module "[kernel]" (or "[module]" for a loadable
+ * module); without this they all fall in one "[kernel]" bucket. */
+void sym_session_kernel_symbols(struct sym_session *s, const char *kallsyms_path);
+/* Distinct kernel addresses looked up so far. */
+size_t sym_session_kernel_addresses(const struct sym_session *s);
+
 /* The function table: ids are dense, 0 .. count - 1. */
 size_t sym_function_count(const struct sym_session *s);
 const struct sym_function *sym_function_get(const struct sym_session *s, uint32_t id);

@@ -41,10 +41,12 @@ CMD(stat);
 CMD(record);
 CMD(dump);
 CMD(bench);
+CMD(report);
 
 extern const char cmd_help_usage[], cmd_version_usage[], cmd_gen_usage[];
 extern const char cmd_kb_usage[], cmd_metta_usage[];
 extern const char cmd_stat_usage[], cmd_record_usage[], cmd_dump_usage[];
 extern const char cmd_bench_usage[];
+extern const char cmd_report_usage[];
 
 #endif

@@ -16,6 +16,8 @@ const struct kbprof_cmd kbprof_commands[] = {
     {"record", cmd_record, "sample a command into a recording (like perf record)",
      cmd_record_usage},
     {"dump", cmd_dump, "print every record of a recording", cmd_dump_usage},
+    {"report", cmd_report, "hotspots or page faults of a recording (like perf report)",
+     cmd_report_usage},
     {"help", cmd_help, "show help for kbprof or for one command", cmd_help_usage},
     {"version", cmd_version, "print the version and the commit it was built from",
      cmd_version_usage},

@@ -12,15 +12,24 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* Test functions are global (LTO keeps their names) and never cloned. */
+#ifdef __clang__
+#define TEST_FN __attribute__((noinline))
+#else
+#define TEST_FN __attribute__((noinline, noclone))
+#endif
+void ft_loader(void);
+void ft_query(void);
+
 static volatile int sink;
 
-__attribute__((noinline)) static void ft_loader(void)
+TEST_FN void ft_loader(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink += i;
 }
 
-__attribute__((noinline)) static void ft_query(void)
+TEST_FN void ft_query(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink -= i;
@@ -285,6 +294,9 @@ Test(faults, a_new_mapping_replaces_the_old_at_the_same_address)
 	struct flt_report *r = build(p, NULL);
 	cr_expect_eq(mrow(r, "/data/kb.img")->c.faults, 3);
 	cr_expect_eq(mrow(r, "/data/other")->c.faults, 1);
+	/* the page at KB + 5 pages faulted under both: each row counts it */
+	cr_expect_eq(mrow(r, "/data/other")->c.pages, 1);
+	cr_expect_eq(mrow(r, "/data/kb.img")->c.pages, 3);
 	flt_report_free(r);
 	prof_free(p);
 }
@@ -369,6 +381,79 @@ Test(faults, folded_stacks_of_faults_from_their_chains)
 	cr_expect_eq(r->folded[0].faults, 1);
 	cr_expect_str_eq(r->folded[1].stack, "ft_query;ft_loader");
 	cr_expect_eq(r->folded[1].faults, 2);
+	flt_report_free(r);
+	prof_free(p);
+}
+
+Test(faults, two_mappings_of_one_data_file_are_two_rows)
+{
+	struct recw_file *f = fx_create(path);
+	mapping(f, FX_PID, 1500, KB, 16 * PG, 0, MAP_SHARED, "/data/kb.img");
+	mapping(f, FX_PID, 1600, KB + 64 * PG, 16 * PG, 0, MAP_SHARED, "/data/kb.img");
+	fault(f, FX_FAULT_EVENT, FX_PID, 2000, KB + PG, QUERY_IP);
+	fx_finish(f, 11000, 100, 0);
+	struct prof *p = load();
+	struct flt_report *r = build(p, NULL);
+	int lazy = 0, quiet = 0;
+	for (size_t i = 0; i < r->n_mappings; i++) {
+		const struct flt_mapping_row *m = &r->mappings[i];
+		if (strcmp(m->name, "/data/kb.img") != 0)
+			continue;
+		cr_expect(m->instance);
+		cr_expect_eq(m->size, 16 * PG);
+		if (m->start == KB)
+			lazy = m->c.faults == 1;
+		if (m->start == KB + 64 * PG)
+			quiet = m->c.faults == 0;
+	}
+	cr_expect(lazy && quiet);
+	/* code files stay one row for all their segments */
+	int rows = 0;
+	for (size_t i = 0; i < r->n_mappings; i++)
+		rows += strstr(r->mappings[i].name, "libc.so") != NULL;
+	cr_expect_eq(rows, 1);
+	flt_report_free(r);
+	prof_free(p);
+}
+
+Test(faults, nested_regions_sum_into_inclusive_counts)
+{
+	struct recw_file *f = fx_create(path);
+	mapping(f, FX_PID, 1500, KB, 16 * PG, 0, MAP_SHARED, "/data/kb.img");
+	fx_region(f, 1, FX_PID, 2000, 1, "load");
+	fault(f, FX_FAULT_EVENT, FX_PID, 2100, KB, QUERY_IP);
+	fx_region(f, 1, FX_PID, 2200, 2, "load/parse");
+	fault(f, FX_FAULT_EVENT, FX_PID, 2300, KB + PG, QUERY_IP);
+	fault(f, FX_FAULT_EVENT, FX_PID, 2301, KB + 2 * PG, QUERY_IP);
+	fx_region(f, 0, FX_PID, 2400, 2, "load/parse");
+	fx_region(f, 0, FX_PID, 2500, 1, "load");
+	fx_finish(f, 11000, 0, 0);
+	struct prof *p = load();
+	struct flt_report *r = build(p, NULL);
+	cr_assert_eq(r->n_regions, 2);
+	cr_expect_str_eq(r->regions[0].path, "load");
+	cr_expect_eq(r->regions[0].c.faults, 1);
+	cr_expect_eq(r->regions[0].incl.faults, 3);
+	cr_expect_float_eq(r->regions[0].incl.pct, 100.0, 1e-9);
+	cr_expect_eq(r->regions[1].incl.faults, 2);
+	flt_report_free(r);
+	prof_free(p);
+}
+
+Test(faults, a_growing_heap_counts_its_largest_size_once)
+{
+	struct recw_file *f = fx_create_bare(path);
+	/* brk re-reports the whole heap at each growth */
+	mapping(f, FX_PID, 1500, HEAP, 4 * PG, 0, MAP_PRIVATE, "[heap]");
+	mapping(f, FX_PID, 1600, HEAP, 8 * PG, 0, MAP_PRIVATE, "[heap]");
+	mapping(f, FX_PID, 1700, HEAP, 16 * PG, 0, MAP_PRIVATE, "[heap]");
+	fault(f, FX_FAULT_EVENT, FX_PID, 2000, HEAP + 12 * PG, QUERY_IP);
+	fx_finish(f, 11000, 0, 0);
+	struct prof *p = load();
+	struct flt_report *r = build(p, NULL);
+	cr_expect_eq(mrow(r, "[heap]")->size, 16 * PG);
+	cr_expect_eq(mrow(r, "[heap]")->maps, 3);
+	cr_expect_eq(mrow(r, "[heap]")->c.faults, 1);
 	flt_report_free(r);
 	prof_free(p);
 }

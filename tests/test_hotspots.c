@@ -12,21 +12,33 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Test functions are global (LTO keeps their names) and never cloned. */
+#ifdef __clang__
+#define TEST_FN __attribute__((noinline))
+#else
+#define TEST_FN __attribute__((noinline, noclone))
+#endif
+void hs_leaf(void);
+void hs_mid(void);
+void hs_root(void);
+uintptr_t return_address(void);
+uintptr_t hs_marked(int *line, uintptr_t *ra2, int *line2);
+
 static volatile int sink;
 
-__attribute__((noinline)) static void hs_leaf(void)
+TEST_FN void hs_leaf(void)
 {
 	for (int i = 0; i < 8; i++)
 		sink += i;
 }
 
-__attribute__((noinline)) static void hs_mid(void)
+TEST_FN void hs_mid(void)
 {
 	for (int i = 0; i < 8; i++)
 		hs_leaf();
 }
 
-__attribute__((noinline)) static void hs_root(void)
+TEST_FN void hs_root(void)
 {
 	for (int i = 0; i < 8; i++)
 		hs_mid();
@@ -35,14 +47,14 @@ __attribute__((noinline)) static void hs_root(void)
 /* The volatile store keeps the compiler from merging two calls. */
 static volatile int calls;
 
-__attribute__((noinline)) static uintptr_t return_address(void)
+TEST_FN uintptr_t return_address(void)
 {
 	calls++;
 	return (uintptr_t)__builtin_return_address(0);
 }
 
 /* clang-format off */
-__attribute__((noinline)) static uintptr_t hs_marked(int *line, uintptr_t *ra2, int *line2)
+TEST_FN uintptr_t hs_marked(int *line, uintptr_t *ra2, int *line2)
 {
 	uintptr_t ra = return_address(); *line = __LINE__;
 	*ra2 = return_address(); *line2 = __LINE__;
@@ -344,6 +356,11 @@ Test(hotspots, kernel_frames_collapse_into_one)
 	cr_assert_eq(r->n_folded, 1);
 	cr_expect_str_eq(r->folded[0].stack, "hs_root;hs_mid;hs_leaf;[kernel]");
 	cr_expect_eq(r->with_function, 0);
+	int warned = 0;
+	for (size_t i = 0; i < r->n_warnings; i++)
+		warned |= strstr(r->warnings[i], "3 kernel addresses are shown as [kernel]: it was "
+						 "recorded under another kernel") != NULL;
+	cr_expect(warned);
 	hot_report_free(r);
 	prof_free(p);
 }
@@ -475,4 +492,61 @@ Test(hotspots, not_a_recording_is_an_error)
 	struct kb_error err = {{0}};
 	cr_expect_eq(prof_load(&p, path, NULL, &err), -1);
 	cr_expect_not_null(strstr(err.msg, "not a kbprof recording"), "%s", err.msg);
+}
+
+Test(hotspots, comm_and_pid_filters_follow_execs)
+{
+	struct recw_file *f = fx_create(path); /* FX_PID runs "fixture" */
+	cr_assert_eq(recw_task(&f->enc, RECW_FORK, FX_PID + 1, FX_PID, FX_PID + 1, FX_PID, 1500),
+		     0);
+	cr_assert_eq(recw_comm(&f->enc, FX_PID + 1, FX_PID + 1, 3000, 1, "other"), 0);
+	fx_self_maps(f, FX_PID + 1, 3001);
+	uint64_t a[] = {LEAF}, b[] = {ROOT_IP};
+	fx_sample(f, FX_CPU_EVENT, FX_PID, 2000, 1000, 0, 1, a);
+	fx_sample(f, FX_CPU_EVENT, FX_PID + 1, 2500, 1000, 0, 1, b); /* before its exec */
+	fx_sample(f, FX_CPU_EVENT, FX_PID + 1, 3500, 1000, 0, 1, b);
+	fx_sample(f, FX_CPU_EVENT, FX_PID + 1, 3600, 1000, 0, 1, b);
+	fx_finish(f, 9000, 0, 0);
+	struct prof *p = load();
+	struct hot_options o = {.comm = "fixture"};
+	struct hot_report *r = build(p, &o);
+	cr_expect_eq(r->samples, 2); /* FX_PID, and the child before it exec'd */
+	hot_report_free(r);
+	struct hot_options o2 = {.comm = "other"};
+	r = build(p, &o2);
+	cr_expect_eq(r->samples, 2);
+	cr_expect_eq(row(r, "hs_root")->self.samples, 2);
+	hot_report_free(r);
+	struct hot_options o3 = {.pid = FX_PID + 1};
+	r = build(p, &o3);
+	cr_expect_eq(r->samples, 3);
+	hot_report_free(r);
+	prof_free(p);
+}
+
+Test(hotspots, kernel_frames_get_names_from_kallsyms)
+{
+	struct recw_file *f = fx_create(path);
+	uint64_t k[] = {0xffffffff81001010ULL, 0xffffffff81002020ULL, 0xffffffff81002030ULL};
+	uint64_t u[] = {LEAF, MID_RA};
+	fx_sample_k(f, FX_CPU_EVENT, FX_PID, 2000, 1000, 0, 3, k, 2, u);
+	fx_finish(f, 9000, 0, 0);
+	char ks[PATH_MAX];
+	snprintf(ks, sizeof ks, "%s/kallsyms", dir);
+	const char *text =
+	    "ffffffff81001000 T clear_page_erms\nffffffff81002000 T handle_mm_fault\n";
+	cr_assert_eq(write_file(ks, text, strlen(text)), 0);
+	struct prof *p;
+	struct kb_error err = {{0}};
+	struct prof_options po = {.kallsyms = ks};
+	cr_assert_eq(prof_load(&p, path, &po, &err), 0, "%s", err.msg);
+	struct hot_options o = {.folded = 1};
+	struct hot_report *r = build(p, &o);
+	cr_expect_str_eq(r->rows[0].fn->name, "clear_page_erms");
+	cr_assert_eq(r->n_folded, 1);
+	/* the two frames in handle_mm_fault in a row are one frame */
+	cr_expect_str_eq(r->folded[0].stack, "hs_mid;hs_leaf;handle_mm_fault;clear_page_erms");
+	cr_expect_eq(r->with_function, 1);
+	hot_report_free(r);
+	prof_free(p);
 }
