@@ -506,13 +506,20 @@ static void section_profile(struct doc *d)
 		P(d, "| | no CPU samples were recorded | | | | |\n");
 	P(d, "\nCPU time by probed region (a benchmark, its setup, and the core's phases "
 	     "inside them):\n\n| Region | Self | Inclusive | Wall time |\n|---|---|---|---|\n");
+	size_t small = 0;
 	json_array_foreach(json_object_get(p, "cpu_regions"), i, x)
 	{
 		char w[32];
+		if (!(num(x, "inclusive_pct") >= 1.0)) {
+			small++;
+			continue;
+		}
 		doc_fmt_ns(num(x, "wall_ns"), w, sizeof w);
 		P(d, "| `%s` | %.1f%% | %.1f%% | %s |\n", str(x, "region"), num(x, "self_pct"),
 		  num(x, "inclusive_pct"), w);
 	}
+	if (small)
+		P(d, "| (%zu regions under 1%% each, in the JSON) | | | |\n", small);
 
 	P(d, "\n#### Page Fault Analysis\n\n");
 	const json_t *t = json_object_get(p, "fault_totals");
@@ -536,9 +543,14 @@ static void section_profile(struct doc *d)
 		P(d, "\n\nFrequency and pattern per phase (innermost probed region):\n\n");
 		P(d, "| Region | Faults | Minor | Major | Pages | Faults/s | Most faults in |\n");
 		P(d, "|---|---|---|---|---|---|---|\n");
+		small = 0;
 		json_array_foreach(json_object_get(p, "faults"), i, x)
 		{
 			char fa[32], mi[32], ma[32], pa[32], top[320] = "—";
+			if (!(num(x, "pct") >= 1.0)) {
+				small++;
+				continue;
+			}
 			doc_fmt_count(num(x, "faults"), fa, sizeof fa);
 			doc_fmt_count(num(x, "minor"), mi, sizeof mi);
 			doc_fmt_count(num(x, "major"), ma, sizeof ma);
@@ -552,6 +564,12 @@ static void section_profile(struct doc *d)
 			P(d, "| `%s` | %s | %s | %s | %s | %s | %s |\n", str(x, "region"), fa, mi,
 			  ma, pa, rate, top);
 		}
+		if (small)
+			P(d,
+			  "| (%zu regions with under 1%% of the faults each, in the JSON) | | | | "
+			  "| "
+			  "| |\n",
+			  small);
 		P(d, "\nBy mapping:\n\n| Mapping | Kind | Faults | Share | Major | Pages | "
 		     "Touched |\n|---|---|---|---|---|---|---|\n");
 		const json_t *maps = json_object_get(p, "fault_mappings");
