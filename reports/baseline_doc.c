@@ -514,7 +514,10 @@ static void section_profile(struct doc *d)
 			small++;
 			continue;
 		}
-		doc_fmt_ns(num(x, "wall_ns"), w, sizeof w);
+		if (num(x, "wall_ns") > 0)
+			doc_fmt_ns(num(x, "wall_ns"), w, sizeof w);
+		else
+			snprintf(w, sizeof w, "—");
 		P(d, "| `%s` | %.1f%% | %.1f%% | %s |\n", str(x, "region"), num(x, "self_pct"),
 		  num(x, "inclusive_pct"), w);
 	}
@@ -540,6 +543,14 @@ static void section_profile(struct doc *d)
 			  num(t, "rusage_minor"), num(t, "rusage_major"),
 			  num(t, "rusage_minus_perf"), *str(t, "explanation") ? ": " : "",
 			  str(t, "explanation"));
+		int classified = json_is_true(json_object_get(t, "classified"));
+		if (!classified)
+			P(d,
+			  " The `page-faults` event does not tell minor from major faults, so the "
+			  "tables below give no split (—); getrusage's split is above.");
+		P(d, " Pages count distinct (process, page) pairs: memory freed and mapped again "
+		     "by the next sample faults again at the same addresses, so a phase that "
+		     "compiles repeatedly shows several faults per page.");
 		P(d, "\n\nFrequency and pattern per phase (innermost probed region):\n\n");
 		P(d, "| Region | Faults | Minor | Major | Pages | Faults/s | Most faults in |\n");
 		P(d, "|---|---|---|---|---|---|---|\n");
@@ -554,6 +565,10 @@ static void section_profile(struct doc *d)
 			doc_fmt_count(num(x, "faults"), fa, sizeof fa);
 			doc_fmt_count(num(x, "minor"), mi, sizeof mi);
 			doc_fmt_count(num(x, "major"), ma, sizeof ma);
+			if (!classified) {
+				snprintf(mi, sizeof mi, "—");
+				snprintf(ma, sizeof ma, "—");
+			}
 			doc_fmt_count(num(x, "pages"), pa, sizeof pa);
 			char rate[32] = "—";
 			if (*str(x, "top_mapping") && num(x, "faults") > 0)
@@ -583,9 +598,11 @@ static void section_profile(struct doc *d)
 			}
 			doc_fmt_count(num(x, "faults"), fa, sizeof fa);
 			doc_fmt_count(num(x, "pages"), pa, sizeof pa);
-			P(d, "| `%s` | %s | %s | %.1f%% | %.0f | %s | %.0f%% |\n",
-			  str(x, "mapping"), str(x, "kind"), fa, num(x, "pct"), num(x, "major"), pa,
-			  num(x, "touched_pct"));
+			char mj[32] = "—";
+			if (classified)
+				doc_fmt_count(num(x, "major"), mj, sizeof mj);
+			P(d, "| `%s` | %s | %s | %.1f%% | %s | %s | %.0f%% |\n", str(x, "mapping"),
+			  str(x, "kind"), fa, num(x, "pct"), mj, pa, num(x, "touched_pct"));
 		}
 		P(d, "\n");
 	}
