@@ -47,15 +47,55 @@ static inline void mt_hint_huge(void *p, size_t bytes)
 #endif
 }
 
+#define MT_HUGE_ALIGN ((size_t)2 << 20)
+
+/* A fresh zero-filled mapping of `len` bytes (a multiple of the page size)
+ * starting on a 2 MiB boundary when it is big enough for huge pages: the
+ * kernel backs only aligned 2 MiB ranges with them. */
+static inline void *mt_map_aligned(size_t len)
+{
+	size_t extra = len >= 4 * MT_MAP_MIN ? MT_HUGE_ALIGN : 0;
+	char *m =
+	    mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (extra) {
+		uintptr_t a = ((uintptr_t)m + MT_HUGE_ALIGN - 1) & ~(uintptr_t)(MT_HUGE_ALIGN - 1);
+		size_t head = a - (uintptr_t)m;
+		if (head)
+			munmap(m, head);
+		if (extra - head)
+			munmap((char *)a + len, extra - head);
+		m = (char *)a;
+	}
+	mt_hint_huge(m, len);
+	return m;
+}
+
 /* A fresh mapping of at least `bytes` (header included), zero-filled. */
 static inline struct mt_block *mt_block_map(size_t bytes)
 {
 	size_t len = mt_page_round(bytes);
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
+	struct mt_block *b = mt_map_aligned(len);
+	if (!b)
 		return NULL;
-	mt_hint_huge(m, len);
-	struct mt_block *b = m;
+	b->mapped = len;
+	return b;
+}
+
+/* Grows a mapped block to `len` bytes: its pages move (no copy) into a
+ * fresh aligned mapping of the new size. */
+static inline struct mt_block *mt_block_remap(struct mt_block *old, size_t len)
+{
+	void *m = mt_map_aligned(len);
+	if (!m)
+		return NULL;
+	void *r = mremap(old, old->mapped, old->mapped, MREMAP_MAYMOVE | MREMAP_FIXED, m);
+	if (r == MAP_FAILED) {
+		munmap(m, len);
+		return NULL;
+	}
+	struct mt_block *b = r;
 	b->mapped = len;
 	return b;
 }
@@ -120,13 +160,9 @@ static inline int mt_grow(void **p, size_t *cap, size_t need, size_t elem, size_
 			return -1;
 		b->mapped = 0;
 	} else if (old && old->mapped) {
-		size_t len = mt_page_round(bytes);
-		void *m = mremap(old, old->mapped, len, MREMAP_MAYMOVE);
-		if (m == MAP_FAILED)
+		b = mt_block_remap(old, mt_page_round(bytes));
+		if (!b)
 			return -1;
-		b = m;
-		b->mapped = len;
-		mt_hint_huge(m, len);
 	} else {
 		b = mt_block_map(bytes);
 		if (!b)

@@ -766,6 +766,7 @@ static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_t
 			size_t len = (size_t)(e - p);
 			if (ahead.pos < e)
 				ahead.pos = e;
+			ahead_fill(ps, &ahead);
 			if (!special_start[*p]) {
 				if (len == 1 && *p == '!' && depth == 0) {
 					if (bang)
@@ -836,10 +837,6 @@ static void parser_init(struct parser *ps, struct mt_store *st, const char *text
 	ps->st = st;
 	ps->start = ps->p = ps->line_start = (const unsigned char *)text;
 	ps->end = ps->start + len;
-	/* a UTF-8 byte-order mark is not text: skip it, and count columns
-	 * from the first character after it */
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		ps->p = ps->line_start = ps->start + 3;
 	ps->line = 1;
 	ps->file = file ? file : "<input>";
 	ps->max_depth = max_depth ? max_depth : MT_PARSE_DEFAULT_MAX_DEPTH;
