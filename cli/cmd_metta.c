@@ -20,6 +20,7 @@ const char cmd_metta_usage[] =
     "      --max-depth N       evaluation depth limit (default 1000000)\n"
     "      --max-results N     results per query and per collapse (default 1000000)\n"
     "      --max-steps N       evaluation steps per query, 0 = no limit (default 0)\n"
+    "      --max-memory MIB    memory a query may take (default 2048)\n"
     "      --no-symbol-rules   leave symbols unevaluated even when rules (= sym X)\n"
     "                          exist (Hyperon's behaviour)\n\n"
     "A limit that is hit gives an (Error ...) result, not a crash. Syntax errors\n"
@@ -33,6 +34,7 @@ CMD(metta)
 	    {"max-results", required_argument, NULL, 'r'},
 	    {"max-steps", required_argument, NULL, 's'},
 	    {"no-symbol-rules", no_argument, NULL, 'n'},
+	    {"max-memory", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct mt_run_opts ro = {.eval = mt_eval_default_opts(), .out = stdout};
@@ -65,6 +67,12 @@ CMD(metta)
 			break;
 		case 'n':
 			ro.eval.symbol_rules = 0;
+			break;
+		case 'm':
+			if (cli_parse_u64(optarg, &v) || v == 0 || v > (1ULL << 40))
+				return cli_usage_error(
+				    "metta", "--max-memory wants MiB, 1..2^40, not '%s'", optarg);
+			ro.eval.max_memory = v << 20;
 			break;
 		default:
 			return cli_usage_error("metta", "unknown option");

@@ -125,6 +125,7 @@ static void region_free(struct region *r)
  * bounds; a mark is the number of live objects. */
 struct region {
 	void **obj;
+	size_t *size;
 	size_t len, cap, bytes;
 };
 struct region_mark {
@@ -139,11 +140,16 @@ static void *region_alloc(struct region *r, size_t size)
 		if (!p)
 			return NULL;
 		r->obj = p;
+		size_t *q = realloc(r->size, cap * sizeof *q);
+		if (!q)
+			return NULL;
+		r->size = q;
 		r->cap = cap;
 	}
 	void *o = malloc(size);
 	if (!o)
 		return NULL;
+	r->size[r->len] = size;
 	r->obj[r->len++] = o;
 	r->bytes += size;
 	return o;
@@ -157,14 +163,18 @@ static struct region_mark region_mark(const struct region *r)
 
 static void region_release(struct region *r, struct region_mark m)
 {
-	while (r->len > m.len)
-		free(r->obj[--r->len]);
+	while (r->len > m.len) {
+		r->len--;
+		r->bytes -= r->size[r->len];
+		free(r->obj[r->len]);
+	}
 }
 
 static void region_free(struct region *r)
 {
 	region_release(r, (struct region_mark){0});
 	free(r->obj);
+	free(r->size);
 	memset(r, 0, sizeof *r);
 }
 #endif
@@ -283,6 +293,8 @@ struct mt_eval_it {
 	struct region_mark rstart;
 	uint64_t nresults;
 	int started, done;
+	int over_memory;            /* the memory limit was passed: stop at the next step */
+	size_t reg_base, bind_base; /* memory the context held when it started */
 	char errmsg[256];
 };
 
@@ -311,6 +323,7 @@ struct mt_eval_ctx {
 	uint32_t *nf_keys; /* persistent expressions: open addressing */
 	uint32_t *nf_epochs;
 	uint32_t nf_mask, nf_count, nf_epoch;
+	size_t col_bytes;      /* capacity of the collapse buffers */
 	uint32_t seen_entries; /* space fingerprint when the marks were made */
 	uint64_t seen_size;
 	/* whether a symbol may have rules, valid while nf_epoch is unchanged */
@@ -635,8 +648,10 @@ static struct choice *push_cp(struct mt_eval_it *it, uint32_t kind, struct frame
 static void pop_cp(struct mt_eval_ctx *ctx)
 {
 	struct choice *c = &ctx->cp[--ctx->ncp];
-	if (c->kind == CP_COLLAPSE)
+	if (c->kind == CP_COLLAPSE) {
+		ctx->col_bytes -= c->u.col.buf.cap * sizeof *c->u.col.buf.w;
 		free(c->u.col.buf.w);
+	}
 	ctx->b.trail_from = ctx->ncp ? ctx->cp[ctx->ncp - 1].bs.next_var : 0;
 }
 
@@ -1154,6 +1169,22 @@ static void tuple_reduce(struct mt_eval_it *it, struct frame *f)
 	call_rules(it, r, f->next);
 }
 
+/* Bytes the running query holds: scratch terms built since it started,
+ * frames, bindings and collected results. */
+static uint64_t mem_used(struct mt_eval_it *it)
+{
+	struct mt_eval_ctx *ctx = it->ctx;
+	struct mt_scratch_mark m = mt_scratch_mark(ctx->store);
+	uint64_t n = (uint64_t)(m.words - it->start.words) * sizeof(uint32_t) +
+		     (uint64_t)(m.bytes - it->start.bytes) +
+		     (uint64_t)(m.boxes - it->start.boxes) * sizeof(struct mt_box);
+	size_t bind = (size_t)ctx->b.cap * sizeof(mt_term) + ctx->b.trail_cap * sizeof(uint32_t);
+	/* memory the context kept from earlier queries is reused, not taken */
+	n += ctx->reg.bytes > it->reg_base ? ctx->reg.bytes - it->reg_base : 0;
+	n += bind > it->bind_base ? bind - it->bind_base : 0;
+	return n + ctx->col_bytes;
+}
+
 /* ---- collapse ---- */
 
 static void collapse_begin(struct mt_eval_it *it, mt_term arg, mt_term expr, uint32_t off,
@@ -1190,8 +1221,15 @@ static void collapse_item(struct mt_eval_it *it, struct frame *f, mt_term v)
 	struct mt_eval_ctx *ctx = it->ctx;
 	struct choice *cp = &ctx->cp[f->i];
 	mt_term r = mt_subst(&ctx->b, v, 0, MT_SUBST_FULL);
+	size_t cap0 = cp->u.col.buf.cap;
 	if (r == MT_NONE || mt_code_put(ctx->store, &cp->u.col.buf, r, &ctx->tmp)) {
 		oom(it);
+		return;
+	}
+	ctx->col_bytes += (cp->u.col.buf.cap - cap0) * sizeof *cp->u.col.buf.w;
+	if (mem_used(it) > ctx->opts.max_memory) {
+		it->over_memory = 1;
+		go_fail(it);
 		return;
 	}
 	if (++cp->u.col.count > ctx->opts.max_results) {
@@ -1218,6 +1256,8 @@ static void collapse_done(struct mt_eval_it *it, struct choice *cp)
 	struct mt_codebuf buf = cp->u.col.buf;
 	uint32_t fresh_from = cp->bs.next_var;
 	cp->u.col.buf.w = NULL; /* we own it now */
+	cp->u.col.buf.cap = 0;
+	ctx->col_bytes -= buf.cap * sizeof *buf.w;
 	pop_cp(ctx);
 	size_t pos = 0, base = ctx->tmp.len;
 	mt_term list = MT_NONE;
@@ -1290,6 +1330,8 @@ static void match_goal(struct mt_eval_it *it, mt_term p, uint32_t off, struct fr
 
 /* ---- assertions ---- */
 
+#define MSG_MAX 65536u
+
 static void print_list(struct mt_eval_ctx *ctx, const struct mt_varnames *names, const mt_term *v,
 		       uint32_t n, const unsigned char *pick, int want, const char *sep)
 {
@@ -1300,7 +1342,12 @@ static void print_list(struct mt_eval_ctx *ctx, const struct mt_varnames *names,
 		if (!first)
 			kb_buf_puts(&ctx->msg, sep);
 		first = 0;
-		mt_print(ctx->store, v[i], names, &ctx->msg);
+		if (ctx->msg.len > MSG_MAX) {
+			/* errors nest their messages: keep each one bounded */
+			kb_buf_puts(&ctx->msg, "...");
+			return;
+		}
+		mt_print_capped(ctx->store, v[i], names, &ctx->msg, MSG_MAX / 8, &ctx->tmp2);
 	}
 }
 
@@ -1982,13 +2029,21 @@ static int run(struct mt_eval_it *it, mt_term *result)
 	struct mt_eval_ctx *ctx = it->ctx;
 	uint64_t max_steps = ctx->opts.max_steps;
 	for (;;) {
-		if (__builtin_expect(max_steps != 0, 0) && ctx->stats.steps >= max_steps &&
-		    it->mode != M_FATAL) {
-			/* out of steps: the last result says so */
+		if ((ctx->stats.steps & 255) == 0 && mem_used(it) > ctx->opts.max_memory)
+			it->over_memory = 1;
+		if (__builtin_expect(
+			((max_steps != 0 && ctx->stats.steps >= max_steps) || it->over_memory) &&
+			    it->mode != M_FATAL,
+			0)) {
+			/* out of steps or memory: the last result says so */
 			while (ctx->ncp)
 				pop_cp(ctx);
-			mt_term e = mk_error(ctx, it->query, 0, "step limit %llu reached",
-					     (unsigned long long)max_steps);
+			mt_term e =
+			    it->over_memory
+				? mk_error(ctx, it->query, 0, "memory limit %llu MiB reached",
+					   (unsigned long long)(ctx->opts.max_memory >> 20))
+				: mk_error(ctx, it->query, 0, "step limit %llu reached",
+					   (unsigned long long)max_steps);
 			it->done = 1;
 			if (e == MT_NONE) {
 				oom(it);
@@ -2043,7 +2098,8 @@ static int run(struct mt_eval_it *it, mt_term *result)
 
 struct mt_eval_opts mt_eval_default_opts(void)
 {
-	struct mt_eval_opts o = {MT_EVAL_DEFAULT_MAX_DEPTH, MT_EVAL_DEFAULT_MAX_RESULTS, 0, 1};
+	struct mt_eval_opts o = {MT_EVAL_DEFAULT_MAX_DEPTH, MT_EVAL_DEFAULT_MAX_RESULTS, 0, 1,
+				 MT_EVAL_DEFAULT_MAX_MEMORY};
 	return o;
 }
 
@@ -2059,6 +2115,8 @@ struct mt_eval_ctx *mt_eval_ctx_new(struct mt_space *space, const struct mt_eval
 		ctx->opts.max_depth = MT_EVAL_DEFAULT_MAX_DEPTH;
 	if (!ctx->opts.max_results)
 		ctx->opts.max_results = MT_EVAL_DEFAULT_MAX_RESULTS;
+	if (!ctx->opts.max_memory)
+		ctx->opts.max_memory = MT_EVAL_DEFAULT_MAX_MEMORY;
 	ctx->opts.symbol_rules = ctx->opts.symbol_rules != 0;
 	for (uint32_t i = 0; i < SYMC_SIZE; i++)
 		ctx->symc[i].sym = UINT32_MAX;
@@ -2110,6 +2168,8 @@ struct mt_eval_it *mt_eval_start(struct mt_eval_ctx *ctx, mt_term query,
 	it->names = names;
 	it->start = mt_scratch_mark(ctx->store);
 	it->rstart = region_mark(&ctx->reg);
+	it->reg_base = ctx->reg.bytes;
+	it->bind_base = (size_t)ctx->b.cap * sizeof(mt_term) + ctx->b.trail_cap * sizeof(uint32_t);
 	memset(&ctx->stats, 0, sizeof ctx->stats);
 	uint32_t end = mt_term_var_end(ctx->store, query, &ctx->tmp);
 	if (end >= MT_VAR_MAX) {

@@ -61,6 +61,10 @@
  *    reached") and stops.
  *  - max_steps: evaluation steps per query (0: no limit); past it the
  *    query yields (Error QUERY "step limit N reached") and stops.
+ *  - max_memory: bytes a query may take (scratch terms, frames, bindings,
+ *    collected results); past it the query yields (Error QUERY "memory
+ *    limit N MiB reached") and stops. Nondeterminism can make results grow
+ *    exponentially with depth; this bounds what such a program takes.
  *  - Integer overflow in + - * / % gives (Error EXPR IntegerOverflow);
  *    integer division or remainder by zero gives (Error EXPR DivisionByZero)
  *    (float division by zero gives an infinity, as in Hyperon). */
@@ -75,12 +79,14 @@
 
 #define MT_EVAL_DEFAULT_MAX_DEPTH 1000000u
 #define MT_EVAL_DEFAULT_MAX_RESULTS 1000000u
+#define MT_EVAL_DEFAULT_MAX_MEMORY ((uint64_t)2 << 30)
 
 struct mt_eval_opts {
 	uint32_t max_depth;   /* 0: MT_EVAL_DEFAULT_MAX_DEPTH */
 	uint64_t max_results; /* 0: MT_EVAL_DEFAULT_MAX_RESULTS */
 	uint64_t max_steps;   /* 0: unlimited */
 	int symbol_rules;     /* -1 (or the default opts): on; 0: off, as Hyperon */
+	uint64_t max_memory;  /* bytes; 0: MT_EVAL_DEFAULT_MAX_MEMORY */
 };
 
 struct mt_eval_ctx;

@@ -10,6 +10,7 @@
 
 #include "core/term.h"
 #include "core/unify.h"
+#include "util/kb_buf.h"
 
 /* A growable buffer of 32-bit words holding encoded terms. The owner frees
  * `w` with free(). */
@@ -39,6 +40,18 @@ mt_term mt_code_get(struct mt_store *store, struct mt_bindings *b, const struct 
  * Returns MT_NONE if memory runs out. */
 mt_term mt_canon_vars(struct mt_store *store, mt_term t, struct mt_termvec *map,
 		      struct mt_termvec *stack, struct mt_termvec *out);
+
+/* Number of nodes of t printed as a tree (shared sub-terms counted at
+ * each occurrence, a string as one node per 8 bytes), or cap + 1 as soon
+ * as it exceeds cap. */
+uint64_t mt_term_tree_size(struct mt_store *store, mt_term t, uint64_t cap,
+			   struct mt_termvec *stack);
+
+/* Prints t with mt_print unless its tree has more than max_nodes nodes:
+ * a result built with shared sub-terms can be exponentially larger as text
+ * than in memory. Then prints <term of more than N nodes, not printed>. */
+void mt_print_capped(struct mt_store *store, mt_term t, const struct mt_varnames *names,
+		     struct kb_buf *out, uint64_t max_nodes, struct mt_termvec *stack);
 
 /* 1 + the largest variable number in t (0 if t has no variable). */
 uint32_t mt_term_var_end(struct mt_store *store, mt_term t, struct mt_termvec *stack);

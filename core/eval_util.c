@@ -205,6 +205,45 @@ bad:
 	return MT_NONE;
 }
 
+/* ---- printing ---- */
+
+uint64_t mt_term_tree_size(struct mt_store *store, mt_term t, uint64_t cap,
+			   struct mt_termvec *stack)
+{
+	size_t base = stack->len;
+	uint64_t n = 0;
+	if (mt_termvec_push(stack, t))
+		return cap + 1;
+	while (stack->len > base && n <= cap) {
+		mt_term x = stack->v[--stack->len];
+		n++;
+		if (mt_is_expr(x)) {
+			uint32_t k = mt_expr_arity(store, x);
+			for (uint32_t i = 0; i < k; i++)
+				if (mt_termvec_push(stack, mt_expr_args(store, x)[i])) {
+					n = cap + 1;
+					break;
+				}
+		} else if (mt_is_box(x)) {
+			size_t len;
+			if (mt_str_value(store, x, &len))
+				n += len / 8; /* a long string weighs like its text */
+		}
+	}
+	stack->len = base;
+	return n > cap ? cap + 1 : n;
+}
+
+void mt_print_capped(struct mt_store *store, mt_term t, const struct mt_varnames *names,
+		     struct kb_buf *out, uint64_t max_nodes, struct mt_termvec *stack)
+{
+	if (mt_term_tree_size(store, t, max_nodes, stack) > max_nodes)
+		kb_buf_printf(out, "<term of more than %llu nodes, not printed>",
+			      (unsigned long long)max_nodes);
+	else
+		mt_print(store, t, names, out);
+}
+
 /* ---- variables ---- */
 
 uint32_t mt_term_var_end(struct mt_store *store, mt_term t, struct mt_termvec *stack)

@@ -6,10 +6,16 @@
 
 #include <string.h>
 
+#include "core/eval_int.h"
 #include "core/parse.h"
 #include "core/space.h"
 #include "core/unify.h"
 #include "util/kb_buf.h"
+
+/* A `!` line's results are printed up to this many bytes, each result up
+ * to this many nodes. */
+#define LINE_MAX_BYTES (16u << 20)
+#define PRINT_MAX_NODES 1000000u
 
 struct run {
 	const struct mt_run_opts *opts;
@@ -20,6 +26,7 @@ struct run {
 	struct mt_check_counts *counts;
 	struct mt_check_counts file; /* this file's share */
 	struct kb_buf line;
+	struct mt_termvec stack;
 	struct kb_error *err;
 };
 
@@ -99,10 +106,17 @@ static int run_query(struct run *r, mt_term atom, const struct mt_varnames *name
 	kb_buf_putc(&r->line, '[');
 	mt_term res;
 	int rc, n = 0, units = 0, other = 0;
+	uint64_t unprinted = 0;
 	while ((rc = mt_eval_next(it, &res)) == 1) {
-		if (n++)
-			kb_buf_puts(&r->line, ", ");
-		mt_print(r->store, res, names, &r->line);
+		if (r->line.len > LINE_MAX_BYTES) {
+			/* a result line stays readable: count what does not fit */
+			unprinted++;
+		} else {
+			if (n)
+				kb_buf_puts(&r->line, ", ");
+			mt_print_capped(r->store, res, names, &r->line, PRINT_MAX_NODES, &r->stack);
+		}
+		n++;
 		if (mt_is_expr(res) && mt_expr_arity(r->store, res) == 0) {
 			units++;
 		} else {
@@ -120,7 +134,8 @@ static int run_query(struct run *r, mt_term atom, const struct mt_varnames *name
 					kb_buf_add(&msg, s, len);
 				} else {
 					kb_buf_puts(&msg, "result: ");
-					mt_print(r->store, res, names, &msg);
+					mt_print_capped(r->store, res, names, &msg, PRINT_MAX_NODES,
+							&r->stack);
 				}
 				fprintf(o->out, "%s:%u: FAIL %.*s", base_name(r->path), where.line,
 					(int)hlen, hname);
@@ -145,6 +160,9 @@ static int run_query(struct run *r, mt_term atom, const struct mt_varnames *name
 		mt_eval_teardown(it);
 		return -1;
 	}
+	if (unprinted)
+		kb_buf_printf(&r->line, ", ... %llu more results not printed",
+			      (unsigned long long)unprinted);
 	kb_buf_putc(&r->line, ']');
 	mt_eval_teardown(it);
 	if (r->line.oom)
@@ -203,6 +221,7 @@ out:
 	counts->failed += r.file.failed;
 	counts->skipped += r.file.skipped;
 	kb_buf_free(&r.line);
+	mt_termvec_free(&r.stack);
 	mt_eval_ctx_free(r.ctx);
 	mt_space_free(r.space);
 	mt_store_free(r.store);

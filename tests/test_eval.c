@@ -338,6 +338,21 @@ Test(eval, the_step_limit_stops_an_endless_loop)
 	mt_eval_ctx_free(c);
 }
 
+Test(eval, the_memory_limit_stops_a_query_that_grows_too_much)
+{
+	load("(= (num $n) (if (== $n 0) Z (S (num (- $n 1)))))");
+	struct mt_eval_opts o = mt_eval_default_opts();
+	o.max_memory = 1 << 20;
+	struct mt_eval_ctx *c = mt_eval_ctx_new(sp, &o);
+	char *got = eval_in(c, "(num 200000)");
+	cr_expect_str_eq(got, "(Error (num 200000) \"memory limit 1 MiB reached\")");
+	free(got);
+	got = eval_in(c, "(num 3)");
+	cr_expect_str_eq(got, "(S (S (S Z)))", "the context works after the limit");
+	free(got);
+	mt_eval_ctx_free(c);
+}
+
 /* ---- the iterator ---- */
 
 Test(eval, streams_results_of_an_endless_query)
