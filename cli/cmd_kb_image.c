@@ -140,7 +140,8 @@ int kb_image_compile(int argc, char **argv)
 			break;
 		case 'l':
 			if (cli_parse_u64(optarg, &v) || v < 1 || v > 22)
-				return cli_usage_error(cmd, "--level wants 1..22, not '%s'", optarg);
+				return cli_usage_error(cmd, "--level wants 1..22, not '%s'",
+						       optarg);
 			wo.zstd_level = (int)v;
 			break;
 		default:
@@ -200,9 +201,11 @@ int kb_image_compile(int argc, char **argv)
 	if (wo.zstd)
 		printf(" (zstd; image %llu bytes)", (unsigned long long)ws.image_bytes);
 	if (on_base)
-		printf(", %s with %d source file%s on top", files[-1], nfiles, nfiles == 1 ? "" : "s");
+		printf(", %s with %d source file%s on top", files[-1], nfiles,
+		       nfiles == 1 ? "" : "s");
 	else if (source_bytes)
-		printf(", %.1f%% of %llu bytes of source", 100.0 * (double)ws.file_bytes / (double)source_bytes,
+		printf(", %.1f%% of %llu bytes of source",
+		       100.0 * (double)ws.file_bytes / (double)source_bytes,
 		       (unsigned long long)source_bytes);
 	printf("\natoms:      %llu (%llu distinct)\nrules:      %llu\nsymbols:    %llu\n"
 	       "shared:     %llu sub-terms stored once and referenced\n"
@@ -331,7 +334,8 @@ int kb_query(int argc, char **argv)
 			struct mt_eval_stats es;
 			mt_eval_get_stats(ctx, &es);
 			fprintf(stderr,
-				"query %d: %.3f ms (%.3f ms since open), %llu results, %llu steps, minor "
+				"query %d: %.3f ms (%.3f ms since open), %llu results, %llu steps, "
+				"minor "
 				"faults %ld, major faults %ld\n",
 				i - optind, (b - a) * 1e3, (b - t1) * 1e3,
 				(unsigned long long)es.results, (unsigned long long)es.steps,
@@ -372,8 +376,7 @@ int kb_info(int argc, char **argv)
 	       (unsigned long long)in.rules, (unsigned long long)in.symbols,
 	       (unsigned long long)in.hash_slots, in.hash_width, (unsigned long long)in.shared,
 	       (unsigned long long)in.name_lists);
-	printf("sections:   %-9s %12s %12s %7s  %s\n", "name", "offset", "bytes", "share",
-	       "xxh3");
+	printf("sections:   %-9s %12s %12s %7s  %s\n", "name", "offset", "bytes", "share", "xxh3");
 	for (int i = 0; i < MT_IMAGE_SECTIONS; i++) {
 		const struct mt_image_section_info *s = &in.sections[i];
 		printf("            %-9s %12llu %12llu %6.1f%%  %016llx\n", s->name,

@@ -291,8 +291,8 @@ static int64_t l_add(void *ctx, mt_term atom, const struct mt_varnames *names, s
 static int l_remove(void *ctx, mt_term atom)
 {
 	struct img_space *s = ctx;
-	if (mt_is_scratch(atom) && (atom = mt_term_find(s->store, atom)) == MT_NONE)
-		return 0;
+	/* a scratch atom may equal an image atom never decoded yet: look in
+	 * the image by structure, not for a persistent twin */
 	int64_t e = image_find(s, atom);
 	if (e < 0)
 		return mt_space_remove(s->overlay, atom);
@@ -303,7 +303,7 @@ static int l_remove(void *ctx, mt_term atom)
 	s->size--;
 	if (m == 1) {
 		s->distinct--;
-		s->rules -= is_rule_term(s->store, atom);
+		s->rules -= is_rule_term(s->store, c->atom);
 	}
 	return 1;
 }

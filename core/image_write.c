@@ -14,6 +14,7 @@
  * Every structure here is temporary, owned by struct writer and freed by
  * writer_free(); the result is one malloc'd buffer the caller owns. */
 #include "core/image_impl.h"
+#include "core/store_impl.h"
 #include "kbprof/probe.h"
 
 #define XXH_INLINE_ALL
@@ -111,79 +112,18 @@ static void uv_push(struct u32vec *a, uint32_t x)
 	a->v[a->len++] = x;
 }
 
-/* ---- term -> (references, record offset) ---- */
+/* ---- term -> (references, shared record) ----
+ * One 32-bit word per persistent expression (indexed by its heap word,
+ * the handle's payload) and per box: bits 0-1 count references (0, 1, 2 =
+ * more), bit 2 marks a shared record; bits 3-31 hold, during pass 1, the
+ * first live entry reaching the term and, once shared, its index in
+ * shared_off[]. */
 
 #define NOT_WRITTEN UINT32_MAX
-
-struct nodemap {
-	mt_term *keys; /* MT_NONE = empty */
-	uint32_t *refs, *off;
-	size_t count, mask;
-};
-
-static size_t nm_hash(mt_term t)
-{
-	uint64_t h = (uint64_t)t * 0x9E3779B97F4A7C15ULL;
-	return (size_t)(h >> 32);
-}
-
-static int nm_grow(struct nodemap *m)
-{
-	size_t cap = m->keys ? (m->mask + 1) * 2 : 4096;
-	mt_term *keys = malloc(cap * sizeof *keys);
-	uint32_t *refs = malloc(cap * sizeof *refs), *off = malloc(cap * sizeof *off);
-	if (!keys || !refs || !off) {
-		free(keys);
-		free(refs);
-		free(off);
-		return -1;
-	}
-	memset(keys, 0xff, cap * sizeof *keys);
-	for (size_t i = 0; m->keys && i <= m->mask; i++) {
-		if (m->keys[i] == MT_NONE)
-			continue;
-		size_t j = nm_hash(m->keys[i]) & (cap - 1);
-		while (keys[j] != MT_NONE)
-			j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		refs[j] = m->refs[i];
-		off[j] = m->off[i];
-	}
-	free(m->keys);
-	free(m->refs);
-	free(m->off);
-	m->keys = keys;
-	m->refs = refs;
-	m->off = off;
-	m->mask = cap - 1;
-	return 0;
-}
-
-/* Slot of t, inserting it (refs 0) if absent; SIZE_MAX if memory runs out. */
-static size_t nm_slot(struct nodemap *m, mt_term t)
-{
-	if (!m->keys || (m->count + 1) * 4 > (m->mask + 1) * 3)
-		if (nm_grow(m))
-			return SIZE_MAX;
-	size_t i = nm_hash(t) & m->mask;
-	while (m->keys[i] != MT_NONE && m->keys[i] != t)
-		i = (i + 1) & m->mask;
-	if (m->keys[i] == MT_NONE) {
-		m->keys[i] = t;
-		m->refs[i] = 0;
-		m->off[i] = NOT_WRITTEN;
-		m->count++;
-	}
-	return i;
-}
-
-static size_t nm_find(const struct nodemap *m, mt_term t)
-{
-	size_t i = nm_hash(t) & m->mask;
-	while (m->keys[i] != t)
-		i = (i + 1) & m->mask; /* only called for terms counted in pass 1 */
-	return i;
-}
+#define R_MASK 3u
+#define R_SHARED 4u
+#define R_SHIFT 3u
+#define R_FIRST_MAX ((1u << 29) - 1)
 
 /* ---- variable-name lists ---- */
 
@@ -343,7 +283,12 @@ struct writer {
 	struct u32vec sym_store; /* image id -> store id */
 	uint32_t next_sym;
 
-	struct nodemap nodes;
+	uint32_t *einfo, *binfo; /* per heap word, per box (see R_*) */
+	size_t heap_len, nboxes;
+	uint32_t *shared_off; /* shared record -> offset in 'terms' */
+	size_t nshared;
+	int first_overflow;    /* entries beyond R_FIRST_MAX: check them all */
+	uint8_t *needs_shared; /* bitmap: live entries that first reach a shared record */
 	struct namelists names;
 	struct postings post;
 	struct u32vec stack; /* explicit DFS stack (terms) */
@@ -361,9 +306,10 @@ static void writer_free(struct writer *w)
 	free(w->sym_img);
 	free(w->sym_freq);
 	free(w->sym_store.v);
-	free(w->nodes.keys);
-	free(w->nodes.refs);
-	free(w->nodes.off);
+	free(w->einfo);
+	free(w->binfo);
+	free(w->shared_off);
+	free(w->needs_shared);
 	free(w->names.pool.v);
 	free(w->names.start.v);
 	free(w->names.uses.v);
@@ -387,22 +333,91 @@ static int w_oom(struct writer *w)
 	return kb_error_set(w->err, "image: out of memory");
 }
 
-/* A term is a shared record when referenced more than once and a
- * reference is shorter than the term itself. */
+static uint32_t *info_of(struct writer *w, mt_term t)
+{
+	return mt_tag(t) == MT_EXPR ? &w->einfo[mt_payload(t)] : &w->binfo[mt_payload(t)];
+}
+
 static int is_shared(struct writer *w, mt_term t)
 {
+	if (mt_tag(t) != MT_EXPR && mt_tag(t) != MT_BOX)
+		return 0;
+	return (*info_of(w, t) & R_SHARED) != 0;
+}
+
+static uint32_t *shared_off(struct writer *w, mt_term t)
+{
+	return &w->shared_off[*info_of(w, t) >> R_SHIFT];
+}
+
+/* After pass 1: a term is a shared record when referenced more than once
+ * and a reference is shorter than the term itself. Marks the entries that
+ * first reach a shared record: only they write records before their own. */
+static int mark_one(struct writer *w, uint32_t *p, mt_term t)
+{
+	if ((*p & R_MASK) < 2)
+		return 0;
 	if (mt_tag(t) == MT_EXPR) {
 		if (mt_expr_arity(w->store, t) == 0)
 			return 0;
-	} else if (mt_tag(t) == MT_BOX) {
+	} else {
 		size_t len;
 		if (mt_box_kind(w->store, t) != MT_BOX_STRING ||
 		    (mt_str_value(w->store, t, &len), len < 4))
 			return 0;
-	} else {
-		return 0;
 	}
-	return w->nodes.refs[nm_find(&w->nodes, t)] >= 2;
+	uint32_t first = *p >> R_SHIFT;
+	w->needs_shared[first / 8] |= (uint8_t)(1u << (first % 8));
+	if (w->nshared >= R_FIRST_MAX)
+		return kb_error_set(w->err, "image: too many shared sub-terms");
+	*p = (uint32_t)(w->nshared++ << R_SHIFT) | R_SHARED | 2;
+	return 0;
+}
+
+static int mark_shared(struct writer *w)
+{
+	w->needs_shared = calloc(w->entries / 8 + 1, 1);
+	if (!w->needs_shared)
+		return w_oom(w);
+	if (w->first_overflow)
+		memset(w->needs_shared, 0xff, w->entries / 8 + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < w->heap_len; i++)
+		n += (w->einfo[i] & R_MASK) == 2;
+	for (size_t i = 0; i < w->nboxes; i++)
+		n += (w->binfo[i] & R_MASK) == 2;
+	w->shared_off = malloc((n + 1) * sizeof *w->shared_off);
+	if (!w->shared_off)
+		return w_oom(w);
+	for (size_t i = 0; i < w->heap_len; i++)
+		if ((w->einfo[i] & R_MASK) == 2 &&
+		    mark_one(w, &w->einfo[i], mt_make(MT_EXPR, (uint32_t)i)))
+			return -1;
+	for (size_t i = 0; i < w->nboxes; i++)
+		if ((w->binfo[i] & R_MASK) == 2 &&
+		    mark_one(w, &w->binfo[i], mt_make(MT_BOX, (uint32_t)i)))
+			return -1;
+	for (size_t i = 0; i < w->nshared; i++)
+		w->shared_off[i] = NOT_WRITTEN;
+	return 0;
+}
+
+/* Counts one more reference to t; returns 1 when it is the first. */
+static int count_ref(struct writer *w, mt_term t)
+{
+	uint32_t *p = info_of(w, t), r = *p & R_MASK;
+	if (r == 0) {
+		uint32_t first = (uint32_t)w->entries;
+		if (w->entries > R_FIRST_MAX) {
+			w->first_overflow = 1;
+			first = 0;
+		}
+		*p = first << R_SHIFT | 1;
+		return 1;
+	}
+	if (r == 1)
+		*p = (*p & ~R_MASK) | 2;
+	return 0;
 }
 
 /* Pass 1 over one atom: reference counts and symbol frequencies. */
@@ -421,10 +436,11 @@ static int count_atom(struct writer *w, mt_term atom)
 			w->sym_freq[mt_payload(t)]++;
 			break;
 		case MT_EXPR: {
-			size_t s = nm_slot(&w->nodes, t);
-			if (s == SIZE_MAX)
-				return w_oom(w);
-			if (w->nodes.refs[s]++ == 0) {
+			if (mt_payload(t) >= w->heap_len)
+				return kb_error_set(w->err,
+						    "image: expression %u outside the store",
+						    mt_payload(t));
+			if (count_ref(w, t)) {
 				uint32_t n = mt_expr_arity(w->store, t);
 				const mt_term *a = mt_expr_args(w->store, t);
 				for (uint32_t i = n; i-- > 0;)
@@ -432,13 +448,12 @@ static int count_atom(struct writer *w, mt_term atom)
 			}
 			break;
 		}
-		case MT_BOX: {
-			size_t s = nm_slot(&w->nodes, t);
-			if (s == SIZE_MAX)
-				return w_oom(w);
-			w->nodes.refs[s]++;
+		case MT_BOX:
+			if (mt_payload(t) >= w->nboxes)
+				return kb_error_set(w->err, "image: box %u outside the store",
+						    mt_payload(t));
+			count_ref(w, t);
 			break;
-		}
 		case MT_VAR:
 		case MT_INT:
 			break;
@@ -529,7 +544,7 @@ static int encode_item(struct writer *w, struct wbuf *b, uint32_t base, mt_term 
 			break;
 		case MT_BOX:
 			if (!inline_root && is_shared(w, t)) {
-				put_ref(b, w->nodes.off[nm_find(&w->nodes, t)]);
+				put_ref(b, *shared_off(w, t));
 				break;
 			}
 			switch (mt_box_kind(st, t)) {
@@ -564,7 +579,7 @@ static int encode_item(struct writer *w, struct wbuf *b, uint32_t base, mt_term 
 			break;
 		case MT_EXPR: {
 			if (!inline_root && is_shared(w, t)) {
-				uint32_t off = w->nodes.off[nm_find(&w->nodes, t)];
+				uint32_t off = *shared_off(w, t);
 				if (off == NOT_WRITTEN)
 					return kb_error_set(w->err,
 							    "image: internal error: shared record "
@@ -604,7 +619,7 @@ static size_t push_unwritten_deps(struct writer *w, mt_term root)
 	while (w->scan.len) {
 		mt_term t = w->scan.v[--w->scan.len];
 		if (!first && is_shared(w, t)) {
-			if (w->nodes.off[nm_find(&w->nodes, t)] == NOT_WRITTEN) {
+			if (*shared_off(w, t) == NOT_WRITTEN) {
 				uv_push(&w->work, t);
 				pushed++;
 			}
@@ -635,7 +650,7 @@ static int write_shared_for(struct writer *w, mt_term root, int root_is_record)
 {
 	w->work.len = 0;
 	if (root_is_record) {
-		if (w->nodes.off[nm_find(&w->nodes, root)] == NOT_WRITTEN)
+		if (*shared_off(w, root) == NOT_WRITTEN)
 			uv_push(&w->work, root);
 	} else {
 		push_unwritten_deps(w, root);
@@ -644,8 +659,8 @@ static int write_shared_for(struct writer *w, mt_term root, int root_is_record)
 		if (w->work.oom || w->scan.oom)
 			return w_oom(w);
 		mt_term s = w->work.v[w->work.len - 1];
-		size_t slot = nm_find(&w->nodes, s);
-		if (w->nodes.off[slot] != NOT_WRITTEN) {
+		uint32_t *off = shared_off(w, s);
+		if (*off != NOT_WRITTEN) {
 			w->work.len--;
 			continue;
 		}
@@ -656,7 +671,7 @@ static int write_shared_for(struct writer *w, mt_term root, int root_is_record)
 		if (b->len >= UINT32_MAX - 16)
 			return kb_error_set(w->err, "image: section 'terms' would exceed 4 GiB");
 		uint32_t base = block_base(w, &w->termbase, b->len);
-		w->nodes.off[slot] = (uint32_t)b->len;
+		*off = (uint32_t)b->len;
 		if (encode_item(w, b, base, s, 1))
 			return -1;
 		w->shared++;
@@ -781,7 +796,8 @@ static int pass_encode(struct writer *w)
 			continue;
 		mt_term atom = mt_space_atom(w->space, e);
 		int shared_root = is_shared(w, atom);
-		if (write_shared_for(w, atom, shared_root))
+		if ((w->needs_shared[live / 8] >> (live % 8) & 1) &&
+		    write_shared_for(w, atom, shared_root))
 			return -1;
 		if (b->len >= UINT32_MAX - 16)
 			return kb_error_set(w->err, "image: section 'entries' would exceed 4 GiB");
@@ -808,7 +824,7 @@ static int pass_encode(struct writer *w)
 		if (names > IMG_NAMES_INLINE)
 			wb_varint(b, names - IMG_NAMES_INLINE - 1);
 		if (shared_root) {
-			put_ref(b, w->nodes.off[nm_find(&w->nodes, atom)]);
+			put_ref(b, *shared_off(w, atom));
 		} else if (rule) {
 			const mt_term *a = mt_expr_args(w->store, atom);
 			mt_term lhs = a[1], rhs = a[2]; /* copy: encoding does not allocate */
@@ -1094,7 +1110,22 @@ int mt_image_build(const struct mt_space *space, uint8_t **bytes, size_t *len,
 {
 	struct writer w = {.space = space, .store = mt_space_store(space), .err = err};
 	int rc = -1;
+	/* An image-backed space decodes its atoms into the store on demand:
+	 * decode them all first, so that the store's heap no longer grows
+	 * (decoding again finds the same hash-consed terms). */
+	uint32_t nent = mt_space_entries(space);
+	for (uint32_t e = 0; e < nent; e++)
+		if (mt_space_multiplicity(space, e))
+			(void)mt_space_atom(space, e);
 	w.nstore_syms = mt_sym_count(w.store);
+	w.heap_len = w.store->heap_len;
+	w.nboxes = w.store->nboxes;
+	w.einfo = calloc(w.heap_len + 1, sizeof *w.einfo);
+	w.binfo = calloc(w.nboxes + 1, sizeof *w.binfo);
+	if (!w.einfo || !w.binfo) {
+		w_oom(&w);
+		goto out;
+	}
 	w.sym_img = malloc(((size_t)w.nstore_syms + 1) * sizeof *w.sym_img);
 	w.sym_freq = calloc((size_t)w.nstore_syms + 1, sizeof *w.sym_freq);
 	if (!w.sym_img || !w.sym_freq) {
@@ -1102,8 +1133,8 @@ int mt_image_build(const struct mt_space *space, uint8_t **bytes, size_t *len,
 		goto out;
 	}
 	memset(w.sym_img, 0xff, ((size_t)w.nstore_syms + 1) * sizeof *w.sym_img);
-	if (pass_count(&w) || assign_frequent(&w) || rank_names(&w) || pass_encode(&w) ||
-	    pass_names(&w) || pass_index(&w))
+	if (pass_count(&w) || mark_shared(&w) || assign_frequent(&w) || rank_names(&w) ||
+	    pass_encode(&w) || pass_names(&w) || pass_index(&w))
 		goto out;
 	if (w.sym_store.oom || w.termbase.oom || w.entbase.oom) {
 		w_oom(&w);

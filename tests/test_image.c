@@ -411,6 +411,34 @@ Test(image, overlay_adds_and_removes_on_top_of_an_image_and_saves_a_new_one)
 	loaded_free(&l);
 }
 
+Test(image, scratch_atoms_are_counted_and_removed_from_an_image_before_any_decoding)
+{
+	struct loaded l;
+	generated(&l, 100);
+	size_t len;
+	uint8_t *bytes = build(l.space, &len);
+	struct mt_image_kb kb;
+	open_kb(bytes, len, &kb);
+	/* (= (mul7 zero $x) zero) built in the scratch heap */
+	struct mt_store *st = kb.store;
+	uint32_t mul7 = mt_sym_find(st, "mul7", 4), zero = mt_sym_find(st, "zero", 4);
+	cr_assert_neq(mul7, UINT32_MAX);
+	mt_term lhs_args[3] = {mt_sym(mul7), mt_sym(zero), mt_var(0)};
+	mt_term lhs = mt_texpr(st, lhs_args, 3);
+	mt_term rule_args[3] = {mt_sym(MT_S_EQUAL), lhs, mt_sym(zero)};
+	mt_term rule = mt_texpr(st, rule_args, 3);
+	cr_assert(mt_is_scratch(rule));
+	uint64_t rules = mt_space_rules(kb.space), size = mt_space_size(kb.space);
+	cr_expect_eq(mt_space_remove(kb.space, rule), 1);
+	cr_expect_eq(mt_space_count(kb.space, rule), 0);
+	cr_expect_eq(mt_space_rules(kb.space), rules - 1);
+	cr_expect_eq(mt_space_size(kb.space), size - 1);
+	cr_expect_eq(mt_space_remove(kb.space, rule), 0);
+	mt_image_kb_close(&kb);
+	free(bytes);
+	loaded_free(&l);
+}
+
 Test(image, evaluation_with_add_atom_on_an_image_changes_only_the_overlay)
 {
 	struct loaded l;
