@@ -454,8 +454,20 @@ static void section_startup(struct doc *d)
 	for (int i = 0; i < 4; i++) {
 		if (i == 3 && !bench(d->root, names[i]))
 			continue;
-		time_row(d, names[i], "from_source", ": source", 0,
-			 "read the source file + parse + compile + first query answered");
+		const json_t *b = bench(d->root, names[i]);
+		if (i == 3 && ok(b)) {
+			/* the 1 GB KB is compiled once, to write its image: not sampled */
+			char label[96], t[32];
+			kb_label(b, label, sizeof label);
+			doc_fmt_ns(fact(b, "compile_and_image_write_ns"), t, sizeof t);
+			P(d,
+			  "| `%s` (%s): source | — | — | not sampled: compiling its source from "
+			  "memory and writing its image, done once in setup, took %s |\n",
+			  names[i], label, t);
+		} else {
+			time_row(d, names[i], "from_source", ": source", 0,
+				 "read the source file + parse + compile + first query answered");
+		}
 		time_row(d, names[i], "from_image", ": image", 0,
 			 "open the image + first query answered (page cache warm)");
 		time_row(d, names[i], "from_image_cold", ": image, cold", 0,
