@@ -44,7 +44,7 @@ enum mt_image_load {
 
 struct mt_image_write_opts {
 	int zstd;       /* write the zstd-compressed form */
-	int zstd_level; /* 0: the default, 19 */
+	int zstd_level; /* 0: the default, 9 (19 is ~11% smaller, ~25x slower) */
 };
 
 struct mt_image_write_stats {

@@ -1254,9 +1254,9 @@ int mt_image_write(const struct mt_space *space, const char *path,
 	mode_t mask = umask(0);
 	umask(mask);
 	uint64_t written = 0;
-	int wr = opts && opts->zstd ? write_zstd(fd, bytes, len,
-						 opts->zstd_level ? opts->zstd_level : 19, &written)
-				    : (written = len, write_all(fd, bytes, len));
+	int wr = opts && opts->zstd
+		     ? write_zstd(fd, bytes, len, opts->zstd_level ? opts->zstd_level : 9, &written)
+		     : (written = len, write_all(fd, bytes, len));
 	if (wr || fchmod(fd, 0666 & ~mask) || fsync(fd)) {
 		kb_error_set(err, "%s: %s", tmp, strerror(errno));
 		goto out;

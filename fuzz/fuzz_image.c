@@ -43,8 +43,8 @@ static void reseal(uint8_t *p, size_t len)
 
 static void lookups(struct mt_image_kb *kb, int verified)
 {
-	static const char *const patterns[] = {"$x", "(= $x $y)", "(: $x $t)", "(f $x)",
-					       "(a b c)", "42", "\"s\"", "()"};
+	static const char *const patterns[] = {"$x",      "(= $x $y)", "(: $x $t)", "(f $x)",
+					       "(a b c)", "42",        "\"s\"",     "()"};
 	struct kb_buf out = {0};
 	uint32_t n = mt_space_entries(kb->space);
 	for (uint32_t e = 0; e < n && e < 4096; e++) {

@@ -38,8 +38,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -608,16 +608,17 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 	       "compiled in memory (peak) |\n|---|---|---|---|---|---|---|---|---|\n",
 	       queries);
 	for (int i = 0; i < nr; i++)
-		printf("| %s | %.1f MB | %.1f MB | %.1f MB (%.1f / %.1f) = %.1f%% of image | %.1f | "
-		       "%.1f MB (%.1f / %.1f) = %.1f%% of image | %.1f us | %.1f MB | %.1f MB "
-		       "(%.1f MB) |\n",
-		       r[i].label, r[i].img / 1e6, r[i].rss_before / 1e6, r[i].rss_cold / 1e6,
-		       r[i].rss_cold_anon / 1e6, r[i].rss_cold_file / 1e6,
-		       100 * r[i].rss_cold / r[i].img,
-		       (r[i].rss_cold - r[i].rss_before) / 4096 / (queries ? queries : 1),
-		       r[i].rss_warm / 1e6, r[i].rss_warm_anon / 1e6, r[i].rss_warm_file / 1e6,
-		       100 * r[i].rss_warm / r[i].img, r[i].per_query_us, r[i].touch_rss / 1e6,
-		       r[i].mem_rss / 1e6, r[i].mem_hwm / 1e6);
+		printf(
+		    "| %s | %.1f MB | %.1f MB | %.1f MB (%.1f / %.1f) = %.1f%% of image | %.1f | "
+		    "%.1f MB (%.1f / %.1f) = %.1f%% of image | %.1f us | %.1f MB | %.1f MB "
+		    "(%.1f MB) |\n",
+		    r[i].label, r[i].img / 1e6, r[i].rss_before / 1e6, r[i].rss_cold / 1e6,
+		    r[i].rss_cold_anon / 1e6, r[i].rss_cold_file / 1e6,
+		    100 * r[i].rss_cold / r[i].img,
+		    (r[i].rss_cold - r[i].rss_before) / 4096 / (queries ? queries : 1),
+		    r[i].rss_warm / 1e6, r[i].rss_warm_anon / 1e6, r[i].rss_warm_file / 1e6,
+		    100 * r[i].rss_warm / r[i].img, r[i].per_query_us, r[i].touch_rss / 1e6,
+		    r[i].mem_rss / 1e6, r[i].mem_hwm / 1e6);
 
 	const struct size_result *large = NULL, *small = NULL;
 	for (int i = 0; i < nr; i++) {
@@ -651,12 +652,13 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		       "MB: %s\n",
 		       large->touch_rss / 1e6, large->mem_rss / 1e6,
 		       verdict(large->touch_rss <= large->mem_rss));
-		printf("- large: --populate cold/warm first-query gap %.2fx wall, %.2fx CPU (target "
-		       "<= 2x): %s; lazy: %.1fx wall\n",
-		       large->cold_pop.query_ms / large->warm_pop.query_ms,
-		       large->cold_pop.query_cpu / large->warm_pop.query_cpu,
-		       verdict(large->cold_pop.query_ms <= 2 * large->warm_pop.query_ms),
-		       large->cold_lazy.query_ms / large->warm_lazy.query_ms);
+		printf(
+		    "- large: --populate cold/warm first-query gap %.2fx wall, %.2fx CPU (target "
+		    "<= 2x): %s; lazy: %.1fx wall\n",
+		    large->cold_pop.query_ms / large->warm_pop.query_ms,
+		    large->cold_pop.query_cpu / large->warm_pop.query_cpu,
+		    verdict(large->cold_pop.query_ms <= 2 * large->warm_pop.query_ms),
+		    large->cold_lazy.query_ms / large->warm_lazy.query_ms);
 	}
 	if (large && small)
 		printf("- open time large / small %.2f (target <= 3, O(1) load): %s\n",
