@@ -69,11 +69,11 @@ static json_t *fault_regions(const struct flt_report *f, const struct bench_regi
 		double secs = (double)r->wall_ns / 1e9;
 		json_array_append_new(
 		    a,
-		    json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "region",
+		    json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "region",
 			      r->path ? r->path : "(no region)", "faults", (json_int_t)r->c.faults,
-			      "minor", (json_int_t)r->c.minor, "major", (json_int_t)r->c.major,
-			      "pages", (json_int_t)r->c.pages, "density", real(r->c.density),
-			      "wall_ns", (json_int_t)r->wall_ns, "per_second",
+			      "pct", real(r->c.pct), "minor", (json_int_t)r->c.minor, "major",
+			      (json_int_t)r->c.major, "pages", (json_int_t)r->c.pages, "density",
+			      real(r->c.density), "wall_ns", (json_int_t)r->wall_ns, "per_second",
 			      secs > 0 ? real((double)r->c.faults / secs) : json_null(),
 			      "top_mapping", top ? json_string(top->name) : json_null(),
 			      "top_mapping_pct", top ? real(top->c.pct) : json_null()));

@@ -780,3 +780,30 @@ Test(bench, cli_profiling_pass_gives_hotspots_faults_and_refused_events)
 	rm_rf(dir);
 	free(dir);
 }
+
+static int skipping_setup(struct bench_ctx *ctx, void **state)
+{
+	(void)state;
+	return bench_skip(ctx, "not enough free disk for a 1 GB KB (%d bytes needed)", 42);
+}
+
+Test(bench, a_benchmark_the_machine_cannot_run_is_skipped_with_its_reason)
+{
+	static const struct bench_def defs[] = {
+	    {"startup_time_1gb_kb", "startup", "", 5, 0, 1, 7600000, two_metrics, 2, skipping_setup,
+	     counting_sample, NULL},
+	};
+	const struct bench_suite suite = {"skip", defs, 1, NULL, NULL, NULL};
+	struct bench_opts o = {.workdir = "/tmp"};
+	struct bench_results res;
+	struct kb_error err = {{0}};
+	memset(&counting, 0, sizeof counting);
+	cr_assert_eq(bench_run_suite(&suite, &o, &res, &err), 0, "%s", err.msg);
+	cr_assert_eq(res.n, 1);
+	cr_expect_eq(res.items[0].status, BENCH_SKIPPED);
+	cr_expect_eq(res.failed, 0, "a skip is not a failure");
+	cr_expect_str_eq(res.items[0].error,
+			 "not enough free disk for a 1 GB KB (42 bytes needed)");
+	cr_expect_eq(counting.calls, 0, "no sample ran");
+	bench_results_free(&res);
+}

@@ -189,9 +189,9 @@ static void hypothesis(const struct bench_results *res, json_t *out, const struc
 		m.value = 100.0 * (1.0 - img / mem);
 		snprintf(m.detail, sizeof m.detail,
 			 "`%s`: 1 - (RSS growth of the opened image with every page touched, "
-			 "median %.0f bytes) / (RSS growth of the KB compiled in memory, median "
-			 "%.0f bytes)",
-			 mf->def->name, img, mem);
+			 "median %.2f MiB) / (RSS growth of the KB compiled in memory, median "
+			 "%.2f MiB)",
+			 mf->def->name, img / 1048576.0, mem / 1048576.0);
 		m.verdict = m.value >= 50 ? "met" : "not met";
 	} else {
 		snprintf(m.detail, sizeof m.detail, "needs a memory_footprint benchmark");
@@ -325,10 +325,10 @@ static void hypothesis(const struct bench_results *res, json_t *out, const struc
 		g.value = median_of(gb, "from_image_cold");
 		snprintf(g.detail, sizeof g.detail,
 			 "`startup_time_1gb_kb` (%.0f bytes of source, %.0f rules): median image "
-			 "open + first query with the image evicted from the page cache; warm: "
-			 "%.0f ns",
+			 "open + first query with the image evicted from the page cache; with the "
+			 "page cache warm: %.2f ms",
 			 fact_of(gb, "source_bytes"), fact_of(gb, "rules"),
-			 median_of(gb, "from_image"));
+			 median_of(gb, "from_image") / 1e6);
 	} else if (have_fit) {
 		double rules = (double)kbgen_rule_count(gn);
 		g.value = stats_fit_predict(fit, rules);
