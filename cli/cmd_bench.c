@@ -505,7 +505,8 @@ report:;
 	if (doc_path) {
 		struct kb_buf md = {0};
 		if (baseline_doc_render(doc, &md, &err) != 0)
-			rc = cli_fail("bench", "%s", err.msg);
+			rc = from_json ? cli_fail("bench", "%s: %s", from_json, err.msg)
+				       : cli_fail("bench", "%s", err.msg);
 		else if (write_text(doc_path, &md) != 0)
 			rc = cli_fail("bench", "%s: %s", doc_path, strerror(errno));
 		kb_buf_free(&md);

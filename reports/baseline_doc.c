@@ -843,9 +843,15 @@ int baseline_doc_render(const json_t *doc, struct kb_buf *out, struct kb_error *
 {
 	if (!json_is_object(doc) || strcmp(str(doc, "schema"), "kbprof-bench") != 0)
 		return kb_error_set(err, "baseline document: input is not a kbprof-bench document");
-	if (num(doc, "schema_version") != 1)
-		return kb_error_set(err, "baseline document: schema version %g is not supported",
-				    num(doc, "schema_version"));
+	json_t *ver = json_object_get(doc, "schema_version");
+	if (!json_is_integer(ver))
+		return kb_error_set(err, "baseline document: schema_version: missing or not an "
+					 "integer");
+	if (json_integer_value(ver) != 1)
+		return kb_error_set(err,
+				    "baseline document: schema_version %lld: this kbprof reads "
+				    "version 1",
+				    (long long)json_integer_value(ver));
 	struct doc d = {.root = doc, .out = out};
 	section_header(&d);
 	section_hardware(&d);

@@ -369,6 +369,21 @@ Test(bench, document_rejects_other_json)
 	json_decref(j);
 }
 
+Test(bench, document_names_a_missing_or_unknown_schema_version)
+{
+	json_t *j = json_pack("{s:s}", "schema", "kbprof-bench");
+	struct kb_buf md = {0};
+	struct kb_error err = {{0}};
+	cr_expect_eq(baseline_doc_render(j, &md, &err), -1);
+	cr_expect(strstr(err.msg, "schema_version: missing or not an integer"), "got: %s", err.msg);
+	json_object_set_new(j, "schema_version", json_integer(99));
+	cr_expect_eq(baseline_doc_render(j, &md, &err), -1);
+	cr_expect(strstr(err.msg, "schema_version 99: this kbprof reads version 1"), "got: %s",
+		  err.msg);
+	kb_buf_free(&md);
+	json_decref(j);
+}
+
 Test(bench, number_formats_are_readable)
 {
 	char b[32];
