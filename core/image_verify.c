@@ -269,7 +269,7 @@ static int check_symbols(struct verifier *v)
 	return 0;
 bad_base:;
 	struct img_cur ic = img_cursor(img, IMG_SYMIDX, 0, 0, v->err);
-	return img_fail(&ic, "an entry base is not the smallest run start of its 16 symbols");
+	return img_fail(&ic, "an entry base is not the smallest run start of its 64 symbols");
 }
 
 static int check_hash(struct verifier *v)

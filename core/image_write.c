@@ -1010,7 +1010,11 @@ static int pass_hash(struct writer *w)
 {
 	uint64_t S = w->next_sym;
 	unsigned id_bits = img_bitlen(S);
-	unsigned width = (id_bits + 7) / 8;
+	/* at least 8 tag bits, so that a probe reads a wrong symbol's name
+	 * (a random page of 'symtab') for at most 1 in 256 occupied slots */
+	unsigned width = (id_bits + IMG_HASH_TAG_MIN + 7) / 8;
+	if (width > 4)
+		width = 4;
 	uint64_t slots = S + S / 3 + 1;
 	unsigned tag_bits = 8 * width - id_bits;
 	struct wbuf *b = &w->sec[IMG_SYMHASH];

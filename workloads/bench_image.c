@@ -32,7 +32,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +192,28 @@ static int child_first(const char *path, const char *mode, const char *query)
 	return 0;
 }
 
+/* Pages of [p, p + len) mapped in this process (present in its page
+ * table, /proc/self/pagemap bit 63): the image pages a query sequence
+ * really touched (plus, warm, the neighbours fault-around mapped). */
+static double mapped_pages(const void *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), first = (uintptr_t)p / page;
+	size_t n = ((uintptr_t)p + len + page - 1) / page - first, count = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t buf[512];
+	if (fd < 0)
+		die("/proc/self/pagemap", strerror(errno));
+	for (size_t i = 0; i < n; i += 512) {
+		size_t k = n - i < 512 ? n - i : 512;
+		if (pread(fd, buf, k * 8, (off_t)((first + i) * 8)) != (ssize_t)(k * 8))
+			die("/proc/self/pagemap", "short read");
+		for (size_t j = 0; j < k; j++)
+			count += buf[j] >> 63;
+	}
+	close(fd);
+	return (double)count;
+}
+
 /* rss KB N LABEL: RSS before open, after open, after N random queries. */
 static int child_rss(const char *path, int nq, uint64_t label)
 {
@@ -197,6 +221,9 @@ static int child_rss(const char *path, int nq, uint64_t label)
 	struct mt_image_kb kb;
 	kb_open_or_die(path, MT_IMAGE_LAZY, &kb);
 	double opened = status_bytes("VmRSS");
+	size_t img_len;
+	const void *img = mt_image_bytes(kb.image, &img_len);
+	double pages_open = mapped_pages(img, img_len);
 	struct mt_eval_ctx *ctx = mt_eval_ctx_new(kb.space, NULL);
 	uint64_t state = 42;
 	char q[128];
@@ -209,10 +236,10 @@ static int child_rss(const char *path, int nq, uint64_t label)
 	double t1 = now();
 	kb_check(&kb);
 	printf("before=%.0f opened=%.0f after=%.0f anon=%.0f file=%.0f results=%ld "
-	       "per_query_us=%.3f store=%zu\n",
+	       "per_query_us=%.3f store=%zu pages_open=%.0f pages=%.0f\n",
 	       before, opened, status_bytes("VmRSS"), status_bytes("RssAnon"),
 	       status_bytes("RssFile"), results, (t1 - t0) * 1e6 / (nq ? nq : 1),
-	       mt_store_bytes(kb.store));
+	       mt_store_bytes(kb.store), pages_open, mapped_pages(img, img_len));
 	mt_eval_ctx_free(ctx);
 	mt_image_kb_close(&kb);
 	return 0;
@@ -393,6 +420,7 @@ struct size_result {
 	struct first cold_lazy, warm_lazy, cold_pop, warm_pop;
 	double rss_before, rss_cold, rss_warm, rss_cold_anon, rss_cold_file, rss_warm_anon,
 	    rss_warm_file, per_query_us;
+	double pages_open_cold, pages_cold, pages_open_warm, pages_warm; /* image pages mapped */
 	double touch_rss, touch_file, mem_rss, mem_hwm;
 };
 
@@ -522,6 +550,8 @@ static void bench_size(const char *self, const char *dir, const char *label, uin
 	r->rss_cold = field(out, "after");
 	r->rss_cold_anon = field(out, "anon");
 	r->rss_cold_file = field(out, "file");
+	r->pages_open_cold = field(out, "pages_open");
+	r->pages_cold = field(out, "pages");
 	free(out);
 	warm(kbi);
 	out = run_self(argv);
@@ -529,6 +559,8 @@ static void bench_size(const char *self, const char *dir, const char *label, uin
 	r->rss_warm_anon = field(out, "anon");
 	r->rss_warm_file = field(out, "file");
 	r->per_query_us = field(out, "per_query_us");
+	r->pages_open_warm = field(out, "pages_open");
+	r->pages_warm = field(out, "pages");
 	free(out);
 
 	/* every page touched vs compiled in memory */
@@ -620,6 +652,23 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		    100 * r[i].rss_warm / r[i].img, r[i].per_query_us, r[i].touch_rss / 1e6,
 		    r[i].mem_rss / 1e6, r[i].mem_hwm / 1e6);
 
+	printf("\nImage pages mapped in the process (/proc/self/pagemap), after open and after "
+	       "the %d queries: cold, every page mapped was read by a query (the advice "
+	       "MADV_RANDOM turns readahead off); warm, each fault also maps up to 15 cached "
+	       "neighbours (the kernel's fault-around, 64 KiB).\n\n| KB | image pages | cold: "
+	       "after open / after queries | cold pages per query | warm: after open / after "
+	       "queries | warm pages per query |\n|---|---|---|---|---|---|\n",
+	       queries);
+	for (int i = 0; i < nr; i++) {
+		double q = queries ? queries : 1;
+		printf(
+		    "| %s | %.0f | %.0f / %.0f (%.1f MB) | %.2f | %.0f / %.0f (%.1f MB) | %.2f |\n",
+		    r[i].label, ceil(r[i].img / 4096), r[i].pages_open_cold, r[i].pages_cold,
+		    r[i].pages_cold * 4096 / 1e6, (r[i].pages_cold - r[i].pages_open_cold) / q,
+		    r[i].pages_open_warm, r[i].pages_warm, r[i].pages_warm * 4096 / 1e6,
+		    (r[i].pages_warm - r[i].pages_open_warm) / q);
+	}
+
 	const struct size_result *large = NULL, *small = NULL;
 	for (int i = 0; i < nr; i++) {
 		if (strcmp(r[i].label, "large") == 0)
@@ -648,6 +697,12 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		       100 * large->rss_warm / large->img,
 		       verdict(large->rss_cold <= 0.1 * large->img),
 		       verdict(large->rss_warm <= 0.1 * large->img));
+		printf("  of which the image's own pages: %.1f%% of the image cold, %.1f%% warm; "
+		       "RSS before open (program and libraries) %.1f MB, anonymous memory after "
+		       "the queries %.1f MB cold\n",
+		       100 * large->pages_cold * 4096 / large->img,
+		       100 * large->pages_warm * 4096 / large->img, large->rss_before / 1e6,
+		       large->rss_cold_anon / 1e6);
 		printf("- large: RSS with every page touched %.1f MB vs compiled in memory %.1f "
 		       "MB: %s\n",
 		       large->touch_rss / 1e6, large->mem_rss / 1e6,
