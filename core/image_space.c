@@ -25,6 +25,7 @@
 #include "core/store_impl.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define CACHE_BITS 12u
 
@@ -602,7 +603,13 @@ static uint32_t base_find(void *ctx, const char *name, size_t len, uint64_t hash
 
 int mt_store_set_sym_base(struct mt_store *store, const struct mt_symtab_base *base)
 {
-	return mt_symtab_set_base(&store->syms, base);
+	if (mt_symtab_set_base(&store->syms, base))
+		return -1;
+	/* births are indexed from the base on: the ones noted so far were for
+	 * symbols the base now holds */
+	if (store->sym_born_cap)
+		memset(store->sym_born, 0, store->sym_born_cap * sizeof *store->sym_born);
+	return 0;
 }
 
 /* ---- struct mt_image_kb ---- */

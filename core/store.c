@@ -110,6 +110,11 @@ size_t mt_store_box_count(const struct mt_store *st)
 
 void mt_store_note_symbol(struct mt_store *st, uint32_t id)
 {
+	/* indexed from the first symbol of this store: an image's symbols
+	 * (the base) are older than every expression here */
+	if (id < st->syms.base.count)
+		return;
+	id -= st->syms.base.count;
 	if (id >= st->sym_born_cap) {
 		size_t old = st->sym_born_cap;
 		if (grow((void **)&st->sym_born, &st->sym_born_cap, (size_t)id + 1,
@@ -195,8 +200,8 @@ static inline size_t youngest_child(const struct mt_store *st, const mt_term *ar
 		size_t b = 0;
 		if (mt_tag(c) == MT_EXPR)
 			b = mt_payload(c);
-		else if (mt_tag(c) == MT_SYM && mt_payload(c) < st->sym_born_cap)
-			b = st->sym_born[mt_payload(c)];
+		else if (mt_tag(c) == MT_SYM && mt_payload(c) - st->syms.base.count < st->sym_born_cap)
+			b = st->sym_born[mt_payload(c) - st->syms.base.count];
 		if (b > t)
 			t = b;
 	}

@@ -53,7 +53,8 @@ struct mt_store {
 	uint32_t pend_head;
 
 	/* heap length when each symbol was created: no expression holding
-	 * the symbol can sit before it (see mt_store_expr) */
+	 * the symbol can sit before it (see mt_store_expr). Indexed by id
+	 * minus syms.base.count: base (image) symbols are older than the heap. */
 	uint32_t *sym_born;
 	size_t sym_born_cap;
 
