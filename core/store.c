@@ -200,7 +200,8 @@ static inline size_t youngest_child(const struct mt_store *st, const mt_term *ar
 		size_t b = 0;
 		if (mt_tag(c) == MT_EXPR)
 			b = mt_payload(c);
-		else if (mt_tag(c) == MT_SYM && mt_payload(c) - st->syms.base.count < st->sym_born_cap)
+		else if (mt_tag(c) == MT_SYM &&
+			 mt_payload(c) - st->syms.base.count < st->sym_born_cap)
 			b = st->sym_born[mt_payload(c) - st->syms.base.count];
 		if (b > t)
 			t = b;
