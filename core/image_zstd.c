@@ -63,11 +63,13 @@ int img_zstd_expand(const uint8_t *src, size_t len, const char *name, uint8_t **
 	}
 	if (!ZSTD_isError(r) && o.pos == IMG_HEADER_FIXED &&
 	    memcmp(dst, IMG_MAGIC, IMG_MAGIC_LEN) == 0 && img_le64(dst + IMG_H_FILE_SIZE) != size) {
+		/* read before the bytes go away */
+		unsigned long long says = (unsigned long long)img_le64(dst + IMG_H_FILE_SIZE);
 		ZSTD_freeDCtx(dc);
 		munmap(dst, (size_t)size);
 		return kb_error_set(
 		    err, "%s: zstd frame declares %llu bytes but its image header says %llu", name,
-		    size, (unsigned long long)img_le64(dst + IMG_H_FILE_SIZE));
+		    size, says);
 	}
 	o.size = (size_t)size;
 	while (!ZSTD_isError(r) && o.pos < o.size) {

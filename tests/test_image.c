@@ -20,6 +20,7 @@
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+#include <zstd.h>
 
 #define CONFORMANCE_DIR KBPROF_SOURCE_DIR "/../shared/conformance/hyperon"
 
@@ -547,6 +548,24 @@ Test(image, zstd_form_round_trips_and_is_smaller)
 	cr_expect_eq(mt_image_open_mem(z, zlen / 2, "half.kbi.zst", &img, &err), -1);
 	cr_expect_not_null(strstr(err.msg, "half.kbi.zst"), "%s", err.msg);
 	free(z);
+
+	/* a frame whose image header announces another size is refused, and
+	 * the message quotes both sizes */
+	size_t plen;
+	char *p = read_file(plain, &plen);
+	uint64_t lie = plen + 4096;
+	memcpy(p + IMG_H_FILE_SIZE, &lie, sizeof lie);
+	size_t cap = ZSTD_compressBound(plen);
+	char *frame = malloc(cap);
+	size_t flen = ZSTD_compress(frame, cap, p, plen, 3);
+	cr_assert(!ZSTD_isError(flen));
+	cr_expect_eq(mt_image_open_mem(frame, flen, "lies.kbi.zst", &img, &err), -1);
+	char want[128];
+	snprintf(want, sizeof want, "declares %zu bytes but its image header says %llu", plen,
+		 (unsigned long long)lie);
+	cr_expect_not_null(strstr(err.msg, want), "%s", err.msg);
+	free(frame);
+	free(p);
 	rm_rf(dir);
 	free(dir);
 	loaded_free(&l);
