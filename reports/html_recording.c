@@ -64,8 +64,8 @@ static int from_hotspots(struct html_rec *r, struct prof *p, const char *path,
 	r->have_tree = 1;
 	if (profile_input_add_hotspots(&r->tree, p, h, path, NULL, err))
 		return -1;
-	snprintf(r->flame_source, sizeof r->flame_source, "Call chains of %s, %s samples%s",
-		 path, ev, filters);
+	snprintf(r->flame_source, sizeof r->flame_source, "Call chains of %s, %s samples%s", path,
+		 ev, filters);
 	in->flame = &r->tree;
 	in->flame_source = r->flame_source;
 	return 0;
