@@ -65,6 +65,18 @@ static int parse_fail_on(const char *text, unsigned *mask)
 	return 0;
 }
 
+/* A percentage in [lo, hi] as a fraction; 0, or -1 when it is not one. */
+static int parse_percent(const char *text, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || *end || end == text || !(v >= lo && v <= hi))
+		return -1;
+	*out = v / 100;
+	return 0;
+}
+
 CMD(compare)
 {
 	static const struct option opts[] = {
@@ -88,15 +100,11 @@ CMD(compare)
 		return cli_fail("compare", "out of memory");
 	}
 	int c, rc = KBPROF_EXIT_FAIL;
-	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:n:f:ao:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			errno = 0;
-			co.threshold = strtod(optarg, &end) / 100;
-			if (errno || *end || end == optarg || !(co.threshold >= 0) ||
-			    co.threshold > 10) {
+			if (parse_percent(optarg, 0, 1000, &co.threshold)) {
 				rc = cli_usage_error(
 				    "compare", "--threshold wants a percentage 0..1000, not '%s'",
 				    optarg);
@@ -134,10 +142,7 @@ CMD(compare)
 			new_paths[n_new++] = optarg;
 			break;
 		case 'q':
-			errno = 0;
-			co.quantile = strtod(optarg, &end) / 100;
-			if (errno || *end || end == optarg || !(co.quantile >= 0.01) ||
-			    co.quantile > 0.99) {
+			if (parse_percent(optarg, 1, 99, &co.quantile)) {
 				rc = cli_usage_error(
 				    "compare", "--quantile wants a percentile 1..99, not '%s'",
 				    optarg);
