@@ -36,6 +36,62 @@ static void read_interval(json_t *obj, const char *key, double *lo, double *hi)
 	}
 }
 
+/* analyze/stats' summary of x[0..n-1], as kbprof bench computes it. */
+static int describe(const double *x, size_t n, struct benchfile_stats *out, const char *where,
+		    const char *field, struct kb_error *err)
+{
+	struct stats_summary sum;
+	struct kb_error serr;
+	if (stats_describe(x, n, NULL, &sum, &serr))
+		return kb_error_set(err, "%s.%s: %s", where, field, serr.msg);
+	*out = (struct benchfile_stats){
+	    .n = sum.n,
+	    .min = sum.min,
+	    .max = sum.max,
+	    .mean = sum.mean,
+	    .median = sum.median,
+	    .stddev = sum.stddev,
+	    .mad = sum.mad,
+	    .p5 = sum.p5,
+	    .p95 = sum.p95,
+	    .median_lo = sum.median_ci.lo,
+	    .median_hi = sum.median_ci.hi,
+	    .mean_lo = sum.mean_ci.lo,
+	    .mean_hi = sum.mean_ci.hi,
+	};
+	return 0;
+}
+
+/* The optional cpu_samples: one non-negative number per sample. */
+static int read_cpu(struct benchfile_metric *m, json_t *jm, const char *where, struct kb_error *err)
+{
+	json_t *cpu = json_object_get(jm, "cpu_samples");
+	if (!cpu || json_is_null(cpu))
+		return 0; /* older files, and metrics that are not stopwatch times */
+	if (!json_is_array(cpu))
+		return kb_error_set(err, "%s.cpu_samples: not an array", where);
+	if (json_array_size(cpu) != m->n)
+		return kb_error_set(err, "%s.cpu_samples: %zu values for %zu samples", where,
+				    json_array_size(cpu), m->n);
+	m->cpu_samples = malloc((m->n ? m->n : 1) * sizeof *m->cpu_samples);
+	if (!m->cpu_samples)
+		return kb_error_set(err, "%s.cpu_samples: out of memory", where);
+	for (size_t i = 0; i < m->n; i++) {
+		json_t *v = json_array_get(cpu, i);
+		double x = json_is_number(v) ? json_number_value(v) : NAN;
+		if (!(x >= 0) || !isfinite(x))
+			return kb_error_set(err, "%s.cpu_samples[%zu]: not a non-negative number",
+					    where, i);
+		m->cpu_samples[i] = x;
+	}
+	if (m->n > 0) {
+		if (describe(m->cpu_samples, m->n, &m->cpu_stats, where, "cpu_samples", err))
+			return -1;
+		m->have_cpu = 1;
+	}
+	return 0;
+}
+
 static int read_metric(struct benchfile_metric *m, json_t *jm, const char *where,
 		       struct kb_error *err)
 {
@@ -89,28 +145,11 @@ static int read_metric(struct benchfile_metric *m, json_t *jm, const char *where
 	} else if (m->n > 0) {
 		/* Samples without recorded statistics (a hand-made or trimmed
 		 * file): compute them the way kbprof bench does. */
-		struct stats_summary sum;
-		struct kb_error serr;
-		if (stats_describe(m->samples, m->n, NULL, &sum, &serr))
-			return kb_error_set(err, "%s.samples: %s", where, serr.msg);
-		m->stats = (struct benchfile_stats){
-		    .n = sum.n,
-		    .min = sum.min,
-		    .max = sum.max,
-		    .mean = sum.mean,
-		    .median = sum.median,
-		    .stddev = sum.stddev,
-		    .mad = sum.mad,
-		    .p5 = sum.p5,
-		    .p95 = sum.p95,
-		    .median_lo = sum.median_ci.lo,
-		    .median_hi = sum.median_ci.hi,
-		    .mean_lo = sum.mean_ci.lo,
-		    .mean_hi = sum.mean_ci.hi,
-		};
+		if (describe(m->samples, m->n, &m->stats, where, "samples", err))
+			return -1;
 		m->have_stats = 1;
 	}
-	return 0;
+	return read_cpu(m, jm, where, err);
 }
 
 static int read_bench(struct benchfile_bench *b, json_t *jb, size_t index, struct kb_error *err)
@@ -331,8 +370,10 @@ void benchfile_free(struct benchfile *bf)
 {
 	for (size_t i = 0; i < bf->n_benches; i++) {
 		struct benchfile_bench *b = &bf->benches[i];
-		for (size_t j = 0; j < b->n_metrics; j++)
+		for (size_t j = 0; j < b->n_metrics; j++) {
 			free(b->metrics[j].samples);
+			free(b->metrics[j].cpu_samples);
+		}
 		free(b->metrics);
 	}
 	free(bf->benches);

@@ -39,6 +39,12 @@ struct benchfile_metric {
 	 * the samples with analyze/stats (stats_describe, default options). */
 	int have_stats;
 	struct benchfile_stats stats;
+	/* cpu_samples (optional, docs/bench-json.md): the process CPU time of
+	 * each sample over the same interval, and its statistics computed
+	 * here. NULL / 0 in files without it. */
+	double *cpu_samples; /* owned */
+	int have_cpu;
+	struct benchfile_stats cpu_stats;
 };
 
 struct benchfile_bench {

@@ -75,14 +75,48 @@ static int robust_cv(const double *x, size_t n, double *out, struct kb_error *er
 	return 0;
 }
 
+/* The series compared: the samples, or with --cpu-time a time's CPU
+ * samples (NULL when the metric has none). */
+static const double *series(const struct benchfile_metric *m, const struct compare_opts *o)
+{
+	if (o->cpu_time && strcmp(m->unit, "ns") == 0)
+		return m->cpu_samples;
+	return m->samples;
+}
+
+/* The quantile compared (0.5: the median). */
+static double quantile(const struct compare_opts *o)
+{
+	return o->quantile > 0 && o->quantile < 1 ? o->quantile : 0.5;
+}
+
+/* The statistic compared, of one series: its median, or with --quantile
+ * that quantile (type 7). */
+static int location(const double *x, size_t n, const struct compare_opts *o, double *out,
+		    struct kb_error *err)
+{
+	double q = quantile(o);
+	if (q == 0.5)
+		return stats_median(x, n, out, err);
+	double *t = malloc((n ? n : 1) * sizeof *t);
+	if (!t)
+		return kb_error_set(err, "out of memory");
+	memcpy(t, x, n * sizeof *t);
+	stats_sort(t, n);
+	*out = stats_percentile_sorted(t, n, q);
+	free(t);
+	return 0;
+}
+
 static const struct benchfile_metric *usable_metric(const struct benchfile *bf, const char *bench,
-						    const char *metric)
+						    const char *metric,
+						    const struct compare_opts *o)
 {
 	const struct benchfile_bench *b = benchfile_find(bf, bench);
 	if (!b || strcmp(b->status, "ok") != 0)
 		return NULL;
 	const struct benchfile_metric *m = benchfile_metric(b, metric);
-	return m && m->n > 0 ? m : NULL;
+	return m && m->n > 0 && series(m, o) ? m : NULL;
 }
 
 /* Two-sided 97.5% quantiles of Student's t with df = 1..30 degrees of
@@ -99,50 +133,151 @@ static double t975(size_t df)
 	return df <= 40 ? 2.021 : df <= 60 ? 2.000 : df <= 120 ? 1.980 : 1.960;
 }
 
-/* The noise floor from repeated runs of the base build (BASE and the noise
- * runs): with s the sample standard deviation of ln(median) over the k runs,
- * the 95% prediction bound for how far one further run's ln(median) falls
- * from their mean, t(0.975, k - 1) * sqrt(1 + 1/k) * s, as a relative
- * change. Sets *runs to k (the floor is only meaningful with k >= 2; k = 2
- * gives a wide one). */
-static int runs_floor(const struct benchfile_metric *base, const char *bench, const char *metric,
-		      const struct compare_opts *o, double *floor, size_t *runs,
-		      struct kb_error *err)
+/* The runs of one build that have this metric: `first`, then those of
+ * `more` with the same unit. Fills xs/ns (k entries, room for 1 + n_more). */
+static size_t gather_runs(const struct benchfile_metric *first, const struct benchfile *const *more,
+			  size_t n_more, const char *bench, const char *metric,
+			  const struct compare_opts *o, const double **xs, size_t *ns)
 {
-	double *med = malloc((o->n_noise + 1) * sizeof *med);
-	if (!med)
-		return kb_error_set(err, "out of memory");
-	size_t n = 0;
-	if (stats_median(base->samples, base->n, &med[n++], err)) {
-		free(med);
-		return -1;
-	}
-	for (size_t i = 0; i < o->n_noise; i++) {
-		const struct benchfile_metric *m = usable_metric(o->noise[i], bench, metric);
-		if (m && stats_median(m->samples, m->n, &med[n++], err)) {
-			free(med);
-			return -1;
+	size_t k = 0;
+	xs[k] = series(first, o);
+	ns[k++] = first->n;
+	for (size_t i = 0; i < n_more; i++) {
+		const struct benchfile_metric *m = usable_metric(more[i], bench, metric, o);
+		if (m && strcmp(m->unit, first->unit) == 0) {
+			xs[k] = series(m, o);
+			ns[k++] = m->n;
 		}
 	}
-	*runs = n;
+	return k;
+}
+
+/* The k runs' samples in one array (owned by the caller), run `skip` left
+ * out (k: none); NULL when memory runs out. */
+static double *concat(const double *const *xs, const size_t *ns, size_t k, size_t skip, size_t *n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < k; i++)
+		total += i == skip ? 0 : ns[i];
+	double *x = malloc((total ? total : 1) * sizeof *x);
+	*n = 0;
+	for (size_t i = 0; x && i < k; i++) {
+		if (i == skip)
+			continue;
+		memcpy(x + *n, xs[i], ns[i] * sizeof *x);
+		*n += ns[i];
+	}
+	return x;
+}
+
+/* The statistic of the k runs' samples pooled, run `skip` left out. */
+static int pooled_stat(const double *const *xs, const size_t *ns, size_t k, size_t skip,
+		       const struct compare_opts *o, double *out, struct kb_error *err)
+{
+	size_t n;
+	double *x = concat(xs, ns, k, skip, &n);
+	if (!x)
+		return kb_error_set(err, "out of memory");
+	int rc = location(x, n, o, out, err);
+	free(x);
+	return rc;
+}
+
+/* Delete-a-run jackknife variance of ln(statistic of the pooled runs):
+ * (k-1)/k * sum (t_i - mean t)^2, t_i with run i left out. k >= 2. Sets
+ * *v to INFINITY when a leave-one-out statistic is not positive. */
+static int jackknife_var(const double *const *xs, const size_t *ns, size_t k,
+			 const struct compare_opts *o, double *v, struct kb_error *err)
+{
+	double *t = malloc(k * sizeof *t), mean = 0;
+	if (!t)
+		return kb_error_set(err, "out of memory");
+	for (size_t i = 0; i < k; i++) {
+		if (pooled_stat(xs, ns, k, i, o, &t[i], err)) {
+			free(t);
+			return -1;
+		}
+		if (!(t[i] > 0)) {
+			*v = INFINITY;
+			free(t);
+			return 0;
+		}
+		t[i] = log(t[i]);
+		mean += t[i] / (double)k;
+	}
+	*v = 0;
+	for (size_t i = 0; i < k; i++)
+		*v += (t[i] - mean) * (t[i] - mean);
+	*v *= (double)(k - 1) / (double)k;
+	free(t);
+	return 0;
+}
+
+/* The noise floor from repeated runs of the base build (BASE and the noise
+ * runs, k in all), for the comparison of their pooled samples with NEW's
+ * (pooled with the new build's further runs, m in all):
+ *
+ *   floor = exp(t(0.975, k - 1) * sqrt(v_base + v_new)) - 1
+ *
+ * v_base: the delete-a-run jackknife variance of ln(statistic of the base
+ * pool) -- how much the pooled statistic depends on which runs it got;
+ * v_new: the same for the new pool when m >= 2, otherwise the variance of
+ * ln(statistic) of one run, s^2 over the k base runs. For runs that behave
+ * alike, v_base is s^2 / k and the floor is the 95% prediction bound for
+ * one more run, t * sqrt(1 + 1/k) * s; a run slowed as a whole (other work
+ * on the machine for seconds) moves a robust statistic of the pool (a low
+ * quantile) little, and so the floor little, where it would dominate s.
+ * Sets *runs to k (meaningful from k = 2; k = 2 gives a wide floor). */
+static int runs_floor(const struct benchfile_metric *base, const struct benchfile_metric *now,
+		      const char *bench, const char *metric, const struct compare_opts *o,
+		      double *floor, size_t *runs, struct kb_error *err)
+{
+	size_t cap = 1 + o->n_noise + o->n_new_runs;
+	const double **xs = malloc(cap * sizeof *xs);
+	size_t *ns = malloc(cap * sizeof *ns);
+	double *med = malloc(cap * sizeof *med);
+	int rc = -1;
+	if (!xs || !ns || !med) {
+		kb_error_set(err, "out of memory");
+		goto out;
+	}
+	size_t k = gather_runs(base, o->noise, o->n_noise, bench, metric, o, xs, ns);
+	*runs = k;
 	int equal = 1, nonpositive = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) {
+		if (location(xs[i], ns[i], o, &med[i], err))
+			goto out;
 		equal &= med[i] == med[0];
 		nonpositive |= med[i] <= 0;
 	}
-	if (equal) {
+	rc = 0;
+	if (k < 2 || equal) {
 		*floor = 0;
-	} else if (nonpositive) {
-		*floor = INFINITY; /* a 0 beside a non-zero median: no bound */
-	} else {
-		for (size_t i = 0; i < n; i++)
-			med[i] = log(med[i]);
-		*floor = n >= 2
-			     ? expm1(t975(n - 1) * sqrt(1 + 1.0 / (double)n) * stats_stddev(med, n))
-			     : 0;
+		goto out;
 	}
+	if (nonpositive) {
+		*floor = INFINITY; /* a 0 beside a non-zero statistic: no bound */
+		goto out;
+	}
+	double v_base, v_new;
+	for (size_t i = 0; i < k; i++)
+		med[i] = log(med[i]);
+	if ((rc = jackknife_var(xs, ns, k, o, &v_base, err)) != 0)
+		goto out;
+	size_t m = gather_runs(now, o->new_runs, o->n_new_runs, bench, metric, o, xs, ns);
+	if (m >= 2) {
+		if ((rc = jackknife_var(xs, ns, m, o, &v_new, err)) != 0)
+			goto out;
+	} else {
+		double s = stats_stddev(med, k);
+		v_new = s * s;
+	}
+	*floor = expm1(t975(k - 1) * sqrt(v_base + v_new));
+out:
+	free(xs);
+	free(ns);
 	free(med);
-	return 0;
+	return rc;
 }
 
 static int all_equal(const double *a, size_t na, const double *b, size_t nb)
@@ -176,29 +311,21 @@ static const char *side_problem(const struct benchfile_bench *b)
 	return NULL;
 }
 
-/* BASE's samples, and with noise runs those of every run of the base build
- * that has this metric, in one array (owned by the caller). */
-static double *pooled_base(const struct benchfile_metric *mb, const char *bench, const char *metric,
-			   const struct compare_opts *o, size_t *n)
+/* The samples of one side, and those of the further runs of its build
+ * that have this metric, in one array (owned by the caller). */
+static double *pooled(const struct benchfile_metric *first, const struct benchfile *const *runs,
+		      size_t n_runs, const char *bench, const char *metric,
+		      const struct compare_opts *o, size_t *n)
 {
-	size_t total = mb->n;
-	for (size_t i = 0; i < o->n_noise; i++) {
-		const struct benchfile_metric *m = usable_metric(o->noise[i], bench, metric);
-		if (m && strcmp(m->unit, mb->unit) == 0)
-			total += m->n;
+	const double **xs = malloc((1 + n_runs) * sizeof *xs);
+	size_t *ns = malloc((1 + n_runs) * sizeof *ns);
+	double *x = NULL;
+	if (xs && ns) {
+		size_t k = gather_runs(first, runs, n_runs, bench, metric, o, xs, ns);
+		x = concat(xs, ns, k, k, n);
 	}
-	double *x = malloc((total ? total : 1) * sizeof *x);
-	if (!x)
-		return NULL;
-	memcpy(x, mb->samples, mb->n * sizeof *x);
-	*n = mb->n;
-	for (size_t i = 0; i < o->n_noise; i++) {
-		const struct benchfile_metric *m = usable_metric(o->noise[i], bench, metric);
-		if (m && strcmp(m->unit, mb->unit) == 0) {
-			memcpy(x + *n, m->samples, m->n * sizeof *x);
-			*n += m->n;
-		}
-	}
+	free(xs);
+	free(ns);
 	return x;
 }
 
@@ -216,32 +343,43 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 		not_compared(row, "no samples in %s", mb->n == 0 ? "BASE" : "NEW");
 		return 0;
 	}
+	if (!series(mb, o) || !series(mn, o)) {
+		not_compared(row, "no CPU times in %s (metrics[].cpu_samples)",
+			     !series(mb, o) ? "BASE" : "NEW");
+		return 0;
+	}
+	const double *xb = series(mb, o), *xn = series(mn, o);
 	/* The floor first: with two or more runs of the base build, they all
 	 * stand for BASE (their samples pooled), and the floor bounds how far
 	 * one new run may fall from them. */
 	row->floor_source = COMPARE_FLOOR_WITHIN;
 	if (o->n_noise > 0) {
-		if (runs_floor(mb, row->bench, row->metric, o, &row->floor, &row->floor_runs, err))
+		if (runs_floor(mb, mn, row->bench, row->metric, o, &row->floor, &row->floor_runs,
+			       err))
 			return -1;
 		if (row->floor_runs >= 2)
 			row->floor_source = COMPARE_FLOOR_RUNS;
 	}
-	size_t nb = mb->n;
-	double *base = row->floor_source == COMPARE_FLOOR_RUNS
-			   ? pooled_base(mb, row->bench, row->metric, o, &nb)
-			   : malloc(mb->n * sizeof *base);
-	if (!base)
+	size_t nb = mb->n, nn = mn->n;
+	double *base =
+	    pooled(mb, o->noise, row->floor_source == COMPARE_FLOOR_RUNS ? o->n_noise : 0,
+		   row->bench, row->metric, o, &nb);
+	double *fresh = pooled(mn, o->new_runs, o->n_new_runs, row->bench, row->metric, o, &nn);
+	if (!base || !fresh) {
+		free(base);
+		free(fresh);
 		return kb_error_set(err, "out of memory");
-	if (row->floor_source != COMPARE_FLOOR_RUNS)
-		memcpy(base, mb->samples, mb->n * sizeof *base);
+	}
+	xn = fresh;
 	row->n_base = nb;
+	row->n_new = nn;
 	int rc = 0;
-	if (stats_median(base, nb, &row->base_median, err) ||
-	    stats_median(mn->samples, mn->n, &row->new_median, err)) {
+	if (location(base, nb, o, &row->base_median, err) ||
+	    location(xn, nn, o, &row->new_median, err)) {
 		rc = -1;
 		goto out;
 	}
-	if (all_equal(base, nb, mn->samples, mn->n)) {
+	if (all_equal(base, nb, xn, nn)) {
 		/* Identical constant series (a byte count, zero major faults):
 		 * the ratio is 1 even when both are 0. */
 		row->ratio = (struct stats_estimate){1, 1, 1, STATS_DEFAULT_LEVEL};
@@ -251,16 +389,15 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 		goto out;
 	} else {
 		struct kb_error serr;
-		if (stats_ratio_of_medians(mn->samples, mn->n, base, nb, &o->boot, &row->ratio,
-					   &serr)) {
+		if (stats_ratio_of_quantiles(xn, nn, base, nb, quantile(o), &o->boot, &row->ratio,
+					     &serr)) {
 			not_compared(row, "no interval: %s", serr.msg);
 			goto out;
 		}
 	}
 	if (row->floor_source == COMPARE_FLOOR_WITHIN) {
 		double cb, cn;
-		if (robust_cv(mb->samples, mb->n, &cb, err) ||
-		    robust_cv(mn->samples, mn->n, &cn, err)) {
+		if (robust_cv(xb, mb->n, &cb, err) || robust_cv(xn, nn, &cn, err)) {
 			rc = -1;
 			goto out;
 		}
@@ -284,6 +421,7 @@ static int compare_metric(const struct benchfile_metric *mb, const struct benchf
 	}
 out:
 	free(base);
+	free(fresh);
 	return rc;
 }
 
@@ -317,6 +455,9 @@ int compare_runs(const struct benchfile *base, const struct benchfile *now,
 	memset(out, 0, sizeof *out);
 	out->threshold = o->threshold < 0 ? COMPARE_DEFAULT_THRESHOLD : o->threshold;
 	out->n_noise = o->n_noise;
+	out->cpu_time = o->cpu_time;
+	out->quantile = quantile(o);
+	out->n_new_runs = o->n_new_runs;
 	out->base_path = base->path;
 	out->new_path = now->path;
 	size_t cap = 0;

@@ -3,15 +3,21 @@
  * in short, for each benchmark (its headline metric, or every metric):
  *
  *   r, [lo, hi]  ratio of medians NEW / BASE with its 95% percentile
- *                bootstrap interval (analyze/stats: stats_ratio_of_medians);
+ *                bootstrap interval (analyze/stats: stats_ratio_of_quantiles;
+ *                opts.quantile picks another quantile than the median for
+ *                everything here, opts.cpu_time the CPU times of times);
  *                with noise runs, BASE stands for every run of the base
- *                build, their samples pooled
+ *                build, their samples pooled, and with new_runs NEW for
+ *                every run of the new build
  *   floor f      how far the median moves with no code change:
- *                - with noise runs (further runs of the base build): over
- *                  the k runs BASE and the noise runs, s = the standard
- *                  deviation of ln(median); the floor is the 95% prediction
- *                  bound for one more run of that build around their mean,
- *                  t(0.975, k-1) * sqrt(1 + 1/k) * s, as a relative change;
+ *                - with noise runs (further runs of the base build), k runs
+ *                  in all: exp(t(0.975, k-1) * sqrt(v_base + v_new)) - 1,
+ *                  v_base the delete-a-run jackknife variance of ln(median
+ *                  of the pooled base runs), v_new the same for the new
+ *                  runs when there are two or more, else s^2, the variance
+ *                  of ln(median) over the base runs (for runs alike this is
+ *                  t * sqrt(1 + 1/k) * s, the prediction bound for one more
+ *                  run);
  *                - without: the within-run dispersion, the larger of the
  *                  two runs' robust coefficients of variation
  *                  1.4826 * MAD / median.
@@ -71,7 +77,23 @@ struct compare_opts {
 	double threshold;                     /* relative (0.05 = 5%); < 0 means the default */
 	const struct benchfile *const *noise; /* runs of the base build */
 	size_t n_noise;
-	int all_metrics;                  /* 0: each benchmark's headline metric (metrics[0]) */
+	/* Further runs of the new build: their samples are pooled with NEW's,
+	 * as the noise runs' are with BASE's, so that one run disturbed as a
+	 * whole (another job slowing the machine for seconds) is outvoted. */
+	const struct benchfile *const *new_runs;
+	size_t n_new_runs;
+	int all_metrics; /* 0: each benchmark's headline metric (metrics[0]) */
+	/* 1: times are compared by their CPU time (metrics[].cpu_samples)
+	 * instead of their wall time; a time without CPU samples on a side is
+	 * not compared, and noise runs without them do not count. Metrics
+	 * that are not times are compared as they are. */
+	int cpu_time;
+	/* The statistic compared and whose spread over runs is the floor: the
+	 * median (0 or 0.5), or another quantile in (0, 1) -- a low one (0.25)
+	 * resists interference that slows some of a run's samples (it only
+	 * ever adds time). In the rows, base_median and new_median are then
+	 * that quantile. */
+	double quantile;
 	struct stats_bootstrap_opts boot; /* zeroes: the stats defaults */
 };
 
@@ -94,6 +116,9 @@ struct compare_result {
 	size_t counts[COMPARE_N_VERDICTS];
 	double threshold;
 	size_t n_noise;
+	int cpu_time;                     /* compare_opts.cpu_time */
+	double quantile;                  /* the quantile compared, 0.5 for the median */
+	size_t n_new_runs;                /* compare_opts.n_new_runs */
 	const char *base_path, *new_path; /* the benchfiles' paths */
 };
 

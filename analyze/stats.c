@@ -347,29 +347,56 @@ int stats_bootstrap(const double *x, size_t n, enum stats_statistic which,
 	return 0;
 }
 
-int stats_ratio_of_medians(const double *a, size_t na, const double *b, size_t nb,
-			   const struct stats_bootstrap_opts *opts, struct stats_estimate *out,
-			   struct kb_error *err)
+/* The q-quantile (type 7) of a[0..n-1], reordering a. */
+static double quantile_inplace(double *a, size_t n, double q)
+{
+	if (q == 0.5)
+		return median_inplace(a, n);
+	stats_sort(a, n);
+	return stats_percentile_sorted(a, n, q);
+}
+
+static double quantile_of(const double *x, size_t n, double q, int *oom)
+{
+	double *t = malloc(n * sizeof *t);
+	if (!t) {
+		*oom = 1;
+		return NAN;
+	}
+	memcpy(t, x, n * sizeof *t);
+	double v = quantile_inplace(t, n, q);
+	free(t);
+	return v;
+}
+
+int stats_ratio_of_quantiles(const double *a, size_t na, const double *b, size_t nb, double q,
+			     const struct stats_bootstrap_opts *opts, struct stats_estimate *out,
+			     struct kb_error *err)
 {
 	unsigned nres;
 	double level;
 	uint64_t seed;
-	if (check_input(a, na, "ratio of medians (numerator)", err) ||
-	    check_input(b, nb, "ratio of medians (denominator)", err) ||
+	if (check_input(a, na, "ratio of quantiles (numerator)", err) ||
+	    check_input(b, nb, "ratio of quantiles (denominator)", err) ||
 	    resolve_opts(opts, &nres, &level, &seed, err))
 		return -1;
-	double ma, mb;
-	if (stats_median(a, na, &ma, err) || stats_median(b, nb, &mb, err))
-		return -1;
-	if (mb == 0)
-		return kb_error_set(err, "ratio of medians: the denominator's median is 0");
-	out->value = ma / mb;
+	if (!(q >= 0 && q <= 1))
+		return kb_error_set(err, "ratio of quantiles: quantile %g is not in [0, 1]", q);
+	int oom = 0;
+	double qa = quantile_of(a, na, q, &oom), qb = quantile_of(b, nb, q, &oom);
+	if (oom)
+		return kb_error_set(err, "ratio of quantiles: out of memory");
+	if (qb == 0)
+		return kb_error_set(err, "ratio of %s: the denominator's %s is 0",
+				    q == 0.5 ? "medians" : "quantiles",
+				    q == 0.5 ? "median" : "quantile");
+	out->value = qa / qb;
 	double *stat = malloc((size_t)nres * sizeof *stat);
 	double *bufa = malloc(na * sizeof *bufa);
 	double *bufb = malloc(nb * sizeof *bufb);
 	int rc = 0;
 	if (!stat || !bufa || !bufb) {
-		rc = kb_error_set(err, "ratio of medians: out of memory for %u resamples", nres);
+		rc = kb_error_set(err, "ratio of quantiles: out of memory for %u resamples", nres);
 		goto out;
 	}
 	struct stats_rng rng;
@@ -377,13 +404,15 @@ int stats_ratio_of_medians(const double *a, size_t na, const double *b, size_t n
 	for (unsigned r = 0; r < nres; r++) {
 		resample(&rng, a, na, bufa);
 		resample(&rng, b, nb, bufb);
-		double den = median_inplace(bufb, nb);
+		double den = quantile_inplace(bufb, nb, q);
 		if (den == 0) {
-			rc = kb_error_set(err, "ratio of medians: a resample of the denominator "
-					       "has median 0 (the ratio is undefined)");
+			rc = kb_error_set(err,
+					  "ratio of quantiles: a resample of the denominator "
+					  "has %s 0 (the ratio is undefined)",
+					  q == 0.5 ? "median" : "quantile");
 			goto out;
 		}
-		stat[r] = median_inplace(bufa, na) / den;
+		stat[r] = quantile_inplace(bufa, na, q) / den;
 	}
 	interval_from(stat, nres, level, out);
 out:
@@ -391,6 +420,13 @@ out:
 	free(bufa);
 	free(bufb);
 	return rc;
+}
+
+int stats_ratio_of_medians(const double *a, size_t na, const double *b, size_t nb,
+			   const struct stats_bootstrap_opts *opts, struct stats_estimate *out,
+			   struct kb_error *err)
+{
+	return stats_ratio_of_quantiles(a, na, b, nb, 0.5, opts, out, err);
 }
 
 int stats_describe(const double *x, size_t n, const struct stats_bootstrap_opts *opts,

@@ -112,6 +112,13 @@ int stats_ratio_of_medians(const double *a, size_t na, const double *b, size_t n
 			   const struct stats_bootstrap_opts *opts, struct stats_estimate *out,
 			   struct kb_error *err);
 
+/* The same for the q-quantile (q in [0, 1], type 7; 0.5 is the median, and
+ * stats_ratio_of_medians is this with q = 0.5): quantile q of a over
+ * quantile q of b, with its percentile bootstrap interval. */
+int stats_ratio_of_quantiles(const double *a, size_t na, const double *b, size_t nb, double q,
+			     const struct stats_bootstrap_opts *opts, struct stats_estimate *out,
+			     struct kb_error *err);
+
 /* ---- everything a benchmark table shows, in one call ---- */
 struct stats_summary {
 	size_t n;

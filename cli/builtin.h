@@ -31,6 +31,11 @@ __attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const
 /* Parses a non-negative decimal integer option; returns 0 or -1. */
 int cli_parse_u64(const char *text, unsigned long long *out);
 
+/* Writes b to path (NULL: standard output), checking every step; returns
+ * KBPROF_EXIT_OK, or KBPROF_EXIT_FAIL after "kbprof CMD: PATH: cause". */
+struct kb_buf;
+int cli_write_output(const char *cmd, const char *path, const struct kb_buf *b);
+
 #define CMD(name) int cmd_##name(int argc, char **argv)
 CMD(help);
 CMD(version);

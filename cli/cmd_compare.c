@@ -16,7 +16,7 @@
 const char cmd_compare_usage[] =
     "usage: kbprof compare BASE.json NEW.json [--threshold PCT] [--noise FILE...]\n"
     "                      [--format text|markdown|json] [--fail-on WHAT] [--all-metrics]\n"
-    "                      [-o OUT]\n\n"
+    "                      [--cpu-time] [--quantile P] [--new-run FILE...] [-o OUT]\n\n"
     "Compares two `kbprof bench --json` results benchmark by benchmark: the ratio\n"
     "of medians NEW/BASE with a 95% bootstrap interval, and a verdict -- improved,\n"
     "regressed, unchanged or too noisy to say -- that allows for the noise floor,\n"
@@ -30,6 +30,15 @@ const char cmd_compare_usage[] =
     "      --fail-on WHAT   exit 1 when a benchmark has that verdict: regression,\n"
     "                       noisy, missing (not compared), comma-separated\n"
     "  -a, --all-metrics    compare every metric, not only each benchmark's headline\n"
+    "      --cpu-time       compare times by the CPU time kbprof used (cpu_samples)\n"
+    "                       instead of wall time: time spent waiting -- preempted,\n"
+    "                       throttled, blocked on I/O -- is left out\n"
+    "  -q, --quantile P     compare the P-th percentile of each side's samples (and\n"
+    "                       its spread over runs) instead of the median (50); a low\n"
+    "                       one (25) resists interference that slows part of a run\n"
+    "      --new-run FILE   a further run of the new build, its samples pooled with\n"
+    "                       NEW's (repeatable), so that one run slowed as a whole by\n"
+    "                       other work on the machine is outvoted\n"
     "  -o, --output F       write the report to F instead of standard output\n\n"
     "Exit status: 0; 1 when a --fail-on condition holds or an input is bad; 2 for\n"
     "a wrong command line.\n";
@@ -56,36 +65,46 @@ static int parse_fail_on(const char *text, unsigned *mask)
 	return 0;
 }
 
+/* A percentage in [lo, hi] as a fraction; 0, or -1 when it is not one. */
+static int parse_percent(const char *text, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || *end || end == text || !(v >= lo && v <= hi))
+		return -1;
+	*out = v / 100;
+	return 0;
+}
+
 CMD(compare)
 {
 	static const struct option opts[] = {
-	    {"threshold", required_argument, NULL, 't'},
-	    {"noise", required_argument, NULL, 'n'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"fail-on", required_argument, NULL, 'F'},
-	    {"all-metrics", no_argument, NULL, 'a'},
-	    {"output", required_argument, NULL, 'o'},
-	    {NULL, 0, NULL, 0},
+	    {"threshold", required_argument, NULL, 't'}, {"noise", required_argument, NULL, 'n'},
+	    {"format", required_argument, NULL, 'f'},    {"fail-on", required_argument, NULL, 'F'},
+	    {"all-metrics", no_argument, NULL, 'a'},     {"cpu-time", no_argument, NULL, 'C'},
+	    {"quantile", required_argument, NULL, 'q'},  {"new-run", required_argument, NULL, 'N'},
+	    {"output", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
 	};
 	struct compare_opts co = {.threshold = -1};
 	enum compare_format fmt = COMPARE_FORMAT_TEXT;
 	unsigned fail_on = 0;
 	const char *output = NULL;
 	const char **noise_paths = calloc((size_t)argc, sizeof *noise_paths);
-	size_t n_noise = 0;
+	const char **new_paths = calloc((size_t)argc, sizeof *new_paths);
+	size_t n_noise = 0, n_new = 0;
 	int noise_given = 0;
-	if (!noise_paths)
+	if (!noise_paths || !new_paths) {
+		free(noise_paths);
+		free(new_paths);
 		return cli_fail("compare", "out of memory");
+	}
 	int c, rc = KBPROF_EXIT_FAIL;
-	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:n:f:ao:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			errno = 0;
-			co.threshold = strtod(optarg, &end) / 100;
-			if (errno || *end || end == optarg || !(co.threshold >= 0) ||
-			    co.threshold > 10) {
+			if (parse_percent(optarg, 0, 1000, &co.threshold)) {
 				rc = cli_usage_error(
 				    "compare", "--threshold wants a percentage 0..1000, not '%s'",
 				    optarg);
@@ -116,6 +135,20 @@ CMD(compare)
 		case 'a':
 			co.all_metrics = 1;
 			break;
+		case 'C':
+			co.cpu_time = 1;
+			break;
+		case 'N':
+			new_paths[n_new++] = optarg;
+			break;
+		case 'q':
+			if (parse_percent(optarg, 1, 99, &co.quantile)) {
+				rc = cli_usage_error(
+				    "compare", "--quantile wants a percentile 1..99, not '%s'",
+				    optarg);
+				goto out_paths;
+			}
+			break;
 		case 'o':
 			output = optarg;
 			break;
@@ -139,8 +172,9 @@ CMD(compare)
 
 	struct kb_error err = {0};
 	struct benchfile base = {0}, now = {0};
-	struct benchfile *noise = calloc(n_noise ? n_noise : 1, sizeof *noise);
-	const struct benchfile **noise_ptrs = calloc(n_noise ? n_noise : 1, sizeof *noise_ptrs);
+	/* the noise runs, then the new build's further runs */
+	struct benchfile *noise = calloc(n_noise + n_new + 1, sizeof *noise);
+	const struct benchfile **noise_ptrs = calloc(n_noise + n_new + 1, sizeof *noise_ptrs);
 	struct compare_result res = {0};
 	struct kb_buf text = {0};
 	size_t loaded = 0;
@@ -153,8 +187,10 @@ CMD(compare)
 		rc = cli_fail("compare", "%s", err.msg);
 		goto out;
 	}
-	for (; loaded < n_noise; loaded++) {
-		if (benchfile_load(&noise[loaded], noise_paths[loaded], &err)) {
+	for (; loaded < n_noise + n_new; loaded++) {
+		const char *path =
+		    loaded < n_noise ? noise_paths[loaded] : new_paths[loaded - n_noise];
+		if (benchfile_load(&noise[loaded], path, &err)) {
 			rc = cli_fail("compare", "%s", err.msg);
 			goto out;
 		}
@@ -162,6 +198,8 @@ CMD(compare)
 	}
 	co.noise = noise_ptrs;
 	co.n_noise = n_noise;
+	co.new_runs = noise_ptrs + n_noise;
+	co.n_new_runs = n_new;
 	if (compare_runs(&base, &now, &co, &res, &err) ||
 	    compare_report_render(&res, &base, &now, fmt, &text, &err)) {
 		rc = cli_fail("compare", "%s", err.msg);
@@ -203,5 +241,6 @@ out:
 	benchfile_free(&now);
 out_paths:
 	free(noise_paths);
+	free(new_paths);
 	return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
 const char cmd_flamegraph_usage[] =
@@ -26,21 +27,6 @@ const char cmd_flamegraph_usage[] =
     "  -w, --width PX     image width in pixels (default 1200)\n"
     "      --min-width PX leave out frames narrower than PX (default 0.1)\n"
     "      --count-name S what one sample is called in tooltips (default samples)\n";
-
-static int write_out(const char *path, const struct kb_buf *b)
-{
-	FILE *f = path ? fopen(path, "w") : stdout;
-	if (!f)
-		return cli_fail("flamegraph", "%s: %s", path, strerror(errno));
-	size_t n = fwrite(b->data, 1, b->len, f);
-	int bad = n != b->len || ferror(f);
-	if (path && fclose(f) != 0)
-		bad = 1;
-	if (bad)
-		return cli_fail("flamegraph", "%s: write failed: %s",
-				path ? path : "standard output", strerror(errno));
-	return KBPROF_EXIT_OK;
-}
 
 CMD(flamegraph)
 {
@@ -126,7 +112,7 @@ CMD(flamegraph)
 		if (fg_render_svg(&now, &fo, &svg, &err))
 			goto out;
 	}
-	rc = write_out(output, &svg);
+	rc = cli_write_output("flamegraph", output, &svg);
 	err.msg[0] = '\0';
 out:
 	if (err.msg[0])

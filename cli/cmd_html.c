@@ -1,19 +1,15 @@
 /* kbprof html: the self-contained HTML report (reports/html_report) from
- * bench results and a recording (analyze/hotspots, analyze/faults) or
- * folded stacks. Wiring only. */
+ * bench results and a recording (reports/html_recording, the same builder
+ * as `kbprof report --html`) or folded stacks. Wiring only. */
 #include "cli/builtin.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include <stdio.h>
 
 #include "analyze/benchfile.h"
-#include "analyze/faults.h"
-#include "analyze/hotspots.h"
 #include "analyze/profile.h"
 #include "reports/flamegraph.h"
+#include "reports/html_recording.h"
 #include "reports/html_report.h"
 
 const char cmd_html_usage[] =
@@ -32,123 +28,6 @@ const char cmd_html_usage[] =
     "  -t, --title T        page title (default \"kbprof report\")\n"
     "      --bins N         time bins of the fault timeline (default 60)\n"
     "      --top N          hotspot rows (default 25)\n";
-
-#define MAX_REGIONS 12
-
-struct html_state {
-	struct benchfile bench;
-	int have_bench;
-	struct prof *prof;
-	struct hot_report *hot;
-	struct flt_report *flt_all, *flt_region[MAX_REGIONS];
-	struct fg_tree tree;
-	int have_tree;
-	struct html_hotspot *rows;
-	struct html_fault_series series[MAX_REGIONS + 1];
-	uint64_t *bins;
-	char hot_source[512], flame_source[512], fault_source[512], reason[512];
-};
-
-static void state_free(struct html_state *s)
-{
-	for (size_t i = 0; i < MAX_REGIONS; i++)
-		if (s->flt_region[i])
-			flt_report_free(s->flt_region[i]);
-	if (s->flt_all)
-		flt_report_free(s->flt_all);
-	if (s->hot)
-		hot_report_free(s->hot);
-	if (s->prof)
-		prof_free(s->prof);
-	if (s->have_tree)
-		fg_tree_free(&s->tree);
-	if (s->have_bench)
-		benchfile_free(&s->bench);
-	free(s->rows);
-	free(s->bins);
-}
-
-/* Hotspots and flame graph from the recording's CPU samples. */
-static int from_hotspots(struct html_state *s, const char *path, size_t top,
-			 struct html_hotspots *hs, struct kb_error *err)
-{
-	struct hot_options ho = {.limit = top, .folded = 1, .sort = HOT_SORT_SELF};
-	if (hot_report_build(s->prof, &ho, &s->hot, err))
-		return -1;
-	struct hot_report *h = s->hot;
-	s->rows = calloc(h->n_rows + 1, sizeof *s->rows);
-	if (!s->rows)
-		return kb_error_set(err, "out of memory");
-	for (size_t i = 0; i < h->n_rows; i++) {
-		s->rows[i] = (struct html_hotspot){
-		    .function = h->rows[i].fn->name,
-		    .module = h->rows[i].fn->module,
-		    .self_samples = h->rows[i].self.samples,
-		    .total_samples = h->rows[i].total.samples,
-		    .self_pct = h->rows[i].self.pct,
-		    .total_pct = h->rows[i].total.pct,
-		};
-	}
-	snprintf(s->hot_source, sizeof s->hot_source,
-		 "Recording %s: %llu samples of %s; top %zu of %zu functions by self samples", path,
-		 (unsigned long long)h->samples, h->event ? h->event->name : "?", h->n_rows,
-		 h->n_functions);
-	*hs = (struct html_hotspots){s->hot_source, s->rows, h->n_rows};
-	if (fg_tree_init(&s->tree, err))
-		return -1;
-	s->have_tree = 1;
-	for (size_t i = 0; i < h->n_folded; i++)
-		if (fg_tree_add_path(&s->tree, h->folded[i].stack, h->folded[i].samples, err))
-			return -1;
-	snprintf(s->flame_source, sizeof s->flame_source, "Call chains of %s, %s samples", path,
-		 h->event ? h->event->name : "?");
-	return 0;
-}
-
-/* The fault timeline: every fault, then each region (nested ones
- * included), on the recording's time axis. */
-static int from_faults(struct html_state *s, const char *path, size_t bins, struct html_faults *hf,
-		       struct kb_error *err)
-{
-	struct flt_options fo = {.bins = bins};
-	if (flt_report_build(s->prof, &fo, &s->flt_all, err))
-		return -1;
-	struct flt_report *all = s->flt_all;
-	size_t n_series = 0;
-	s->bins = calloc((MAX_REGIONS + 1) * bins, sizeof *s->bins);
-	if (!s->bins)
-		return kb_error_set(err, "out of memory");
-	for (size_t k = 0; k < all->n_bins; k++)
-		s->bins[k] = all->bins[k].faults;
-	s->series[n_series++] =
-	    (struct html_fault_series){"all faults", s->bins, all->total.faults};
-	for (size_t i = 0; i < all->n_regions && n_series <= MAX_REGIONS; i++) {
-		const char *region = all->regions[i].path;
-		if (!region)
-			continue;
-		fo.region = region;
-		struct flt_report **r = &s->flt_region[n_series - 1];
-		if (flt_report_build(s->prof, &fo, r, err))
-			return -1;
-		uint64_t *b = s->bins + n_series * bins;
-		for (size_t k = 0; k < (*r)->n_bins && k < bins; k++)
-			b[k] = (*r)->bins[k].faults;
-		s->series[n_series++] = (struct html_fault_series){region, b, (*r)->total.faults};
-	}
-	snprintf(s->fault_source, sizeof s->fault_source,
-		 "Recording %s: %llu %s samples; a region's row includes its nested regions", path,
-		 (unsigned long long)all->total.faults, all->events);
-	*hf = (struct html_faults){s->fault_source, prof_duration_ns(s->prof), all->n_bins,
-				   s->series, n_series};
-	return 0;
-}
-
-static int make_dir(const char *dir)
-{
-	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-		return 0;
-	return -1;
-}
 
 CMD(html)
 {
@@ -205,75 +84,50 @@ CMD(html)
 				       "--recording and --folded both give the flame graph; "
 				       "choose one");
 
-	struct html_state s = {0};
-	struct html_hotspots hs;
-	struct html_faults hf;
+	struct benchfile bf;
+	struct prof *prof = NULL;
+	struct html_rec hr = {0};
+	struct fg_tree tree;
+	int have_bench = 0, have_tree = 0;
+	char source[1024], path[4096];
 	struct html_input in = {.title = title};
 	struct kb_error err = {0};
-	struct kb_buf page = {0};
 	int rc = KBPROF_EXIT_FAIL;
 	if (bench) {
-		if (benchfile_load(&s.bench, bench, &err))
+		if (benchfile_load(&bf, bench, &err))
 			goto fail;
-		s.have_bench = 1;
-		in.bench = &s.bench;
+		have_bench = 1;
+		in.bench = &bf;
 	}
 	if (rec) {
 		struct prof_options po = {.keep_faults = 1};
-		if (prof_load(&s.prof, rec, &po, &err))
+		struct html_rec_opts ro = {.top = (size_t)top, .bins = (size_t)bins};
+		if (prof_load(&prof, rec, &po, &err) ||
+		    html_rec_build(&hr, prof, rec, &ro, &in, &err))
 			goto fail;
-		if (prof_event_find(s.prof, KBREC_EVENT_CPU, NULL)) {
-			if (from_hotspots(&s, rec, (size_t)top, &hs, &err))
-				goto fail;
-			in.hotspots = &hs;
-			in.flame = &s.tree;
-			in.flame_source = s.flame_source;
-		}
-		if (prof_event_find(s.prof, KBREC_EVENT_FAULTS, NULL)) {
-			if (from_faults(&s, rec, (size_t)bins, &hf, &err))
-				goto fail;
-			in.faults = &hf;
-		} else {
-			snprintf(s.reason, sizeof s.reason,
-				 "%s has no page-fault samples (record with --faults)", rec);
-		}
 	} else if (folded) {
-		if (fg_tree_init(&s.tree, &err))
+		if (fg_tree_init(&tree, &err))
 			goto fail;
-		s.have_tree = 1;
-		if (fg_tree_load_folded(&s.tree, folded, &err))
+		have_tree = 1;
+		if (fg_tree_load_folded(&tree, folded, &err))
 			goto fail;
-		snprintf(s.flame_source, sizeof s.flame_source, "Folded stacks from %s", folded);
-		in.flame = &s.tree;
-		in.flame_source = s.flame_source;
+		snprintf(source, sizeof source, "Folded stacks from %s", folded);
+		in.flame = &tree;
+		in.flame_source = source;
 	}
-	if (s.reason[0])
-		in.absent_reason = s.reason;
-	if (html_report_render(&in, &page, &err))
+	if (html_report_write(dir, &in, path, sizeof path, &err))
 		goto fail;
-	if (make_dir(dir)) {
-		rc = cli_fail("html", "%s: %s", dir, strerror(errno));
-		goto out;
-	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/index.html", dir);
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		rc = cli_fail("html", "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	int bad = fwrite(page.data, 1, page.len, f) != page.len;
-	if (fclose(f) != 0 || bad) {
-		rc = cli_fail("html", "%s: write failed: %s", path, strerror(errno));
-		goto out;
-	}
 	printf("%s\n", path);
 	rc = KBPROF_EXIT_OK;
 	goto out;
 fail:
 	rc = cli_fail("html", "%s", err.msg);
 out:
-	kb_buf_free(&page);
-	state_free(&s);
+	html_rec_free(&hr);
+	prof_free(prof);
+	if (have_tree)
+		fg_tree_free(&tree);
+	if (have_bench)
+		benchfile_free(&bf);
 	return rc;
 }

@@ -7,6 +7,7 @@
  * a full disk is never reported as success. */
 #include "cli/builtin.h"
 #include "kbprof_version.h"
+#include "util/kb_buf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +34,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'kbprof %s --help'.\n", cmd);
 	return KBPROF_EXIT_USAGE;
+}
+
+int cli_write_output(const char *cmd, const char *path, const struct kb_buf *b)
+{
+	FILE *f = path ? fopen(path, "w") : stdout;
+	if (!f)
+		return cli_fail(cmd, "%s: %s", path, strerror(errno));
+	int bad = b->len && fwrite(b->data, 1, b->len, f) != b->len;
+	bad |= fflush(f) != 0 || ferror(f);
+	if (path && fclose(f) != 0)
+		bad = 1;
+	if (bad)
+		return cli_fail(cmd, "write failure on %s: %s", path ? path : "standard output",
+				strerror(errno));
+	return KBPROF_EXIT_OK;
 }
 
 int cli_parse_u64(const char *text, unsigned long long *out)

@@ -97,6 +97,14 @@ static void summary_line(const struct compare_result *res, struct kb_buf *out)
 
 static void margin_line(const struct compare_result *res, struct kb_buf *out)
 {
+	if (res->cpu_time)
+		kb_buf_puts(out, "times compared by CPU time (--cpu-time); ");
+	if (res->quantile != 0.5)
+		kb_buf_printf(out, "compared: the %gth percentile, not the median (--quantile); ",
+			      100 * res->quantile);
+	if (res->n_new_runs)
+		kb_buf_printf(out, "NEW pooled with %zu further run%s of the new build; ",
+			      res->n_new_runs, res->n_new_runs == 1 ? "" : "s");
 	kb_buf_printf(out, "threshold %.1f%%; noise floor ", 100 * res->threshold);
 	if (res->n_noise)
 		kb_buf_printf(out, "from BASE and %zu noise run%s of the base build", res->n_noise,
@@ -203,7 +211,8 @@ static void render_markdown(const struct compare_result *res, const struct bench
 	kb_buf_puts(
 	    out,
 	    "\n<details><summary>How the verdicts are decided</summary>\n\n"
-	    "Each row compares the medians of the raw samples: *change* is NEW/BASE - 1, with a "
+	    "Each row compares the medians (or, with --quantile, that percentile) of the raw "
+	    "samples: *change* is NEW/BASE - 1, with a "
 	    "95% percentile-bootstrap interval. The *margin* is the larger of the threshold and "
 	    "the noise floor (how far medians move between runs of the same build). "
 	    "**regressed**: slower by more than the margin, and the interval excludes no change (a "
@@ -257,10 +266,12 @@ static int render_json(const struct compare_result *res, const struct benchfile 
 			return kb_error_set(err, "compare: cannot build the JSON (out of memory)");
 		}
 	}
-	json_t *doc = json_pack("{s:s, s:i, s:o, s:o, s:f, s:I, s:o, s:o}", "schema",
+	json_t *doc = json_pack("{s:s, s:i, s:o, s:o, s:f, s:I, s:s, s:f, s:o, s:o}", "schema",
 				"kbprof-compare", "schema_version", 1, "base", run_json(base),
 				"new", run_json(now), "threshold", res->threshold, "noise_runs",
-				(json_int_t)res->n_noise, "counts", counts, "results", rows);
+				(json_int_t)res->n_noise, "time", res->cpu_time ? "cpu" : "wall",
+				"quantile", res->quantile, "counts", counts, "results", rows);
+	json_object_set_new(doc, "new_runs", json_integer((json_int_t)res->n_new_runs));
 	char *text =
 	    doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
 		: NULL;

@@ -249,11 +249,21 @@ static json_t *gbench_context(const struct benchfile *bf)
 	return ctx;
 }
 
+static int no_cpu_anywhere(const struct benchfile *bf)
+{
+	for (size_t i = 0; i < bf->n_benches; i++)
+		for (size_t k = 0; k < bf->benches[i].n_metrics; k++)
+			if (bf->benches[i].metrics[k].cpu_samples)
+				return 0;
+	return 1;
+}
+
 int export_gbench(const struct benchfile *bf, struct kb_buf *out, struct kb_buf *notes,
 		  struct kb_error *err)
 {
 	json_t *runs = json_array();
 	json_int_t family = 0;
+	size_t skipped_cpu = 0;
 	for (size_t i = 0; i < bf->n_benches; i++) {
 		const struct benchfile_bench *b = &bf->benches[i];
 		if (!usable(b, notes))
@@ -271,16 +281,29 @@ int export_gbench(const struct benchfile *bf, struct kb_buf *out, struct kb_buf 
 			}
 			if (!have_median(b, m, notes))
 				continue;
+			/* Google Benchmark's consumers (tools/compare.py) read
+			 * cpu_time of every run: a series without measured CPU
+			 * times is left out rather than given made-up ones. */
+			if (!m->have_cpu) {
+				note(notes,
+				     "%s/%s: left out (no CPU time per sample: cpu_samples is "
+				     "absent%s)",
+				     b->name, m->name,
+				     no_cpu_anywhere(bf) ? "; the file predates it" : "");
+				skipped_cpu++;
+				continue;
+			}
 			char name[512];
 			series_name(b, k, name, sizeof name);
 			for (size_t r = 0; r < m->n; r++) {
 				json_t *run = json_pack(
-				    "{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:i, s:i, s:f, s:s}",
+				    "{s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:i, s:i, s:f, s:f, s:s}",
 				    "name", name, "family_index", family,
 				    "per_family_instance_index", 0, "run_name", name, "run_type",
 				    "iteration", "repetitions", (json_int_t)m->n,
 				    "repetition_index", (json_int_t)r, "threads", 1, "iterations",
-				    1, "real_time", m->samples[r], "time_unit", "ns");
+				    1, "real_time", m->samples[r], "cpu_time", m->cpu_samples[r],
+				    "time_unit", "ns");
 				/* Counters: the benchmark's other, non-time metrics of
 				 * the same sample, on its headline series. */
 				for (size_t c = 1; k == 0 && c < b->n_metrics; c++) {
@@ -291,34 +314,42 @@ int export_gbench(const struct benchfile *bf, struct kb_buf *out, struct kb_buf 
 				}
 				json_array_append_new(runs, run);
 			}
-			const struct benchfile_stats *s = &m->stats;
+			const struct benchfile_stats *s = &m->stats, *c = &m->cpu_stats;
 			const struct {
 				const char *agg;
-				double v;
-			} aggs[] = {
-			    {"mean", s->mean}, {"median", s->median}, {"stddev", s->stddev}};
+				double v, cpu;
+			} aggs[] = {{"mean", s->mean, c->mean},
+				    {"median", s->median, c->median},
+				    {"stddev", s->stddev, c->stddev}};
 			for (size_t a = 0; a < 3; a++) {
-				if (!isfinite(aggs[a].v))
+				if (!isfinite(aggs[a].v) || !isfinite(aggs[a].cpu))
 					continue;
 				char aname[560];
 				snprintf(aname, sizeof aname, "%s_%s", name, aggs[a].agg);
 				json_array_append_new(
 				    runs,
 				    json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:i, s:s, s:s, s:I, "
-					      "s:f, s:s}",
+					      "s:f, s:f, s:s}",
 					      "name", aname, "family_index", family,
 					      "per_family_instance_index", 0, "run_name", name,
 					      "run_type", "aggregate", "repetitions",
 					      (json_int_t)m->n, "threads", 1, "aggregate_name",
 					      aggs[a].agg, "aggregate_unit", "time", "iterations",
-					      (json_int_t)m->n, "real_time", aggs[a].v, "time_unit",
-					      "ns"));
+					      (json_int_t)m->n, "real_time", aggs[a].v, "cpu_time",
+					      aggs[a].cpu, "time_unit", "ns"));
 			}
 			family++;
 		}
 	}
 	if (json_array_size(runs) == 0) {
 		json_decref(runs);
+		if (skipped_cpu)
+			return kb_error_set(
+			    err,
+			    "gbench: %s has no CPU times (metrics[].cpu_samples, written by kbprof "
+			    "bench since schema 1 gained it), and Google Benchmark JSON needs "
+			    "cpu_time on every run: rerun kbprof bench --json with this build",
+			    bf->path);
 		return kb_error_set(err, "gbench: %s has no time series to export", bf->path);
 	}
 	json_t *doc = json_pack("{s:o, s:o}", "context", gbench_context(bf), "benchmarks", runs);

@@ -477,15 +477,27 @@ static void env_rows(struct kb_buf *b, const char *prefix, json_t *v)
 	kb_buf_puts(b, "</td></tr>\n");
 }
 
-static void environment(struct kb_buf *b, const struct benchfile *bf)
+static void environment(struct kb_buf *b, const struct html_input *in)
 {
+	const struct benchfile *bf = in->bench;
 	kb_buf_puts(b, "<section id=\"environment\"><h2>Environment</h2>\n");
-	if (!bf) {
-		absent(b, "no bench results given");
+	if (!bf && in->n_env == 0) {
+		absent(b, "no bench results or recording given");
 		kb_buf_puts(b, "</section>\n");
 		return;
 	}
 	kb_buf_puts(b, "<table id=\"env-table\"><tbody>\n");
+	for (size_t i = 0; i < in->n_env; i++) {
+		kb_buf_puts(b, "<tr class=\"recording\"><th>");
+		ESC(b, in->env[i].key);
+		kb_buf_puts(b, "</th><td>");
+		ESC(b, in->env[i].value);
+		kb_buf_puts(b, "</td></tr>\n");
+	}
+	if (!bf) {
+		kb_buf_puts(b, "</tbody></table></section>\n");
+		return;
+	}
 	env_rows(b, "kbprof", json_object_get(bf->doc, "kbprof"));
 	env_rows(b, "", json_object_get(bf->doc, "environment"));
 	if (bf->command[0]) {
@@ -535,7 +547,7 @@ int html_report_render(const struct html_input *in, struct kb_buf *out, struct k
 	if (flame_section(out, in, err))
 		return -1;
 	fault_timeline(out, in);
-	environment(out, bf);
+	environment(out, in);
 	kb_buf_puts(out, "</main>\n</body></html>\n");
 	if (out->oom)
 		return kb_error_set(err, "html: out of memory");

@@ -53,6 +53,11 @@ struct html_faults {
 	size_t n;
 };
 
+/* One row of the environment table: "recording host", "vm". */
+struct html_env_row {
+	const char *key, *value;
+};
+
 struct html_input {
 	const char *title;                    /* NULL: "kbprof report" */
 	const struct benchfile *bench;        /* bench table, scaling, environment; may be NULL */
@@ -61,6 +66,8 @@ struct html_input {
 	const char *flame_source;             /* where the stacks came from */
 	const struct html_faults *faults;     /* NULL: no timeline */
 	const char *absent_reason;            /* why flame/faults are missing, or NULL */
+	const struct html_env_row *env;       /* the recording's machine and command; may be NULL */
+	size_t n_env;
 };
 
 int html_report_render(const struct html_input *in, struct kb_buf *out, struct kb_error *err);

@@ -27,4 +27,31 @@ int profile_input_is_recording(const char *path);
 int profile_input_load(struct fg_tree *t, const char *path, const char *event,
 		       struct profile_meta *meta, struct kb_error *err);
 
+/* Adds the folded stacks of hotspot report h (built from p, loaded from
+ * path, with hot_options.folded set: exactly the samples its filters
+ * selected) to t, and describes them in meta (may be NULL). */
+struct prof;
+struct hot_report;
+int profile_input_add_hotspots(struct fg_tree *t, const struct prof *p, const struct hot_report *h,
+			       const char *path, struct profile_meta *meta, struct kb_error *err);
+
+/* Which samples of a loaded recording make the profile: hot_options' and
+ * flt_options' filters; with `faults`, the page-fault samples' call chains
+ * (the recording loaded with prof_options.keep_fault_chains) instead of
+ * the CPU samples'. */
+struct profile_filter {
+	const char *event;  /* CPU event; NULL: the first */
+	const char *region; /* NULL: all */
+	const char *comm;   /* NULL: all */
+	uint32_t pid;       /* 0: all */
+	int faults;
+};
+
+/* Adds the stacks of p (loaded from path) that f selects to t; meta (may
+ * be NULL) names them, filters included ("COMMAND (EVENT samples), region
+ * R"). */
+int profile_input_from_prof(struct fg_tree *t, struct prof *p, const char *path,
+			    const struct profile_filter *f, struct profile_meta *meta,
+			    struct kb_error *err);
+
 #endif

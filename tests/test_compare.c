@@ -295,6 +295,132 @@ Test(compare, few_widely_spread_samples_are_too_noisy_to_say)
 	cr_expect_eq(v, COMPARE_REGRESSED, "%s: %s", compare_verdict_name(v), note);
 }
 
+static const char cpu_doc[] =
+    "{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":["
+    "{\"name\":\"compile_small_kb\",\"status\":\"ok\",\"metrics\":["
+    "{\"name\":\"time\",\"unit\":\"ns\",\"samples\":[%s],\"stats\":null%s%s%s},"
+    "{\"name\":\"rss\",\"unit\":\"bytes\",\"samples\":[5,5,5,5,5],\"stats\":null}]}]}";
+
+static void cpu_run(struct benchfile *bf, const char *wall, const char *cpu, const char *origin)
+{
+	char t[1024];
+	snprintf(t, sizeof t, cpu_doc, wall, cpu ? ",\"cpu_samples\":[" : "", cpu ? cpu : "",
+		 cpu ? "]" : "");
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_parse(bf, t, strlen(t), origin, &err), 0, "%s", err.msg);
+}
+
+Test(compare, cpu_time_leaves_out_the_time_spent_waiting)
+{
+	/* NEW's wall times hold two 50 ms stalls (throttled, preempted):
+	 * its wall median moves by +40%, its CPU time does not. */
+	struct benchfile a, b, old;
+	cpu_run(&a, "10e6,10.1e6,9.9e6,10e6,10.05e6", "9.9e6,10e6,9.8e6,9.9e6,9.95e6", "a");
+	cpu_run(&b, "10e6,60e6,60.1e6,14e6,10.1e6", "9.9e6,10e6,9.85e6,9.9e6,9.95e6", "b");
+	cpu_run(&old, "10e6,10.1e6,9.9e6,10e6,10.05e6", NULL, "old");
+	struct compare_result res;
+	struct kb_error err = {0};
+	struct compare_opts wall = {.threshold = 0.05, .all_metrics = 1};
+	struct compare_opts cpu = {.threshold = 0.05, .all_metrics = 1, .cpu_time = 1};
+	cr_assert_eq(compare_runs(&a, &b, &wall, &res, &err), 0, "%s", err.msg);
+	cr_expect_neq(res.rows[0].verdict, COMPARE_UNCHANGED, "wall: %s", res.rows[0].note);
+	cr_expect_eq(res.cpu_time, 0);
+	compare_result_free(&res);
+	cr_assert_eq(compare_runs(&a, &b, &cpu, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.cpu_time, 1);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_UNCHANGED, "cpu: %s", res.rows[0].note);
+	cr_expect_float_eq(res.rows[0].new_median, 9.9e6, 1, "the CPU median");
+	cr_expect_eq(res.rows[1].verdict, COMPARE_UNCHANGED, "bytes are compared as they are");
+	compare_result_free(&res);
+	/* a file from before cpu_samples: its times are not compared */
+	cr_assert_eq(compare_runs(&old, &b, &cpu, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_NOT_COMPARED);
+	cr_expect(strstr(res.rows[0].note, "no CPU times in BASE"), "%s", res.rows[0].note);
+	cr_expect_eq(res.rows[1].verdict, COMPARE_UNCHANGED);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+	benchfile_free(&old);
+}
+
+Test(compare, a_low_quantile_resists_a_burst_over_half_the_samples)
+{
+	/* NEW: the same code, but 12 of its 20 samples slowed by a burst of
+	 * interference (+50%). The median moves with the burst; the lower
+	 * quartile does not. A real +20% moves every sample, and both. */
+	static const char fast[] = "10,10.1,9.9,10,10.2,9.8,10,10.1,9.9,10,10,10.1,9.9,10,"
+				   "10.2,9.8,10,10.1,9.9,10";
+	static const char burst[] = "10,10.1,9.9,10,10.2,9.8,10,10.1,15,15.1,14.9,15,15.2,14.8,"
+				    "15,15.1,14.9,15,15.1,15";
+	static const char slow[] = "12,12.1,11.9,12,12.2,11.8,12,12.1,11.9,12,12,12.1,11.9,12,"
+				   "12.2,11.8,12,12.1,11.9,12";
+	struct benchfile a, b, c;
+	cpu_run(&a, fast, NULL, "a");
+	cpu_run(&b, burst, NULL, "b");
+	cpu_run(&c, slow, NULL, "c");
+	struct compare_result res;
+	struct kb_error err = {0};
+	/* a second run of the base build as the noise run: the floor from
+	 * runs, so "unchanged" rests on the ratio and the margin */
+	const struct benchfile *noise[] = {&a};
+	struct compare_opts median = {.threshold = 0.05, .noise = noise, .n_noise = 1};
+	struct compare_opts q25 = {
+	    .threshold = 0.05, .noise = noise, .n_noise = 1, .quantile = 0.25};
+	cr_assert_eq(compare_runs(&a, &b, &median, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.quantile, 0.5);
+	cr_expect_neq(res.rows[0].verdict, COMPARE_UNCHANGED, "median: %s", res.rows[0].note);
+	compare_result_free(&res);
+	cr_assert_eq(compare_runs(&a, &b, &q25, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.quantile, 0.25);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_UNCHANGED, "q25: %s", res.rows[0].note);
+	cr_expect_float_eq(res.rows[0].base_median, 9.9, 1e-9, "the lower quartile (type 7)");
+	cr_expect_float_eq(res.rows[0].new_median, 10.075, 1e-9);
+	compare_result_free(&res);
+	cr_assert_eq(compare_runs(&a, &c, &q25, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_REGRESSED, "q25: %s", res.rows[0].note);
+	cr_expect_float_eq(res.rows[0].ratio.value, 11.9 / 9.9, 1e-9);
+	compare_result_free(&res);
+	benchfile_free(&a);
+	benchfile_free(&b);
+	benchfile_free(&c);
+}
+
+Test(compare, further_new_runs_outvote_one_run_slowed_as_a_whole)
+{
+	/* The first run of the new build ran while other work slowed the
+	 * machine (every sample +50%); two more runs of it did not. */
+	static const char fast[] = "10,10.1,9.9,10,10.2,9.8,10,10.1,9.9,10";
+	static const char fast2[] = "10.1,10,9.9,10.2,10,9.9,10,10.1,9.8,10";
+	static const char hit[] = "15,15.1,14.9,15,15.2,14.8,15,15.1,14.9,15";
+	struct benchfile base, noise1, now, again1, again2;
+	cpu_run(&base, fast, NULL, "base");
+	cpu_run(&noise1, fast2, NULL, "noise");
+	cpu_run(&now, hit, NULL, "new");
+	cpu_run(&again1, fast2, NULL, "new-2");
+	cpu_run(&again2, fast, NULL, "new-3");
+	const struct benchfile *noise[] = {&noise1}, *more[] = {&again1, &again2};
+	struct compare_opts alone = {
+	    .threshold = 0.05, .noise = noise, .n_noise = 1, .quantile = 0.25};
+	struct compare_opts pooled = alone;
+	pooled.new_runs = more;
+	pooled.n_new_runs = 2;
+	struct compare_result res;
+	struct kb_error err = {0};
+	cr_assert_eq(compare_runs(&base, &now, &alone, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_REGRESSED, "alone: %s", res.rows[0].note);
+	compare_result_free(&res);
+	cr_assert_eq(compare_runs(&base, &now, &pooled, &res, &err), 0, "%s", err.msg);
+	cr_expect_eq(res.rows[0].verdict, COMPARE_UNCHANGED, "pooled: %s", res.rows[0].note);
+	cr_expect_eq(res.rows[0].n_new, 30);
+	cr_expect_eq(res.n_new_runs, 2);
+	compare_result_free(&res);
+	benchfile_free(&base);
+	benchfile_free(&noise1);
+	benchfile_free(&now);
+	benchfile_free(&again1);
+	benchfile_free(&again2);
+}
+
 Test(compare, missing_failed_and_skipped_benchmarks_are_not_compared)
 {
 	struct spec base[3] = {{"a_kb", 1e6, 0.01, 10, NULL},

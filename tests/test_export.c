@@ -19,8 +19,9 @@
 
 /* ---- fixtures ---- */
 
-/* Two benchmarks: one with a time headline, a second time metric and a
- * byte counter; one with only a byte metric; one that failed. */
+/* Two benchmarks: one with a time headline (with CPU times), a second time
+ * metric (without: as in a file from before cpu_samples) and a byte
+ * counter; one with only a byte metric; one that was skipped. */
 static const char bench_doc[] =
     "{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"suite\":\"kb_persistence\","
     "\"timestamp\":\"2025-11-24T01:25:00Z\","
@@ -28,7 +29,8 @@ static const char bench_doc[] =
     "\"environment\":{\"cpu\":{\"threads\":2}},"
     "\"benchmarks\":["
     "{\"name\":\"startup_time_small_kb\",\"status\":\"ok\",\"metrics\":["
-    "{\"name\":\"from_source\",\"unit\":\"ns\",\"samples\":[100,110,90,105,95],\"stats\":null},"
+    "{\"name\":\"from_source\",\"unit\":\"ns\",\"samples\":[100,110,90,105,95],\"stats\":null,"
+    "\"cpu_samples\":[80,99,81,94,85]},"
     "{\"name\":\"from_image\",\"unit\":\"ns\",\"samples\":[10,11,9,10,10],\"stats\":null},"
     "{\"name\":\"rss_growth\",\"unit\":\"bytes\",\"samples\":[4096,4096,8192,4096,4096],"
     "\"stats\":null}]},"
@@ -226,6 +228,7 @@ Test(export, gbench_has_one_run_per_sample_and_the_aggregates)
 		cr_assert(json_is_integer(json_object_get(r, "threads")));
 		cr_assert(json_is_integer(json_object_get(r, "iterations")));
 		cr_assert(is_num(json_object_get(r, "real_time")));
+		cr_assert(is_num(json_object_get(r, "cpu_time")), "compare.py reads cpu_time");
 		cr_assert_str_eq(json_string_value(json_object_get(r, "time_unit")), "ns");
 		if (strcmp(type, "iteration") == 0) {
 			iterations++;
@@ -240,21 +243,77 @@ Test(export, gbench_has_one_run_per_sample_and_the_aggregates)
 				   "startup_time_small_kb") == 0)
 				cr_expect_eq(json_number_value(json_object_get(r, "real_time")),
 					     100);
+			if (strcmp(agg, "median") == 0)
+				cr_expect_eq(json_number_value(json_object_get(r, "cpu_time")), 85);
 		}
 	}
-	cr_expect_eq(iterations, 10); /* 5 samples of each of two time series */
-	cr_expect_eq(aggregates, 6);  /* mean, median, stddev of each */
+	cr_expect_eq(iterations, 5); /* 5 samples of the one series with CPU times */
+	cr_expect_eq(aggregates, 3); /* mean, median, stddev */
 	/* The byte counter rides on the headline series' runs. */
 	json_t *first = json_array_get(runs, 0);
 	cr_expect_str_eq(json_string_value(json_object_get(first, "name")),
 			 "startup_time_small_kb");
 	cr_expect_eq(json_number_value(json_object_get(first, "rss_growth")), 4096);
 	cr_expect_eq(json_number_value(json_object_get(first, "real_time")), 100);
+	cr_expect_eq(json_number_value(json_object_get(first, "cpu_time")), 80);
+	cr_expect_eq(json_number_value(json_object_get(json_array_get(runs, 1), "cpu_time")), 99);
 	cr_expect(strstr(notes.data, "memory_footprint_small_kb/rss_growth: left out"));
+	cr_expect(strstr(notes.data, "startup_time_small_kb/from_image: left out (no CPU time per "
+				     "sample: cpu_samples is absent)"),
+		  "%s", notes.data);
 	json_decref(doc);
 	kb_buf_free(&out);
 	kb_buf_free(&notes);
 	benchfile_free(&bf);
+}
+
+Test(export, gbench_of_a_file_without_cpu_times_fails_and_says_why)
+{
+	static const char old[] =
+	    "{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":["
+	    "{\"name\":\"a\",\"status\":\"ok\",\"metrics\":[{\"name\":\"time\",\"unit\":\"ns\","
+	    "\"samples\":[1,2,3],\"stats\":null}]}]}";
+	struct benchfile bf;
+	struct kb_error err = {0};
+	cr_assert_eq(benchfile_parse(&bf, old, strlen(old), "old.json", &err), 0, "%s", err.msg);
+	cr_expect_eq(bf.benches[0].metrics[0].have_cpu, 0);
+	struct kb_buf out = {0}, notes = {0};
+	cr_expect_eq(export_gbench(&bf, &out, &notes, &err), -1);
+	cr_expect(strstr(err.msg, "old.json has no CPU times"), "%s", err.msg);
+	cr_expect(strstr(notes.data, "the file predates it"), "%s", notes.data);
+	/* the formats that need no CPU time still take the file */
+	kb_buf_reset(&out);
+	cr_expect_eq(export_bmf(&bf, &out, NULL, &err), 0, "%s", err.msg);
+	kb_buf_free(&out);
+	kb_buf_free(&notes);
+	benchfile_free(&bf);
+}
+
+Test(export, cpu_samples_of_the_wrong_length_or_sign_are_named)
+{
+	static const char *bad[] = {
+	    "[1,2]",
+	    "[1,-2,3]",
+	    "\"x\"",
+	};
+	static const char *why[] = {
+	    "benchmarks[0].metrics[0].cpu_samples: 2 values for 3 samples",
+	    "benchmarks[0].metrics[0].cpu_samples[1]: not a non-negative number",
+	    "benchmarks[0].metrics[0].cpu_samples: not an array",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		char doc[512];
+		snprintf(
+		    doc, sizeof doc,
+		    "{\"schema\":\"kbprof-bench\",\"schema_version\":1,\"benchmarks\":["
+		    "{\"name\":\"a\",\"status\":\"ok\",\"metrics\":[{\"name\":\"time\","
+		    "\"unit\":\"ns\",\"samples\":[1,2,3],\"stats\":null,\"cpu_samples\":%s}]}]}",
+		    bad[i]);
+		struct benchfile bf;
+		struct kb_error err = {0};
+		cr_expect_eq(benchfile_parse(&bf, doc, strlen(doc), "b.json", &err), -1);
+		cr_expect(strstr(err.msg, why[i]), "%s", err.msg);
+	}
 }
 
 /* ---- speedscope ---- */

@@ -504,3 +504,161 @@ Test(report_cli, real_fault_recording_attributes_faults_to_the_file_mapping)
 	json_decref(root);
 	run_result_free(&r);
 }
+
+/* ---- --flamegraph and --html: the same renderers as `kbprof flamegraph`
+ * and `kbprof html`, on the samples the report's filters select ---- */
+
+static char *read_out(const char *name)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	size_t len;
+	char *text = read_file(p, &len);
+	cr_assert_not_null(text, "%s was not written", p);
+	return text;
+}
+
+Test(report_cli, flamegraph_option_draws_the_selected_samples_with_tooltips_and_search)
+{
+	write_recording(path);
+	char svg[PATH_MAX];
+	snprintf(svg, sizeof svg, "%s/all.svg", dir);
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "report", "-i", path, "--flamegraph", svg, NULL), 0);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_expect_not_null(strstr(r.out, svg), "the file written is listed: %s", r.out);
+	cr_expect_null(strstr(r.out, "top functions"), "no text report unless asked: %s", r.out);
+	run_result_free(&r);
+	char *text = read_out("all.svg");
+	cr_expect_not_null(strstr(text, "<svg"));
+	cr_expect_not_null(strstr(text, "<title>all (4 samples, 100.00%)</title>"), "%s", text);
+	cr_expect_not_null(strstr(text, "<title>rc_root (4 samples, 100.00%)</title>"), "%s", text);
+	cr_expect_not_null(strstr(text, "<title>rc_leaf (3 samples, 75.00%)</title>"), "%s", text);
+	cr_expect_not_null(strstr(text, "class=\"fg-search"), "the search control");
+	cr_expect_not_null(strstr(text, "<script"), "the search and zoom script");
+	free(text);
+
+	/* --region: only the samples inside parse; -f text: the report too */
+	snprintf(svg, sizeof svg, "%s/parse.svg", dir);
+	cr_assert_eq(run_kbprof(&r, NULL, "report", "-i", path, "--region", "parse", "-f", "text",
+				"--flamegraph", svg, "--title", "Parse <only>", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_expect_not_null(strstr(r.out, "top functions"), "%s", r.out);
+	run_result_free(&r);
+	text = read_out("parse.svg");
+	cr_expect_not_null(strstr(text, "<title>all (3 samples, 100.00%)</title>"), "%s", text);
+	cr_expect_not_null(strstr(text, "<title>rc_leaf (3 samples, 100.00%)</title>"), "%s", text);
+	cr_expect_not_null(strstr(text, "Parse &lt;only&gt;"), "the title, escaped");
+	cr_expect_not_null(strstr(text, "region parse"), "the subtitle names the filter");
+	free(text);
+
+	/* --faults: the faults' call chains, counted as faults */
+	snprintf(svg, sizeof svg, "%s/faults.svg", dir);
+	cr_assert_eq(
+	    run_kbprof(&r, NULL, "report", "-i", path, "--faults", "--flamegraph", svg, NULL), 0);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_free(&r);
+	text = read_out("faults.svg");
+	cr_expect_not_null(strstr(text, "<title>all (2 faults, 100.00%)</title>"), "%s", text);
+	cr_expect_not_null(strstr(text, "<title>rc_leaf (1 faults, 50.00%)</title>"), "%s", text);
+	free(text);
+}
+
+Test(report_cli, flamegraph_option_of_a_filter_that_selects_nothing_fails_clearly)
+{
+	write_recording(path);
+	char svg[PATH_MAX];
+	snprintf(svg, sizeof svg, "%s/none.svg", dir);
+	struct run_result r;
+	cr_assert_eq(
+	    run_kbprof(&r, NULL, "report", "-i", path, "--pid", "99", "--flamegraph", svg, NULL),
+	    0);
+	cr_expect_eq(r.status, 1);
+	cr_expect_not_null(strstr(r.err, "no CPU samples selected"), "%s", r.err);
+	cr_expect_not_null(strstr(r.err, "pid 99"), "%s", r.err);
+	cr_expect_neq(access(svg, F_OK), 0, "no file for nothing");
+	run_result_free(&r);
+}
+
+Test(report_cli, html_option_writes_one_self_contained_page)
+{
+	write_recording(path);
+	char out[PATH_MAX];
+	snprintf(out, sizeof out, "%s/page", dir);
+	const char *bench = KBPROF_SOURCE_DIR "/tests/data/compare/base-1.json";
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "report", "-i", path, "--html", out, "--bench", bench,
+				"--title", "A & B", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_expect_not_null(strstr(r.out, "page/index.html"), "%s", r.out);
+	run_result_free(&r);
+	char *html = read_out("page/index.html");
+	cr_expect_not_null(strstr(html, "<title>A &amp; B</title>"));
+	cr_expect_not_null(strstr(html, "<style>"), "inline CSS");
+	cr_expect_not_null(strstr(html, "id=\"bench-table\""));
+	cr_expect_not_null(strstr(html, "id=\"scaling-chart\""));
+	cr_expect_not_null(strstr(html, "id=\"hotspot-table\""));
+	cr_expect_not_null(strstr(html, "<td>rc_leaf</td>"), "hotspot row");
+	cr_expect_not_null(strstr(html, "id=\"flamegraph\""));
+	cr_expect_not_null(strstr(html, "<title>rc_leaf (3 samples, 75.00%)</title>"));
+	cr_expect_not_null(strstr(html, "id=\"fault-timeline\""));
+	cr_expect_not_null(strstr(html, "class=\"fault-row\""));
+	cr_expect_not_null(strstr(html, "id=\"env-table\""));
+	cr_expect_not_null(strstr(html, "fixture --run"), "the recording's command");
+	cr_expect_null(strstr(html, "class=\"absent\""), "every section has its data");
+	/* nothing reaches for a network: no external resources at all */
+	cr_expect_null(strstr(html, "<link"));
+	cr_expect_null(strstr(html, " src="));
+	cr_expect_null(strstr(html, "url("));
+	cr_expect_null(strstr(html, "https:"));
+	free(html);
+
+	/* the filters apply: outside region parse, rc_leaf has no sample */
+	cr_assert_eq(
+	    run_kbprof(&r, NULL, "report", "-i", path, "--html", out, "--region", "parse", NULL),
+	    0);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_free(&r);
+	html = read_out("page/index.html");
+	cr_expect_not_null(strstr(html, "<title>all (3 samples, 100.00%)</title>"), "%s", html);
+	cr_expect_not_null(strstr(html, "region parse"));
+	cr_expect_not_null(strstr(html, "no bench results given"), "no --bench this time");
+	free(html);
+}
+
+Test(report_cli, html_option_reports_an_unwritable_directory_and_a_missing_recording)
+{
+	write_recording(path);
+	char out[PATH_MAX];
+	snprintf(out, sizeof out, "%s/kbprof.data/sub", dir); /* below a regular file */
+	struct run_result r;
+	cr_assert_eq(run_kbprof(&r, NULL, "report", "-i", path, "--html", out, NULL), 0);
+	cr_expect_eq(r.status, 1);
+	cr_expect_not_null(strstr(r.err, "kbprof report: "), "%s", r.err);
+	cr_expect_not_null(strstr(r.err, "sub: cannot create the directory: Not a directory"), "%s",
+			   r.err);
+	run_result_free(&r);
+
+	snprintf(out, sizeof out, "%s/page", dir);
+	cr_assert_eq(
+	    run_kbprof(&r, NULL, "report", "-i", "/nonexistent/kbprof.data", "--html", out, NULL),
+	    0);
+	cr_expect_eq(r.status, 1);
+	cr_expect_not_null(strstr(r.err, "/nonexistent/kbprof.data: No such file"), "%s", r.err);
+	cr_expect_neq(access(out, F_OK), 0, "nothing written");
+	run_result_free(&r);
+
+	cr_assert_eq(run_kbprof(&r, NULL, "report", "-i", path, "--html", out, "--bench",
+				"/nonexistent/bench.json", NULL),
+		     0);
+	cr_expect_eq(r.status, 1);
+	cr_expect_not_null(strstr(r.err, "/nonexistent/bench.json"), "%s", r.err);
+	run_result_free(&r);
+
+	cr_assert_eq(run_kbprof(&r, NULL, "report", "-i", path, "--bench", "b.json", NULL), 0);
+	cr_expect_eq(r.status, 2);
+	cr_expect_not_null(strstr(r.err, "--bench goes with --html"), "%s", r.err);
+	run_result_free(&r);
+}

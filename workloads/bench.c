@@ -21,15 +21,24 @@ struct bench_ctx {
 	int warmup;
 	int failed;
 	int skipped;
-	uint64_t clock_start;
+	uint64_t clock_start, cpu_start;
 	double values[BENCH_MAX_METRICS];
 	int recorded[BENCH_MAX_METRICS];
+	double cpu_values[BENCH_MAX_METRICS];
+	int cpu_recorded[BENCH_MAX_METRICS];
 };
 
 uint64_t bench_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_cpu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -50,6 +59,7 @@ int bench_is_warmup(const struct bench_ctx *ctx)
 
 void bench_clock_start(struct bench_ctx *ctx)
 {
+	ctx->cpu_start = bench_cpu_now_ns();
 	ctx->clock_start = bench_now_ns();
 }
 
@@ -85,8 +95,17 @@ double bench_clock_stop(struct bench_ctx *ctx, unsigned metric)
 			;
 	}
 	double ns = (double)(bench_now_ns() - ctx->clock_start);
+	bench_record_cpu(ctx, metric, (double)(bench_cpu_now_ns() - ctx->cpu_start));
 	bench_record(ctx, metric, ns);
 	return ns;
+}
+
+void bench_record_cpu(struct bench_ctx *ctx, unsigned metric, double cpu_ns)
+{
+	if (metric >= ctx->def->nmetrics)
+		return; /* bench_record reports it */
+	ctx->cpu_values[metric] = cpu_ns;
+	ctx->cpu_recorded[metric] = 1;
 }
 
 void bench_record(struct bench_ctx *ctx, unsigned metric, double value)
@@ -223,6 +242,13 @@ static int push_sample(struct bench_ctx *ctx, unsigned capacity)
 		struct bench_metric_result *mr = &ctx->res->metrics[m];
 		if (mr->n == capacity)
 			return bench_fail(ctx, "internal: sample array full");
+		/* CPU time is kept only while every sample of the metric has it */
+		if (mr->cpu_samples && ctx->cpu_recorded[m]) {
+			mr->cpu_samples[mr->n] = ctx->cpu_values[m];
+		} else if (mr->cpu_samples) {
+			free(mr->cpu_samples);
+			mr->cpu_samples = NULL;
+		}
 		mr->samples[mr->n++] = ctx->values[m];
 	}
 	return 0;
@@ -239,7 +265,8 @@ static void run_one(const struct bench_opts *opts, struct bench_ctx *ctx, unsign
 	for (unsigned m = 0; m < def->nmetrics; m++) {
 		r->metrics[m].def = &def->metrics[m];
 		r->metrics[m].samples = calloc(nsamples ? nsamples : 1, sizeof(double));
-		if (!r->metrics[m].samples) {
+		r->metrics[m].cpu_samples = calloc(nsamples ? nsamples : 1, sizeof(double));
+		if (!r->metrics[m].samples || !r->metrics[m].cpu_samples) {
 			bench_fail(ctx, "out of memory for %u samples", nsamples);
 			goto out;
 		}
@@ -257,6 +284,7 @@ static void run_one(const struct bench_opts *opts, struct bench_ctx *ctx, unsign
 			progress(opts, def, index, total, "warm-up", w, def->warmup, t0);
 			ctx->warmup = 1;
 			memset(ctx->recorded, 0, sizeof ctx->recorded);
+			memset(ctx->cpu_recorded, 0, sizeof ctx->cpu_recorded);
 			def->sample(ctx, state);
 		}
 		ctx->warmup = 0;
@@ -264,6 +292,7 @@ static void run_one(const struct bench_opts *opts, struct bench_ctx *ctx, unsign
 		for (unsigned i = 0; i < nsamples && !ctx->failed; i++) {
 			progress(opts, def, index, total, "sample", i, nsamples, s0);
 			memset(ctx->recorded, 0, sizeof ctx->recorded);
+			memset(ctx->cpu_recorded, 0, sizeof ctx->cpu_recorded);
 			if (def->sample(ctx, state) == 0 && !ctx->failed)
 				push_sample(ctx, nsamples);
 			else
@@ -369,8 +398,10 @@ void bench_results_free(struct bench_results *res)
 	if (!res->items)
 		return;
 	for (size_t i = 0; i < res->n; i++)
-		for (unsigned m = 0; m < BENCH_MAX_METRICS; m++)
+		for (unsigned m = 0; m < BENCH_MAX_METRICS; m++) {
 			free(res->items[i].metrics[m].samples);
+			free(res->items[i].metrics[m].cpu_samples);
+		}
 	free(res->items);
 	res->items = NULL;
 	res->n = 0;

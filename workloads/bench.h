@@ -83,10 +83,17 @@ const char *bench_workdir(struct bench_ctx *ctx);
 /* 1 while the current call is a warm-up run (its records are discarded). */
 int bench_is_warmup(const struct bench_ctx *ctx);
 
-/* Starts the stopwatch (CLOCK_MONOTONIC); bench_clock_stop records the
- * nanoseconds since the last start as metric `metric` and returns them. */
+/* Starts the stopwatch (CLOCK_MONOTONIC, and the process's CPU clock);
+ * bench_clock_stop records the nanoseconds since the last start as metric
+ * `metric`, and the CPU time the process used meanwhile as its CPU time,
+ * and returns the wall nanoseconds. */
 void bench_clock_start(struct bench_ctx *ctx);
 double bench_clock_stop(struct bench_ctx *ctx, unsigned metric);
+/* Records the CPU time of metric `metric` for a time measured without the
+ * stopwatch (bench_now_ns differences, summed intervals): nanoseconds of
+ * bench_cpu_now_ns over the same intervals. A metric keeps CPU times only
+ * when every one of its samples recorded one (see cpu_samples). */
+void bench_record_cpu(struct bench_ctx *ctx, unsigned metric, double cpu_ns);
 /* Records any value for metric `metric` of the current sample. */
 void bench_record(struct bench_ctx *ctx, unsigned metric, double value);
 /* Records a value measured once per run (the last call for a name wins). */
@@ -101,6 +108,10 @@ __attribute__((format(printf, 2, 3))) int bench_skip(struct bench_ctx *ctx, cons
 
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
+/* CPU time of this process (CLOCK_PROCESS_CPUTIME_ID: user and system, all
+ * threads) in nanoseconds. Time the process waits -- preempted, blocked on
+ * I/O or page-ins -- does not count. */
+uint64_t bench_cpu_now_ns(void);
 
 /* ---- running ---- */
 
@@ -118,6 +129,9 @@ enum bench_status { BENCH_OK, BENCH_FAILED, BENCH_SKIPPED };
 struct bench_metric_result {
 	const struct bench_metric_def *def;
 	double *samples; /* n values, in the order taken (owned) */
+	/* CPU time of each sample over the same interval (owned), or NULL when
+	 * some sample did not record one (not a time, or not measured). */
+	double *cpu_samples;
 	size_t n;
 	int have_stats; /* 0 when n == 0 */
 	struct stats_summary stats;

@@ -81,9 +81,16 @@ static json_t *metric_json(const struct bench_metric_result *m)
 	json_t *samples = json_array();
 	for (size_t i = 0; samples && i < m->n; i++)
 		json_array_append_new(samples, bench_json_real(m->samples[i]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", m->def->name, "unit", m->def->unit,
-			 "summary", m->def->summary, "samples", samples, "stats",
-			 m->have_stats ? stats_json(&m->stats) : json_null());
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", m->def->name, "unit",
+			      m->def->unit, "summary", m->def->summary, "samples", samples, "stats",
+			      m->have_stats ? stats_json(&m->stats) : json_null());
+	if (o && m->cpu_samples && m->n > 0) {
+		json_t *cpu = json_array();
+		for (size_t i = 0; cpu && i < m->n; i++)
+			json_array_append_new(cpu, bench_json_real(m->cpu_samples[i]));
+		json_object_set_new(o, "cpu_samples", cpu);
+	}
+	return o;
 }
 
 static const char *status_name(enum bench_status s)

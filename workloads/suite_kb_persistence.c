@@ -371,16 +371,18 @@ static int query_check(struct bench_ctx *ctx, struct kbp_querier *q, size_t i)
 }
 
 /* Runs queries [from, to) and checks them; returns the ns of the runs
- * (checks excluded), or -1. */
+ * (checks excluded), or -1, and puts their CPU time in *cpu_ns. */
 static double query_range(struct bench_ctx *ctx, struct kbp_querier *q, size_t from, size_t to,
-			  struct mt_space *sp, struct mt_eval_ctx *ev)
+			  struct mt_space *sp, struct mt_eval_ctx *ev, double *cpu_ns)
 {
 	double ns = 0;
+	*cpu_ns = 0;
 	for (size_t i = from; i < to; i++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t c0 = bench_cpu_now_ns(), t0 = bench_now_ns();
 		if (query_run(ctx, q, i, sp, ev))
 			return -1;
 		ns += (double)(bench_now_ns() - t0);
+		*cpu_ns += (double)(bench_cpu_now_ns() - c0);
 		if (query_check(ctx, q, i))
 			return -1;
 	}
@@ -649,18 +651,19 @@ static int evict(struct bench_ctx *ctx, const char *path)
 }
 
 /* Opens the image (load mode `load`), runs the whole mix; the open and
- * the mix are timed apart. */
+ * the mix are timed apart, wall ([0]) and CPU ([1]) time. */
 static int fresh_mix(struct bench_ctx *ctx, struct kbp_query_state *s, enum mt_image_load load,
-		     double *open_ns, double *mix_ns)
+		     double open_ns[2], double mix_ns[2])
 {
 	struct mt_image_kb ik;
 	struct kb_error err;
-	uint64_t t0 = bench_now_ns();
+	uint64_t c0 = bench_cpu_now_ns(), t0 = bench_now_ns();
 	if (mt_image_kb_open(s->kb->image_path, load, &ik, &err))
 		return bench_fail(ctx, "%s", err.msg);
-	*open_ns = (double)(bench_now_ns() - t0);
+	open_ns[0] = (double)(bench_now_ns() - t0);
+	open_ns[1] = (double)(bench_cpu_now_ns() - c0);
 	struct mt_eval_ctx *ev = mt_eval_ctx_new(ik.space, NULL);
-	*mix_ns = ev ? query_range(ctx, &s->q, 0, s->q.mix.n, ik.space, ev)
+	*mix_ns = ev ? query_range(ctx, &s->q, 0, s->q.mix.n, ik.space, ev, &mix_ns[1])
 		     : bench_fail(ctx, "out of memory");
 	mt_eval_ctx_free(ev);
 	mt_image_kb_close(&ik);
@@ -689,8 +692,10 @@ static int cold_sample(struct bench_ctx *ctx, void *state)
 		mt_image_kb_close(&ik);
 		return bench_fail(ctx, "out of memory");
 	}
-	double first = query_range(ctx, &s->q, 0, 1, ik.space, ev);
-	double rest = first < 0 ? -1 : query_range(ctx, &s->q, 1, s->q.mix.n, ik.space, ev);
+	double first_cpu, rest_cpu = 0;
+	double first = query_range(ctx, &s->q, 0, 1, ik.space, ev, &first_cpu);
+	double rest =
+	    first < 0 ? -1 : query_range(ctx, &s->q, 1, s->q.mix.n, ik.space, ev, &rest_cpu);
 	meas_faults_read(&f1);
 	int rc = meas_mem_read(&m1, &err);
 	if (mt_image_kb_status(&ik, &err) && !rc)
@@ -702,7 +707,9 @@ static int cold_sample(struct bench_ctx *ctx, void *state)
 	if (rc)
 		return bench_fail(ctx, "%s", err.msg);
 	bench_record(ctx, 0, first);
+	bench_record_cpu(ctx, 0, first_cpu);
 	bench_record(ctx, 1, first + rest);
+	bench_record_cpu(ctx, 1, first_cpu + rest_cpu);
 	bench_record(ctx, 3, (double)(f1.major - f0.major));
 	bench_record(ctx, 4, (double)(f1.minor - f0.minor));
 	bench_record(ctx, 5, resident);
@@ -710,16 +717,18 @@ static int cold_sample(struct bench_ctx *ctx, void *state)
 
 	/* a fresh open again, the page cache now warm: what is left of the
 	 * gap to the repeated (warm) mix is first-use work, not I/O */
-	double open_ns, all;
-	if (fresh_mix(ctx, s, MT_IMAGE_LAZY, &open_ns, &all))
+	double open_ns[2], all[2];
+	if (fresh_mix(ctx, s, MT_IMAGE_LAZY, open_ns, all))
 		return -1;
-	bench_record(ctx, 9, all);
+	bench_record(ctx, 9, all[0]);
+	bench_record_cpu(ctx, 9, all[1]);
 	/* populated: evicted again, the image read in at open */
-	if (evict(ctx, s->kb->image_path) < 0 ||
-	    fresh_mix(ctx, s, MT_IMAGE_POPULATE, &open_ns, &all))
+	if (evict(ctx, s->kb->image_path) < 0 || fresh_mix(ctx, s, MT_IMAGE_POPULATE, open_ns, all))
 		return -1;
-	bench_record(ctx, 7, open_ns);
-	bench_record(ctx, 8, all);
+	bench_record(ctx, 7, open_ns[0]);
+	bench_record_cpu(ctx, 7, open_ns[1]);
+	bench_record(ctx, 8, all[0]);
+	bench_record_cpu(ctx, 8, all[1]);
 	return 0;
 }
 
@@ -752,17 +761,23 @@ static int warm_setup(struct bench_ctx *ctx, void **state)
 static int warm_sample(struct bench_ctx *ctx, void *state)
 {
 	struct kbp_query_state *s = state;
-	double first = query_range(ctx, &s->q, 0, 1, s->ik.space, s->ev);
-	double rest = first < 0 ? -1 : query_range(ctx, &s->q, 1, s->q.mix.n, s->ik.space, s->ev);
+	double first_cpu, rest_cpu = 0, mem_cpu;
+	double first = query_range(ctx, &s->q, 0, 1, s->ik.space, s->ev, &first_cpu);
+	double rest =
+	    first < 0 ? -1 : query_range(ctx, &s->q, 1, s->q.mix.n, s->ik.space, s->ev, &rest_cpu);
 	if (first < 0 || rest < 0)
 		return -1;
-	double mem = query_range(ctx, &s->q, 0, s->q.mix.n, s->mem.space, s->mem_ev);
+	double mem = query_range(ctx, &s->q, 0, s->q.mix.n, s->mem.space, s->mem_ev, &mem_cpu);
 	if (mem < 0)
 		return -1;
 	bench_record(ctx, 0, first);
+	bench_record_cpu(ctx, 0, first_cpu);
 	bench_record(ctx, 1, first + rest);
+	bench_record_cpu(ctx, 1, first_cpu + rest_cpu);
 	bench_record(ctx, 2, (first + rest) / (double)s->q.mix.n);
+	bench_record_cpu(ctx, 2, (first_cpu + rest_cpu) / (double)s->q.mix.n);
 	bench_record(ctx, 3, mem);
+	bench_record_cpu(ctx, 3, mem_cpu);
 	return 0;
 }
 
