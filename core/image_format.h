@@ -17,12 +17,12 @@
 
 #define IMG_MAGIC "\x89KBI\r\n\x1a\n"
 #define IMG_MAGIC_LEN 8
-#define IMG_VERSION 2u
+#define IMG_VERSION 3u
 #define IMG_BYTE_ORDER 0x01020304u
 #define IMG_HEADER_FIXED 128u
 #define IMG_SECTION_ENTRY 32u
 #define IMG_ALIGN 64u
-#define IMG_SAMPLE_SHIFT 6u /* symidx / entidx: every 64th */
+#define IMG_SAMPLE_SHIFT 4u /* symidx / entidx: every 16th */
 #define IMG_SAMPLE (1u << IMG_SAMPLE_SHIFT)
 #define IMG_BLOCK_SHIFT 8u /* termbase / entbase: per 256 bytes */
 #define IMG_FREQ_SYMS 64u  /* ids below this are one-byte symbol items */

@@ -144,9 +144,9 @@ static int check_tables(struct mt_image *img, struct kb_error *err)
 	if (img->shared > img->sec[IMG_TERMS].size)
 		return kb_error_set(err, "%s: header: %llu shared records is impossible", f,
 				    (unsigned long long)img->shared);
-	if (expect_size(img, IMG_SYMIDX, 8 * ceil_div(S, IMG_SAMPLE), "8 bytes per 64 symbols",
+	if (expect_size(img, IMG_SYMIDX, 8 * ceil_div(S, IMG_SAMPLE), "8 bytes per 16 symbols",
 			err) ||
-	    expect_size(img, IMG_ENTIDX, 4 * ceil_div(E, IMG_SAMPLE), "4 bytes per 64 entries",
+	    expect_size(img, IMG_ENTIDX, 4 * ceil_div(E, IMG_SAMPLE), "4 bytes per 16 entries",
 			err) ||
 	    expect_size(img, IMG_NAMEIDX, 4 * img->name_lists, "4 bytes per name list", err) ||
 	    expect_size(img, IMG_TERMBASE,
@@ -229,7 +229,7 @@ static int img_check(struct mt_image *img, struct kb_error *err)
 	uint32_t count = img_le32(h + IMG_H_SECTION_COUNT);
 	if (count != IMG_NSEC || header_size != IMG_HEADER_FIXED + count * IMG_SECTION_ENTRY)
 		return kb_error_set(err,
-				    "%s: header: %u sections in a %u-byte header (version 2 has "
+				    "%s: header: %u sections in a %u-byte header (version 3 has "
 				    "%u sections, %u bytes)",
 				    f, count, header_size, IMG_NSEC,
 				    IMG_HEADER_FIXED + IMG_NSEC * IMG_SECTION_ENTRY);

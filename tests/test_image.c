@@ -771,8 +771,8 @@ Test(image, crafted_headers_and_section_tables_are_refused_at_open)
 	expect_open_error(p, len, "is not supported (this kbprof reads version");
 
 	memcpy(p, bytes, len);
-	img_put32(p + IMG_H_VERSION, 1); /* version 1: sampled every 16th */
-	expect_open_error(p, len, "format version 1 is not supported");
+	img_put32(p + IMG_H_VERSION, 2); /* version 2: sampled every 64th */
+	expect_open_error(p, len, "format version 2 is not supported");
 
 	memcpy(p, bytes, len);
 	img_put64(p + IMG_H_WELLKNOWN, 10);
@@ -888,7 +888,7 @@ Test(image, kb_commands_compile_query_info_and_verify_an_image)
 	cr_expect_not_null(strstr(out, "rules:      4000"), "%s", out);
 	free(out);
 	out = kbprof_out(0, "kb", "info", kbi, NULL);
-	cr_expect_not_null(strstr(out, "format:     kbprof image version 2"), "%s", out);
+	cr_expect_not_null(strstr(out, "format:     kbprof image version 3"), "%s", out);
 	cr_expect_not_null(strstr(out, "entries"), "%s", out);
 	free(out);
 	out = kbprof_out(0, "kb", "verify", kbi, NULL);
