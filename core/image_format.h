@@ -24,6 +24,8 @@
 #define IMG_ALIGN 64u
 #define IMG_SAMPLE_SHIFT 4u /* symidx / entidx: every 16th */
 #define IMG_SAMPLE (1u << IMG_SAMPLE_SHIFT)
+/* a lazily opened image up to this size keeps the kernel's readahead */
+#define IMG_READAHEAD_MAX ((size_t)16 << 20)
 #define IMG_BLOCK_SHIFT 8u /* termbase / entbase: per 256 bytes */
 #define IMG_FREQ_SYMS 64u  /* ids below this are one-byte symbol items */
 #define IMG_NAMES_INLINE 62u

@@ -341,8 +341,13 @@ int mt_image_open(const char *path, enum mt_image_load load, struct mt_image **o
 	img->mapped = 1;
 	/* Before the first read of the mapping: the fault that reads the
 	 * header would otherwise start the file's readahead window (8 MB on
-	 * the project machine) and, through fault-around, map its pages. */
-	madvise(map, img->size, load == MT_IMAGE_POPULATE ? MADV_WILLNEED : MADV_RANDOM);
+	 * the project machine) and, through fault-around, map its pages. A
+	 * small image is read ahead whole: a few large reads instead of one
+	 * per page, and at most IMG_READAHEAD_MAX bytes of memory. */
+	if (load == MT_IMAGE_POPULATE)
+		madvise(map, img->size, MADV_WILLNEED);
+	else if (img->size > IMG_READAHEAD_MAX)
+		madvise(map, img->size, MADV_RANDOM);
 	if (img_zstd_is_frame(img->map, img->size)) {
 		const uint8_t *z = img->map;
 		size_t zlen = img->size;
