@@ -348,17 +348,17 @@ static inline mt_term deref(struct mt_eval_ctx *ctx, mt_term t)
  * the core, and these are its hottest reads. */
 static inline int is_ground(struct mt_eval_ctx *ctx, mt_term t)
 {
-	return (mt_store_words(ctx->store, t)[0] & MT_HDR_GROUND) != 0;
+	return (mt_store_hdr(ctx->store, t) & MT_HDR_GROUND) != 0;
 }
 
 static inline const mt_term *args(struct mt_eval_ctx *ctx, mt_term t)
 {
-	return mt_store_words(ctx->store, t) + 1;
+	return mt_store_args(ctx->store, t);
 }
 
 static inline uint32_t arity(struct mt_eval_ctx *ctx, mt_term t)
 {
-	return mt_hdr_arity(mt_store_words(ctx->store, t)[0]);
+	return mt_hdr_arity(mt_store_hdr(ctx->store, t));
 }
 
 /* Resolves (t, *off): a variable becomes its value or its global unbound
@@ -1119,19 +1119,19 @@ static int strict_inline(struct mt_eval_ctx *ctx, mt_term e, uint32_t off, mt_te
 {
 	if (!mt_is_expr(e))
 		return 0;
-	const mt_term *w = mt_store_words(ctx->store, e);
-	uint32_t n = mt_hdr_arity(w[0]);
+	const mt_term *a = args(ctx, e);
+	uint32_t n = arity(ctx, e);
 	if (n < 2 || n > 3)
 		return 0;
 	uint32_t ho = off;
-	mt_term h = deref_off(ctx, w[1], &ho);
+	mt_term h = deref_off(ctx, a[0], &ho);
 	if (mt_tag(h) != MT_SYM || mt_payload(h) < MT_S_PLUS || mt_payload(h) > MT_S_NOT ||
 	    (n == 2) != (mt_payload(h) == MT_S_NOT))
 		return 0;
 	mt_term vals[3] = {h, 0, 0};
 	for (uint32_t i = 1; i < n; i++) {
 		uint32_t eo = off;
-		mt_term x = deref_off(ctx, w[1 + i], &eo);
+		mt_term x = deref_off(ctx, a[i], &eo);
 		if (eo || !trivial(ctx, x))
 			return 2;
 		vals[i] = x;

@@ -605,10 +605,8 @@ int mt_store_set_sym_base(struct mt_store *store, const struct mt_symtab_base *b
 {
 	if (mt_symtab_set_base(&store->syms, base))
 		return -1;
-	/* births are indexed from the base on: the ones noted so far were for
-	 * symbols the base now holds */
-	if (store->sym_born_cap)
-		memset(store->sym_born, 0, store->sym_born_cap * sizeof *store->sym_born);
+	/* the births noted so far were for symbols the base now holds */
+	mt_store_forget_symbols(store);
 	return 0;
 }
 

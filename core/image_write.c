@@ -335,7 +335,7 @@ static int w_oom(struct writer *w)
 
 static uint32_t *info_of(struct writer *w, mt_term t)
 {
-	return mt_tag(t) == MT_EXPR ? &w->einfo[mt_payload(t)] : &w->binfo[mt_payload(t)];
+	return mt_tag(t) == MT_EXPR ? &w->einfo[mt_store_off(t)] : &w->binfo[mt_payload(t)];
 }
 
 static int is_shared(struct writer *w, mt_term t)
@@ -353,17 +353,14 @@ static uint32_t *shared_off(struct writer *w, mt_term t)
 /* After pass 1: a term is a shared record when referenced more than once
  * and a reference is shorter than the term itself. Marks the entries that
  * first reach a shared record: only they write records before their own. */
-static int mark_one(struct writer *w, uint32_t *p, mt_term t)
+static int mark_one(struct writer *w, uint32_t *p, mt_term box)
 {
 	if ((*p & R_MASK) < 2)
 		return 0;
-	if (mt_tag(t) == MT_EXPR) {
-		if (mt_expr_arity(w->store, t) == 0)
-			return 0;
-	} else {
+	if (box != MT_NONE) {
 		size_t len;
-		if (mt_box_kind(w->store, t) != MT_BOX_STRING ||
-		    (mt_str_value(w->store, t, &len), len < 4))
+		if (mt_box_kind(w->store, box) != MT_BOX_STRING ||
+		    (mt_str_value(w->store, box, &len), len < 4))
 			return 0;
 	}
 	uint32_t first = *p >> R_SHIFT;
@@ -390,8 +387,7 @@ static int mark_shared(struct writer *w)
 	if (!w->shared_off)
 		return w_oom(w);
 	for (size_t i = 0; i < w->heap_len; i++)
-		if ((w->einfo[i] & R_MASK) == 2 &&
-		    mark_one(w, &w->einfo[i], mt_make(MT_EXPR, (uint32_t)i)))
+		if ((w->einfo[i] & R_MASK) == 2 && mark_one(w, &w->einfo[i], MT_NONE))
 			return -1;
 	for (size_t i = 0; i < w->nboxes; i++)
 		if ((w->binfo[i] & R_MASK) == 2 &&
@@ -415,7 +411,9 @@ static int count_ref(struct writer *w, mt_term t)
 		*p = first << R_SHIFT | 1;
 		return 1;
 	}
-	if (r == 1)
+	/* `()` is never worth sharing (a reference is no shorter): it stays
+	 * at one reference, so pass 2 need not tell it apart by offset */
+	if (r == 1 && !(mt_tag(t) == MT_EXPR && mt_expr_arity(w->store, t) == 0))
 		*p = (*p & ~R_MASK) | 2;
 	return 0;
 }
@@ -436,10 +434,10 @@ static int count_atom(struct writer *w, mt_term atom)
 			w->sym_freq[mt_payload(t)]++;
 			break;
 		case MT_EXPR: {
-			if (mt_payload(t) >= w->heap_len)
+			if (mt_store_off(t) >= w->heap_len)
 				return kb_error_set(w->err,
 						    "image: expression %u outside the store",
-						    mt_payload(t));
+						    mt_store_off(t));
 			if (count_ref(w, t)) {
 				uint32_t n = mt_expr_arity(w->store, t);
 				const mt_term *a = mt_expr_args(w->store, t);

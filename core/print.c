@@ -132,8 +132,8 @@ static void print_atom(const struct mt_store *st, mt_term t, const struct mt_var
 }
 
 struct print_frame {
-	const uint32_t *words; /* header word of the expression */
-	uint32_t next;
+	const mt_term *args; /* the expression's children */
+	uint32_t arity, next;
 };
 
 void mt_print(const struct mt_store *st, mt_term t, const struct mt_varnames *names,
@@ -146,17 +146,17 @@ void mt_print(const struct mt_store *st, mt_term t, const struct mt_varnames *na
 	struct print_frame small[32];
 	struct print_frame *stack = small;
 	size_t n = 0, cap = 32;
-	stack[n++] = (struct print_frame){mt_store_words(st, t), 0};
+	stack[n++] =
+	    (struct print_frame){mt_store_args(st, t), mt_hdr_arity(mt_store_hdr(st, t)), 0};
 	kb_buf_putc(out, '(');
 	while (n) {
 		struct print_frame *f = &stack[n - 1];
-		uint32_t arity = mt_hdr_arity(f->words[0]);
-		if (f->next == arity) {
+		if (f->next == f->arity) {
 			kb_buf_putc(out, ')');
 			n--;
 			continue;
 		}
-		mt_term c = f->words[1 + f->next];
+		mt_term c = f->args[f->next];
 		if (f->next++)
 			kb_buf_putc(out, ' ');
 		if (!mt_is_expr(c)) {
@@ -176,7 +176,8 @@ void mt_print(const struct mt_store *st, mt_term t, const struct mt_varnames *na
 			stack = p;
 			cap *= 2;
 		}
-		stack[n++] = (struct print_frame){mt_store_words(st, c), 0};
+		stack[n++] = (struct print_frame){mt_store_args(st, c),
+						  mt_hdr_arity(mt_store_hdr(st, c)), 0};
 		kb_buf_putc(out, '(');
 	}
 	if (stack != small)

@@ -79,7 +79,7 @@ struct mt_space {
 	 * can already be here and the table would only cost memory. */
 	struct table atoms;
 	int atoms_built;
-	uint32_t max_expr; /* largest expression payload ever added */
+	uint32_t max_expr; /* largest expression heap offset ever added */
 
 	struct akey *akeys;
 	size_t nakeys, akeys_cap;
@@ -298,10 +298,10 @@ static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, ui
 {
 	if (mt_tag(t) == MT_EXPR) {
 		/* the common case first: a stored expression with a symbol head */
-		const uint32_t *w = st->heap + mt_payload(t);
-		uint32_t n = mt_hdr_arity(w[0]);
-		if (n && mt_tag(w[1]) == MT_SYM) {
-			*head = w[1];
+		uint32_t n = mt_hdr_arity(mt_store_hdr(st, t));
+		mt_term h0 = mt_store_args(st, t)[0];
+		if (n && mt_tag(h0) == MT_SYM) {
+			*head = h0;
 			*arity = n;
 			return KEY_OK;
 		}
@@ -311,9 +311,8 @@ static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, ui
 		return KEY_WILD;
 	case MT_EXPR:
 	case MT_TEXPR: {
-		const uint32_t *w = mt_store_words(st, t);
-		uint32_t n = mt_hdr_arity(w[0]);
-		mt_term h = n ? w[1] : t;
+		uint32_t n = mt_hdr_arity(mt_store_hdr(st, t));
+		mt_term h = n ? mt_store_args(st, t)[0] : t;
 		if (n && (mt_tag(h) == MT_VAR || (mt_is_expr(h) && !mt_is_ground(st, h))))
 			return KEY_WILD;
 		if (mt_is_scratch(h) && (h = mt_term_find(st, h)) == MT_NONE)
@@ -495,24 +494,24 @@ static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *name
 
 /* ---- adding ---- */
 
-static int is_rule(const struct mt_store *st, mt_term a, const uint32_t **w)
+/* 1 if a is (= L R); *args are then its three children. */
+static int is_rule(const struct mt_store *st, mt_term a, const mt_term **args)
 {
-	if (mt_tag(a) != MT_EXPR)
+	if (mt_tag(a) != MT_EXPR || mt_hdr_arity(mt_store_hdr(st, a)) != 3)
 		return 0;
-	*w = mt_store_words(st, a);
-	return (*w)[0] == (3u | ((*w)[0] & MT_HDR_GROUND)) && (*w)[1] == mt_sym(MT_S_EQUAL);
+	*args = mt_store_args(st, a);
+	return (*args)[0] == mt_sym(MT_S_EQUAL);
 }
 
 /* The first-argument group a rule entry joins, given its LHS. */
 static int fa_join(struct mt_space *sp, uint32_t key, uint32_t e)
 {
 	const struct mt_store *st = sp->store;
-	const uint32_t *w = mt_store_words(st, sp->e[e].atom);
-	mt_term lhs = w[2], arg = MT_NONE;
-	if (mt_tag(lhs) == MT_EXPR) {
-		const uint32_t *lw = mt_store_words(st, lhs);
-		if (mt_hdr_arity(lw[0]) >= 2 && mt_is_ground(st, lw[2]))
-			arg = lw[2];
+	mt_term lhs = mt_store_args(st, sp->e[e].atom)[1], arg = MT_NONE;
+	if (mt_tag(lhs) == MT_EXPR && mt_hdr_arity(mt_store_hdr(st, lhs)) >= 2) {
+		mt_term a1 = mt_store_args(st, lhs)[1];
+		if (mt_is_ground(st, a1))
+			arg = a1;
 	}
 	if (grow((void **)&sp->next_fa, &sp->next_fa_cap, sp->cap ? sp->cap : 1,
 		 sizeof *sp->next_fa))
@@ -681,7 +680,7 @@ static int build_atoms(struct mt_space *sp)
 static uint32_t entry_lookup(struct mt_space *sp, mt_term atom, uint32_t *slot)
 {
 	if (!sp->atoms_built) {
-		if (mt_tag(atom) == MT_EXPR && mt_payload(atom) > sp->max_expr)
+		if (mt_tag(atom) == MT_EXPR && mt_store_off(atom) > sp->max_expr)
 			return NONE; /* newer than every atom added: absent */
 		if (build_atoms(sp))
 			return NONE - 1;
@@ -726,8 +725,8 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		return kb_error_set(err, "space: out of memory");
 	uint32_t e = (uint32_t)sp->n++;
 	sp->e[e] = (struct entry){atom, 1, l, NONE, NONE};
-	if (mt_tag(atom) == MT_EXPR && mt_payload(atom) > sp->max_expr)
-		sp->max_expr = mt_payload(atom);
+	if (mt_tag(atom) == MT_EXPR && mt_store_off(atom) > sp->max_expr)
+		sp->max_expr = mt_store_off(atom);
 	if (!sp->atoms_built) {
 		/* nothing to record: the table will be built from the entries */
 	} else if (old != NONE) {
@@ -746,9 +745,9 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		if (table_maybe_grow(sp, &sp->atoms, hash_entry))
 			return kb_error_set(err, "space: out of memory");
 	}
-	const uint32_t *w;
+	const mt_term *w;
 	int rule = is_rule(sp->store, atom, &w);
-	if (index_atom(sp, e, atom) || (rule && index_rule(sp, e, w[2])))
+	if (index_atom(sp, e, atom) || (rule && index_rule(sp, e, w[1])))
 		return kb_error_set(err, "space: out of memory");
 	sp->rules += (uint64_t)rule;
 	sp->size++;
@@ -768,7 +767,7 @@ int mt_space_remove(struct mt_space *sp, mt_term atom)
 		return 0;
 	sp->size--;
 	if (--sp->e[e].mult == 0) {
-		const uint32_t *w;
+		const mt_term *w;
 		sp->distinct--;
 		if (is_rule(sp->store, atom, &w))
 			sp->rules--;
@@ -930,7 +929,7 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 		if (k == NONE)
 			break;
 		const struct rkey *rk = &sp->rkeys[k];
-		mt_term arg = arity >= 2 ? mt_store_words(st, call)[2] : MT_NONE;
+		mt_term arg = arity >= 2 ? mt_store_args(st, call)[1] : MT_NONE;
 		if (rk->count < MT_SPACE_FIRST_ARG_MIN || arg == MT_NONE ||
 		    !mt_is_ground(st, arg)) {
 			iter_chain(it, LINK_RULE, rk->last);

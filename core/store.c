@@ -31,6 +31,7 @@ struct mt_store *mt_store_new(void)
 	struct mt_store *st = calloc(1, sizeof *st);
 	if (!st)
 		return NULL;
+	mt_store_forget_symbols(st);
 	if (mt_symtab_init(&st->syms))
 		goto fail;
 	st->hc_mask = 1023;
@@ -63,7 +64,6 @@ void mt_store_free(struct mt_store *st)
 		return;
 	mt_symtab_free(&st->syms);
 	mt_array_free(st->heap);
-	mt_array_free(st->sym_born);
 	mt_array_free(st->hc);
 	mt_array_free(st->boxes);
 	mt_array_free(st->bx);
@@ -77,7 +77,6 @@ void mt_store_free(struct mt_store *st)
 size_t mt_store_bytes(const struct mt_store *st)
 {
 	return sizeof *st + mt_symtab_bytes(&st->syms) + st->heap_len * sizeof *st->heap +
-	       st->sym_born_cap * sizeof *st->sym_born +
 	       ((size_t)st->hc_mask + 1) * sizeof *st->hc + st->nboxes * sizeof *st->boxes +
 	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
 	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
@@ -110,19 +109,13 @@ size_t mt_store_box_count(const struct mt_store *st)
 
 void mt_store_note_symbol(struct mt_store *st, uint32_t id)
 {
-	/* indexed from the first symbol of this store: an image's symbols
-	 * (the base) are older than every expression here */
-	if (id < st->syms.base.count)
-		return;
-	id -= st->syms.base.count;
-	if (id >= st->sym_born_cap) {
-		size_t old = st->sym_born_cap;
-		if (grow((void **)&st->sym_born, &st->sym_born_cap, (size_t)id + 1,
-			 sizeof *st->sym_born, (size_t)MT_SYMTAB_MAX_IDS + 1))
-			return; /* the symbol counts as old: look-ups use the table */
-		memset(st->sym_born + old, 0, (st->sym_born_cap - old) * sizeof *st->sym_born);
-	}
-	st->sym_born[id] = (uint32_t)st->heap_len;
+	st->sym_recent_id[id % MT_SYM_RECENT] = id;
+	st->sym_recent_born[id % MT_SYM_RECENT] = (uint32_t)st->heap_len;
+}
+
+void mt_store_forget_symbols(struct mt_store *st)
+{
+	memset(st->sym_recent_id, 0xff, sizeof st->sym_recent_id);
 }
 
 uint32_t mt_sym_intern(struct mt_store *st, const char *name, size_t len)
@@ -162,16 +155,19 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 	if (!slots)
 		return -1;
 	KBPROF_REGION_BEGIN("intern");
-	/* The heap is a sequence of expressions: walk it in order, so the
-	 * reads stream and only the writes into the new table are random.
-	 * The walk covers the pending expressions too. */
-	const uint32_t *heap = st->heap;
-	for (size_t p = 1; p < st->heap_len;) {
-		uint32_t hdr = heap[p];
-		uint32_t arity = mt_hdr_arity(hdr);
-		hc_insert(slots, new_mask, mt_expr_hash(hdr, heap + p + 1, arity), (uint32_t)p);
-		p += 1 + (size_t)arity;
+	/* Every expression is in the old table or the pending ring (the heap
+	 * cannot be walked: compact records have no header). */
+	for (size_t i = 0; i <= st->hc_mask; i++) {
+		uint32_t s = st->hc[i];
+		if (!s)
+			continue;
+		uint32_t p = s >> MT_TAG_BITS, hdr = mt_store_hdr_of(st, p);
+		hc_insert(slots, new_mask,
+			  mt_expr_hash(hdr, mt_store_args_of(st, p), mt_hdr_arity(hdr)), p);
 	}
+	for (uint32_t j = 0; j < MT_HC_PENDING; j++)
+		if (st->pend_pos[j])
+			hc_insert(slots, new_mask, st->pend_hash[j], st->pend_pos[j]);
 	mt_array_free(st->hc);
 	st->hc = slots;
 	st->hc_mask = new_mask;
@@ -188,8 +184,18 @@ static inline int words_equal(const uint32_t *a, const mt_term *b, uint32_t n)
 	return 1;
 }
 
-/* Heap words a look-up scans instead of probing the table. */
-#define SCAN_MAX 128
+/* 1 if the expression with payload p is (hdr, args). */
+static inline int rec_equal(const struct mt_store *st, uint32_t p, uint32_t hdr,
+			    const mt_term *args, uint32_t arity)
+{
+	const uint32_t *heap = st->heap;
+	if (p & MT_XC_BIT) {
+		const uint32_t *w = heap + (p & MT_XC_OFF);
+		return hdr == (3u | (p & MT_XC_GROUND) >> 3) && w[0] == args[0] &&
+		       w[1] == args[1] && w[2] == args[2];
+	}
+	return heap[p] == hdr && words_equal(heap + p + 1, args, arity);
+}
 
 /* The earliest heap position an expression with these children can have. */
 static inline size_t youngest_child(const struct mt_store *st, const mt_term *args, uint32_t arity)
@@ -199,25 +205,29 @@ static inline size_t youngest_child(const struct mt_store *st, const mt_term *ar
 		mt_term c = args[i];
 		size_t b = 0;
 		if (mt_tag(c) == MT_EXPR)
-			b = mt_payload(c);
+			b = mt_store_off(c);
 		else if (mt_tag(c) == MT_SYM &&
-			 mt_payload(c) - st->syms.base.count < st->sym_born_cap)
-			b = st->sym_born[mt_payload(c) - st->syms.base.count];
+			 st->sym_recent_id[mt_payload(c) % MT_SYM_RECENT] == mt_payload(c))
+			b = st->sym_recent_born[mt_payload(c) % MT_SYM_RECENT];
 		if (b > t)
 			t = b;
 	}
 	return t;
 }
 
-/* Finds an expression in the heap tail from `from`; the tail is a run of
- * whole expressions. Returns MT_NONE when it is not there. */
+/* Finds an expression among those whose record starts at `from` or later
+ * (at most MT_SCAN_WORDS words back, so all in the ring of the newest).
+ * Returns MT_NONE when it is not there. */
 static mt_term scan_tail(const struct mt_store *st, size_t from, uint32_t hdr, const mt_term *args)
 {
-	const uint32_t *heap = st->heap;
 	uint32_t arity = mt_hdr_arity(hdr);
-	for (size_t p = from; p < st->heap_len; p += 1 + (size_t)mt_hdr_arity(heap[p]))
-		if (heap[p] == hdr && words_equal(heap + p + 1, args, arity))
-			return mt_make(MT_EXPR, (uint32_t)p);
+	for (uint32_t k = 1; k <= MT_RECENT; k++) {
+		uint32_t p = st->recent[(st->recent_head - k) % MT_RECENT];
+		if (!p || mt_store_off(mt_make(MT_EXPR, p)) < from)
+			break;
+		if (rec_equal(st, p, hdr, args, arity))
+			return mt_make(MT_EXPR, p);
+	}
 	return MT_NONE;
 }
 
@@ -225,7 +235,7 @@ static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term 
 			 uint32_t *slot)
 {
 	uint32_t arity = mt_hdr_arity(hdr), tag = HC_TAG(h), mask = st->hc_mask;
-	const uint32_t *hc = st->hc, *heap = st->heap;
+	const uint32_t *hc = st->hc;
 	uint32_t i = (uint32_t)h & mask;
 	for (;; i = (i + 1) & mask) {
 		uint32_t s = hc[i];
@@ -234,7 +244,7 @@ static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term 
 		if ((s & MT_TAG_MASK) != tag)
 			continue;
 		uint32_t p = s >> MT_TAG_BITS;
-		if (heap[p] == hdr && words_equal(heap + p + 1, args, arity))
+		if (rec_equal(st, p, hdr, args, arity))
 			return mt_make(MT_EXPR, p);
 	}
 	*slot = i;
@@ -247,7 +257,7 @@ static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term 
 		uint32_t j = (uint32_t)__builtin_ctz(hit);
 		uint32_t p = st->pend_pos[j];
 		hit &= hit - 1;
-		if (p && heap[p] == hdr && words_equal(heap + p + 1, args, arity))
+		if (p && rec_equal(st, p, hdr, args, arity))
 			return mt_make(MT_EXPR, p);
 	}
 	return MT_NONE;
@@ -262,7 +272,7 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	if (!known_new) {
 		size_t from = youngest_child(st, args, arity);
 		mt_term found;
-		if (st->heap_len - from <= SCAN_MAX) {
+		if (st->heap_len - from <= MT_SCAN_WORDS) {
 			/* absent from the tail means absent: insert as new */
 			found = scan_tail(st, from, hdr, args);
 			known_new = found == MT_NONE;
@@ -278,7 +288,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
 	if (st->hc_count + 2 >= st->hc_mask)
 		return MT_NONE; /* the table is full and could not grow */
-	size_t need = st->heap_len + 1 + (size_t)arity;
+	int compact = arity == 3 && st->heap_len + 3 <= (size_t)MT_XC_OFF + 1;
+	size_t need = st->heap_len + (compact ? 3 : 1 + (size_t)arity);
 	if (need > st->heap_cap) {
 		/* args may point into the heap itself (a caller rebuilding from
 		 * mt_expr_args): keep it valid across the move */
@@ -293,8 +304,14 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	}
 	size_t p = st->heap_len;
 	uint32_t *dst = st->heap + p;
-	dst[0] = hdr;
-	if (arity <= 4) {
+	uint32_t payload = (uint32_t)p;
+	if (compact) {
+		payload = MT_XC_BIT | (hdr & MT_HDR_GROUND) << 3 | (uint32_t)p;
+		dst[0] = args[0];
+		dst[1] = args[1];
+		dst[2] = args[2];
+	} else if (arity <= 4) {
+		dst[0] = hdr;
 		switch (arity) {
 		case 4:
 			dst[4] = args[3];
@@ -312,9 +329,12 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 			break;
 		}
 	} else {
+		dst[0] = hdr;
 		memcpy(dst + 1, args, (size_t)arity * sizeof *args);
 	}
 	st->heap_len = need;
+	st->recent[st->recent_head % MT_RECENT] = payload;
+	st->recent_head++;
 	if (known_new) {
 		/* the ring is a circle of MT_HC_PENDING slots; the one at
 		 * pend_head is the oldest and is the one reused */
@@ -322,10 +342,10 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		if (st->pend_pos[j])
 			hc_insert(st->hc, st->hc_mask, st->pend_hash[j], st->pend_pos[j]);
 		st->pend_hash[j] = h;
-		st->pend_pos[j] = (uint32_t)p;
+		st->pend_pos[j] = payload;
 		st->pend_head = (j + 1) % MT_HC_PENDING;
 	} else {
-		st->hc[i] = (uint32_t)(p << MT_TAG_BITS) | HC_TAG(h);
+		st->hc[i] = payload << MT_TAG_BITS | HC_TAG(h);
 	}
 	st->hc_count++;
 	/* a failed growth is not fatal: the table only gets fuller, and the
@@ -333,7 +353,7 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	if (st->hc_count * 4 > ((size_t)st->hc_mask + 1) * 3 && st->hc_mask < (1u << 31) - 1)
 		hc_rehash(st, st->hc_mask * 2 + 1);
 	*created = 1;
-	return mt_make(MT_EXPR, (uint32_t)p);
+	return mt_make(MT_EXPR, payload);
 }
 
 static uint32_t child_ground(const struct mt_store *st, mt_term c)
@@ -343,7 +363,7 @@ static uint32_t child_ground(const struct mt_store *st, mt_term c)
 		return 0;
 	case MT_EXPR:
 	case MT_TEXPR:
-		return mt_store_words(st, c)[0] & MT_HDR_GROUND;
+		return mt_store_hdr(st, c) & MT_HDR_GROUND;
 	default:
 		return MT_HDR_GROUND;
 	}
@@ -536,17 +556,17 @@ mt_term mt_string(struct mt_store *st, const char *bytes, size_t len, int scratc
 
 uint32_t mt_expr_header(const struct mt_store *st, mt_term t)
 {
-	return mt_store_words(st, t)[0];
+	return mt_store_hdr(st, t);
 }
 
 uint32_t mt_expr_arity(const struct mt_store *st, mt_term t)
 {
-	return mt_hdr_arity(mt_store_words(st, t)[0]);
+	return mt_hdr_arity(mt_store_hdr(st, t));
 }
 
 const mt_term *mt_expr_args(const struct mt_store *st, mt_term t)
 {
-	return mt_store_words(st, t) + 1;
+	return mt_store_args(st, t);
 }
 
 int mt_is_ground(const struct mt_store *st, mt_term t)
@@ -748,12 +768,12 @@ int mt_term_equal(const struct mt_store *st, mt_term a, mt_term b)
 			equal = 0;
 			break;
 		}
-		const uint32_t *wx = mt_store_words(st, x), *wy = mt_store_words(st, y);
-		if (mt_hdr_arity(wx[0]) != mt_hdr_arity(wy[0])) {
+		const mt_term *wx = mt_store_args(st, x), *wy = mt_store_args(st, y);
+		uint32_t arity = mt_hdr_arity(mt_store_hdr(st, x));
+		if (arity != mt_hdr_arity(mt_store_hdr(st, y))) {
 			equal = 0;
 			break;
 		}
-		uint32_t arity = mt_hdr_arity(wx[0]);
 		if (n + 2 * (size_t)arity > cap) {
 			size_t ncap = cap;
 			while (n + 2 * (size_t)arity > ncap)
@@ -771,8 +791,8 @@ int mt_term_equal(const struct mt_store *st, mt_term a, mt_term b)
 			cap = ncap;
 		}
 		for (uint32_t i = arity; i-- > 0;) {
-			stack[n++] = wx[1 + i];
-			stack[n++] = wy[1 + i];
+			stack[n++] = wx[i];
+			stack[n++] = wy[i];
 		}
 	}
 	if (stack != small)

@@ -4,8 +4,15 @@
  *
  * Persistent heap: `heap` is a flat array of 32-bit words; word 0 is
  * reserved so that no expression has payload 0 (a lookup slot of 0 means
- * empty). Expressions are hash-consed through `hc`, an open-addressing
- * table of 32-bit slots holding (payload << 3 | 3 hash bits).
+ * empty). An expression of arity 3 whose record starts below 2^27 is
+ * "compact": its record is its three children, and its handle's payload
+ * holds MT_XC_BIT, the ground flag (MT_XC_GROUND) and the record's offset.
+ * Any other expression's record is a header word (arity | MT_HDR_GROUND)
+ * followed by its children, and its payload is the record's offset (below
+ * 2^28). Records are not self-describing, so the heap is never walked
+ * word by word: `recent` keeps the newest expressions for the tail scan.
+ * Expressions are hash-consed through `hc`, an open-addressing table of
+ * 32-bit slots holding (payload << 3 | 3 hash bits).
  *
  * Boxes: `boxes` holds every persistent boxed value (hash-consed through
  * `bx`, slots of (index + 1) << 3 | 3 hash bits); their strings live in
@@ -24,6 +31,16 @@
 #include <xxhash.h>
 
 #define MT_HC_PENDING 16
+/* a look-up scans the newest expressions instead of probing the table when
+ * every child is younger than the last MT_SCAN_WORDS heap words; each
+ * expression takes at least one word, so the ring holds all of them */
+#define MT_SCAN_WORDS 128u
+#define MT_RECENT 128u
+#define MT_SYM_RECENT 256u
+
+#define MT_XC_BIT (1u << 28)
+#define MT_XC_GROUND (1u << 27)
+#define MT_XC_OFF ((1u << 27) - 1)
 
 struct mt_box {
 	uint32_t kind; /* enum mt_box_kind */
@@ -49,14 +66,18 @@ struct mt_store {
 	 * they go into hc: inserting them at once would stall on a cache miss
 	 * per expression. Look-ups check this ring too. */
 	uint64_t pend_hash[MT_HC_PENDING];
-	uint32_t pend_pos[MT_HC_PENDING]; /* heap position, 0 = free */
+	uint32_t pend_pos[MT_HC_PENDING]; /* payload, 0 = free */
 	uint32_t pend_head;
+	/* payloads of the newest expressions, a circle; 0 = none yet */
+	uint32_t recent[MT_RECENT];
+	uint32_t recent_head;
 
-	/* heap length when each symbol was created: no expression holding
-	 * the symbol can sit before it (see mt_store_expr). Indexed by id
-	 * minus syms.base.count: base (image) symbols are older than the heap. */
-	uint32_t *sym_born;
-	size_t sym_born_cap;
+	/* heap length when each of the newest symbols was created: no
+	 * expression holding the symbol can sit before it (see mt_store_expr).
+	 * Slot id % MT_SYM_RECENT holds (id, birth); a symbol not there counts
+	 * as old, which only sends its look-ups to the table. */
+	uint32_t sym_recent_id[MT_SYM_RECENT]; /* UINT32_MAX: none */
+	uint32_t sym_recent_born[MT_SYM_RECENT];
 
 	struct mt_box *boxes;
 	uint32_t nboxes, boxes_cap;
@@ -72,7 +93,7 @@ struct mt_store {
 	size_t sbytes_len, sbytes_cap;
 };
 
-#define MT_HEAP_MAX_WORDS ((size_t)MT_PAYLOAD_MAX + 1)
+#define MT_HEAP_MAX_WORDS ((size_t)1 << 28)
 
 /* Hash of an expression's words. The key is a short run of 32-bit words,
  * so a word-wise mix (xxh64's round and avalanche) does the job of a byte
@@ -110,8 +131,10 @@ static inline uint64_t mt_expr_hash(uint32_t hdr, const mt_term *args, uint32_t 
 mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, int known_new,
 		      int *created);
 
-/* Records the birth of a new symbol; a failure only loses the shortcut. */
+/* Records the birth of a new symbol. */
 void mt_store_note_symbol(struct mt_store *st, uint32_t id);
+/* Forgets every birth: the symbols count as old. */
+void mt_store_forget_symbols(struct mt_store *st);
 
 /* Interns a symbol from bytes whose hash is known (the parser's path). */
 static inline uint32_t mt_store_intern(struct mt_store *st, const char *name, size_t len,
@@ -123,10 +146,36 @@ static inline uint32_t mt_store_intern(struct mt_store *st, const char *name, si
 	return id;
 }
 
-/* Header word of a persistent or scratch expression handle. */
-static inline const uint32_t *mt_store_words(const struct mt_store *st, mt_term t)
+/* Heap offset of a persistent expression's record: grows with creation
+ * order, so a child's offset is below its parent's. */
+static inline uint32_t mt_store_off(mt_term t)
 {
-	return mt_tag(t) == MT_EXPR ? st->heap + mt_payload(t) : st->sheap + mt_payload(t);
+	uint32_t p = mt_payload(t);
+	return p & MT_XC_BIT ? p & MT_XC_OFF : p;
+}
+
+/* Header (arity | MT_HDR_GROUND) of a persistent expression's payload. */
+static inline uint32_t mt_store_hdr_of(const struct mt_store *st, uint32_t p)
+{
+	return p & MT_XC_BIT ? 3u | (p & MT_XC_GROUND) >> 3 : st->heap[p];
+}
+
+static inline const mt_term *mt_store_args_of(const struct mt_store *st, uint32_t p)
+{
+	return p & MT_XC_BIT ? st->heap + (p & MT_XC_OFF) : st->heap + p + 1;
+}
+
+/* Header of a persistent or scratch expression handle. */
+static inline uint32_t mt_store_hdr(const struct mt_store *st, mt_term t)
+{
+	return mt_tag(t) == MT_EXPR ? mt_store_hdr_of(st, mt_payload(t)) : st->sheap[mt_payload(t)];
+}
+
+/* Its children: mt_hdr_arity(mt_store_hdr(st, t)) handles in a row. */
+static inline const mt_term *mt_store_args(const struct mt_store *st, mt_term t)
+{
+	return mt_tag(t) == MT_EXPR ? mt_store_args_of(st, mt_payload(t))
+				    : st->sheap + mt_payload(t) + 1;
 }
 
 static inline const struct mt_box *mt_store_box(const struct mt_store *st, mt_term t)

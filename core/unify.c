@@ -187,7 +187,7 @@ static inline int is_ground(const struct mt_bindings *b, mt_term t)
 		return 0;
 	case MT_EXPR:
 	case MT_TEXPR:
-		return (mt_store_words(b->store, t)[0] & MT_HDR_GROUND) != 0;
+		return (mt_store_hdr(b->store, t) & MT_HDR_GROUND) != 0;
 	default:
 		return 1;
 	}
@@ -456,8 +456,8 @@ static inline int unify_step(struct mt_bindings *b, mt_term *px, uint32_t *pxo, 
 			return 0;
 		if (x == y && (xo == yo || is_ground(b, x)))
 			return 1;
-		uint32_t ax = mt_hdr_arity(mt_store_words(b->store, x)[0]);
-		if (ax != mt_hdr_arity(mt_store_words(b->store, y)[0]))
+		uint32_t ax = mt_hdr_arity(mt_store_hdr(b->store, x));
+		if (ax != mt_hdr_arity(mt_store_hdr(b->store, y)))
 			return 0;
 		if (ax == 0)
 			return 1;
@@ -516,8 +516,8 @@ int mt_unify(struct mt_bindings *b, mt_term x, uint32_t xo, mt_term y, uint32_t 
 		}
 		uint32_t i = p->i++;
 		/* fetched afresh: a binding may have moved the scratch heap */
-		x = mt_store_words(b->store, p->x)[1 + i];
-		y = mt_store_words(b->store, p->y)[1 + i];
+		x = mt_store_args(b->store, p->x)[i];
+		y = mt_store_args(b->store, p->y)[i];
 		xo = p->xo;
 		yo = p->yo;
 		rc = unify_step(b, &x, &xo, &y, &yo, &n);
