@@ -6,7 +6,9 @@
  *   MT_SYM    symbol id (interned: equal names have equal ids)
  *   MT_VAR    variable number (see "Variables" below)
  *   MT_INT    signed integer in [MT_INT_MIN, MT_INT_MAX], stored inline
- *   MT_EXPR   word index of a hash-consed expression in the store's heap
+ *   MT_EXPR   a hash-consed expression in the store's heap: its record's
+ *             word offset, or for a compact arity-3 expression a flag, its
+ *             ground bit and the offset (core/store_impl.h)
  *   MT_TEXPR  word index of an expression in the scratch heap (not hash-consed)
  *   MT_BOX    index of a boxed grounded value (64-bit integer outside the
  *             inline range, float, string) owned by the store, hash-consed
@@ -24,10 +26,12 @@
  * contains a scratch child. mt_term_persist() copies a scratch term into the
  * persistent store (add-atom does this).
  *
- * Expression layout (both heaps): one header word, then `arity` child
- * handles. Header: bits 0..23 arity, bit 24 MT_HDR_GROUND (no variable at
- * any depth), bits 25..31 reserved (zero). The empty expression `()` is an
- * expression of arity 0.
+ * Expression layout: one header word, then `arity` child handles; a
+ * persistent expression of arity 3 may be compact (no header word, see
+ * store_impl.h), so read them through mt_expr_header/arity/args. Header:
+ * bits 0..23 arity, bit 24 MT_HDR_GROUND (no variable at any depth), bits
+ * 25..31 reserved (zero). The empty expression `()` is an expression of
+ * arity 0.
  *
  * Variables: in a stored atom, variables are numbered 0..k-1 in order of
  * first occurrence (left to right, depth first), so alpha-equivalent atoms
