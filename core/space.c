@@ -23,23 +23,36 @@
 #include "core/arena.h"
 #include "core/mem.h"
 #include "core/space_layer.h"
-#include "core/store_impl.h"
 #include "kbprof/probe.h"
 
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #define NONE UINT32_MAX
 #define SLOT_TAG(h) ((uint32_t)((h) >> 61))
 
-enum { LINK_ATOM, LINK_RULE, LINK_FA };
+enum { LINK_ENTRY, LINK_FA };
+
+/* entry.meta: bits 0..7 the multiplicity (0: removed, a tombstone), bits
+ * 8..31 the variable-name list + 1 (0: none). A value that does not fit
+ * is in a side table, with the escape value in the field. */
+#define MULT_BITS 8u
+#define MULT_ESC 0xffu
+#define NAMES_ESC 0xffffffu
 
 struct entry {
 	mt_term atom;
-	uint32_t mult;  /* 0: removed (tombstone) */
-	uint32_t names; /* variable-name list + 1, 0 if none */
-	uint32_t next_atom;
-	uint32_t next_rule;
+	uint32_t meta;
+	uint32_t next; /* its chain: the rule chain of a rule, else the atom chain */
+};
+
+/* entry -> value, for the values that do not fit in entry.meta. Slots are
+ * (entry + 1) << 32 | value, 0 when empty; nothing is ever deleted. */
+struct side {
+	uint64_t *slots;
+	uint32_t mask, count;
 };
 
 struct akey { /* atom index key */
@@ -48,12 +61,18 @@ struct akey { /* atom index key */
 	uint32_t last;
 };
 
-struct rkey { /* rule index key */
-	mt_term head;
-	uint32_t arity;
+/* A rule index key. Created with its first rule, so it always has a last
+ * entry; removal leaves tombstones in the chain, so that entry's atom stays
+ * readable and the key's head and arity are read back from its LHS. count 0
+ * marks an unused slot of rk_sym. */
+struct rkey {
 	uint32_t last;
-	uint32_t count;
+	uint32_t count; /* rules ever chained (tombstones included) */
 };
+
+/* Rule key ids (first-argument groups name their key by id): a symbol's
+ * key in rk_sym is the symbol id; other keys are RKEY_OTHER | index. */
+#define RKEY_OTHER 0x80000000u
 
 struct fgroup { /* first-argument group of a rule key */
 	uint32_t key;
@@ -79,20 +98,21 @@ struct mt_space {
 	 * can already be here and the table would only cost memory. */
 	struct table atoms;
 	int atoms_built;
-	uint32_t max_expr; /* largest expression heap offset ever added */
+	uint32_t max_expr; /* largest mt_expr_order() of an atom ever added */
 
 	struct akey *akeys;
 	size_t nakeys, akeys_cap;
 	struct table akt;
 	uint32_t atom_wild_last;
 
+	/* symbol id -> the rule key of its first arity: most heads are
+	 * symbols with one arity, found here without hashing; other keys are
+	 * in rkeys, found through rkt */
+	struct rkey *rk_sym;
+	size_t rk_sym_cap;
 	struct rkey *rkeys;
 	size_t nrkeys, rkeys_cap;
 	struct table rkt;
-	/* symbol id -> its first rule key + 1: most heads are symbols with
-	 * one arity, found here without hashing; other keys are in rkt */
-	uint32_t *rk_sym;
-	size_t rk_sym_cap;
 	uint32_t rule_wild_last;
 
 	struct fgroup *fgroups;
@@ -100,6 +120,8 @@ struct mt_space {
 	struct table fgt;
 	uint32_t *next_fa; /* per entry; allocated with the first group */
 	size_t next_fa_cap;
+
+	struct side side_mult, side_names;
 
 	struct mt_varnames **lists;
 	size_t nlists, lists_cap;
@@ -192,9 +214,14 @@ static uint64_t hash_akey(const struct mt_space *sp, uint32_t rec)
 	return key_hash(sp->akeys[rec].head, sp->akeys[rec].arity);
 }
 
+static void rkey_read(const struct mt_space *sp, uint32_t last, mt_term *head, uint32_t *arity);
+
 static uint64_t hash_rkey(const struct mt_space *sp, uint32_t rec)
 {
-	return key_hash(sp->rkeys[rec].head, sp->rkeys[rec].arity);
+	mt_term head;
+	uint32_t arity;
+	rkey_read(sp, sp->rkeys[rec].last, &head, &arity);
+	return key_hash(head, arity);
 }
 
 static uint64_t hash_fgroup(const struct mt_space *sp, uint32_t rec)
@@ -260,6 +287,8 @@ void mt_space_free(struct mt_space *sp)
 	mt_array_free(sp->fgroups);
 	mt_array_free(sp->fgt.slots);
 	mt_array_free(sp->next_fa);
+	mt_array_free(sp->side_mult.slots);
+	mt_array_free(sp->side_names.slots);
 	mt_array_free(sp->lists);
 	mt_array_free(sp->lt.slots);
 	mt_arena_release(&sp->arena);
@@ -282,6 +311,8 @@ size_t mt_space_bytes(const struct mt_space *sp)
 	b += sp->nakeys * sizeof *sp->akeys + sp->nrkeys * sizeof *sp->rkeys +
 	     sp->nfgroups * sizeof *sp->fgroups + (sp->next_fa ? sp->n * 4 : 0) +
 	     sp->rk_sym_cap * sizeof *sp->rk_sym;
+	b += (sp->side_mult.slots ? ((size_t)sp->side_mult.mask + 1) * 8 : 0) +
+	     (sp->side_names.slots ? ((size_t)sp->side_names.mask + 1) * 8 : 0);
 	b += sp->nlists * sizeof *sp->lists + mt_arena_bytes(&sp->arena);
 	return b;
 }
@@ -298,10 +329,10 @@ static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, ui
 {
 	if (mt_tag(t) == MT_EXPR) {
 		/* the common case first: a stored expression with a symbol head */
-		uint32_t n = mt_hdr_arity(mt_store_hdr(st, t));
-		mt_term h0 = mt_store_args(st, t)[0];
-		if (n && mt_tag(h0) == MT_SYM) {
-			*head = h0;
+		uint32_t n = mt_expr_arity(st, t);
+		mt_term h;
+		if (n && mt_tag(h = mt_expr_args(st, t)[0]) == MT_SYM) {
+			*head = h;
 			*arity = n;
 			return KEY_OK;
 		}
@@ -311,8 +342,8 @@ static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, ui
 		return KEY_WILD;
 	case MT_EXPR:
 	case MT_TEXPR: {
-		uint32_t n = mt_hdr_arity(mt_store_hdr(st, t));
-		mt_term h = n ? mt_store_args(st, t)[0] : t;
+		uint32_t n = mt_expr_arity(st, t);
+		mt_term h = n ? mt_expr_args(st, t)[0] : t;
 		if (n && (mt_tag(h) == MT_VAR || (mt_is_expr(h) && !mt_is_ground(st, h))))
 			return KEY_WILD;
 		if (mt_is_scratch(h) && (h = mt_term_find(st, h)) == MT_NONE)
@@ -360,8 +391,10 @@ static uint32_t rkey_find(const struct mt_space *sp, mt_term head, uint32_t arit
 			break;
 		if ((s & 7) != tag)
 			continue;
-		const struct rkey *k = &sp->rkeys[(s >> 3) - 1];
-		if (k->head == head && k->arity == arity)
+		mt_term kh;
+		uint32_t ka;
+		rkey_read(sp, sp->rkeys[(s >> 3) - 1].last, &kh, &ka);
+		if (kh == head && ka == arity)
 			return (s >> 3) - 1;
 	}
 	*slot = i;
@@ -409,14 +442,7 @@ static uint32_t entry_find(const struct mt_space *sp, mt_term atom, uint32_t *sl
 static inline uint32_t *link_of(const struct mt_space *sp, int kind, uint32_t e)
 {
 	struct mt_space *w = (struct mt_space *)sp;
-	switch (kind) {
-	case LINK_ATOM:
-		return &w->e[e].next_atom;
-	case LINK_RULE:
-		return &w->e[e].next_rule;
-	default:
-		return &w->next_fa[e];
-	}
+	return kind == LINK_ENTRY ? &w->e[e].next : &w->next_fa[e];
 }
 
 static void chain_append(struct mt_space *sp, int kind, uint32_t *last, uint32_t e)
@@ -430,6 +456,83 @@ static void chain_append(struct mt_space *sp, int kind, uint32_t *last, uint32_t
 		*ll = e;
 	}
 	*last = e;
+}
+
+/* ---- entry fields: multiplicity and name list ---- */
+
+static uint64_t *side_slot(const struct side *t, uint32_t e)
+{
+	uint32_t i = (uint32_t)mix64(e) & t->mask;
+	for (;; i = (i + 1) & t->mask)
+		if (!t->slots[i] || (uint32_t)(t->slots[i] >> 32) == e + 1)
+			return &t->slots[i];
+}
+
+static uint32_t side_get(const struct side *t, uint32_t e)
+{
+	return (uint32_t)*side_slot(t, e); /* present: the field said so */
+}
+
+/* Sets e's value (inserting it if new); -1 if memory runs out. */
+static int side_put(struct side *t, uint32_t e, uint32_t v)
+{
+	uint64_t *s = t->slots ? side_slot(t, e) : NULL;
+	if (s && *s) { /* an update never allocates */
+		*s = (uint64_t)(e + 1) << 32 | v;
+		return 0;
+	}
+	if (!t->slots || (uint64_t)(t->count + 1) * 2 > (uint64_t)t->mask + 1) {
+		uint32_t size = t->slots ? (t->mask + 1) * 2 : 16;
+		uint64_t *slots = mt_table_new(size, sizeof *slots);
+		if (!slots)
+			return -1;
+		struct side n = {slots, size - 1, t->count};
+		for (uint32_t i = 0; t->slots && i <= t->mask; i++)
+			if (t->slots[i])
+				*side_slot(&n, (uint32_t)(t->slots[i] >> 32) - 1) = t->slots[i];
+		mt_array_free(t->slots);
+		*t = n;
+	}
+	s = side_slot(t, e);
+	t->count++;
+	*s = (uint64_t)(e + 1) << 32 | v;
+	return 0;
+}
+
+static inline uint32_t mult_of(const struct mt_space *sp, uint32_t e)
+{
+	uint32_t m = sp->e[e].meta & MULT_ESC;
+	return m == MULT_ESC ? side_get(&sp->side_mult, e) : m;
+}
+
+static int mult_set(struct mt_space *sp, uint32_t e, uint32_t v)
+{
+	uint32_t *meta = &sp->e[e].meta;
+	if (v >= MULT_ESC) {
+		if (side_put(&sp->side_mult, e, v))
+			return -1;
+		v = MULT_ESC;
+	}
+	*meta = (*meta & ~MULT_ESC) | v;
+	return 0;
+}
+
+/* The entry's name list + 1, 0 if none. */
+static uint32_t names_of(const struct mt_space *sp, uint32_t e)
+{
+	uint32_t l = sp->e[e].meta >> MULT_BITS;
+	return l == NAMES_ESC ? side_get(&sp->side_names, e) : l;
+}
+
+static int names_set(struct mt_space *sp, uint32_t e, uint32_t l)
+{
+	if (l >= NAMES_ESC) {
+		if (side_put(&sp->side_names, e, l))
+			return -1;
+		l = NAMES_ESC;
+	}
+	sp->e[e].meta = (sp->e[e].meta & MULT_ESC) | l << MULT_BITS;
+	return 0;
 }
 
 /* ---- variable-name lists ---- */
@@ -494,24 +597,40 @@ static uint32_t intern_names(struct mt_space *sp, const struct mt_varnames *name
 
 /* ---- adding ---- */
 
-/* 1 if a is (= L R); *args are then its three children. */
-static int is_rule(const struct mt_store *st, mt_term a, const mt_term **args)
+static inline int is_rule(const struct mt_store *st, mt_term a)
 {
-	if (mt_tag(a) != MT_EXPR || mt_hdr_arity(mt_store_hdr(st, a)) != 3)
-		return 0;
-	*args = mt_store_args(st, a);
-	return (*args)[0] == mt_sym(MT_S_EQUAL);
+	return mt_tag(a) == MT_EXPR && mt_expr_arity(st, a) == 3 &&
+	       mt_expr_args(st, a)[0] == mt_sym(MT_S_EQUAL);
+}
+
+/* The LHS of a rule atom. */
+static inline mt_term lhs_of(const struct mt_store *st, mt_term rule)
+{
+	return mt_expr_args(st, rule)[1];
+}
+
+/* The (head, arity) of a rule key, read back from the LHS of its last
+ * rule (a key always has one; removal leaves the atom in place). */
+static void rkey_read(const struct mt_space *sp, uint32_t last, mt_term *head, uint32_t *arity)
+{
+	enum keyed r = key_of(sp->store, lhs_of(sp->store, sp->e[last].atom), head, arity);
+	(void)r; /* KEY_OK: the key was made from this LHS */
+}
+
+static inline struct rkey *rkey_at(const struct mt_space *sp, uint32_t id)
+{
+	return id & RKEY_OTHER ? &sp->rkeys[id & ~RKEY_OTHER] : &sp->rk_sym[id];
 }
 
 /* The first-argument group a rule entry joins, given its LHS. */
 static int fa_join(struct mt_space *sp, uint32_t key, uint32_t e)
 {
 	const struct mt_store *st = sp->store;
-	mt_term lhs = mt_store_args(st, sp->e[e].atom)[1], arg = MT_NONE;
-	if (mt_tag(lhs) == MT_EXPR && mt_hdr_arity(mt_store_hdr(st, lhs)) >= 2) {
-		mt_term a1 = mt_store_args(st, lhs)[1];
-		if (mt_is_ground(st, a1))
-			arg = a1;
+	mt_term lhs = lhs_of(st, sp->e[e].atom), arg = MT_NONE;
+	if (mt_tag(lhs) == MT_EXPR && mt_expr_arity(st, lhs) >= 2) {
+		mt_term a = mt_expr_args(st, lhs)[1];
+		if (mt_is_ground(st, a))
+			arg = a;
 	}
 	if (grow((void **)&sp->next_fa, &sp->next_fa_cap, sp->cap ? sp->cap : 1,
 		 sizeof *sp->next_fa))
@@ -534,55 +653,67 @@ static int fa_join(struct mt_space *sp, uint32_t key, uint32_t e)
 	return 0;
 }
 
-/* The rule key (head, arity), or NONE. */
+/* The id of rule key (head, arity), or NONE. */
 static uint32_t rkey_lookup(const struct mt_space *sp, mt_term head, uint32_t arity)
 {
-	if (mt_tag(head) == MT_SYM && mt_payload(head) < sp->rk_sym_cap) {
-		uint32_t k = sp->rk_sym[mt_payload(head)];
-		if (!k)
-			return NONE; /* a symbol's first key always lands here */
-		if (sp->rkeys[k - 1].arity == arity)
-			return k - 1;
-	}
-	uint32_t slot;
-	return rkey_find(sp, head, arity, key_hash(head, arity), &slot);
-}
-
-static uint32_t rkey_add(struct mt_space *sp, mt_term head, uint32_t arity)
-{
-	uint32_t k = rkey_lookup(sp, head, arity);
-	if (k != NONE)
-		return k;
-	if (grow((void **)&sp->rkeys, &sp->rkeys_cap, sp->nrkeys + 1, sizeof *sp->rkeys))
-		return NONE;
-	k = (uint32_t)sp->nrkeys;
 	if (mt_tag(head) == MT_SYM) {
 		uint32_t id = mt_payload(head);
-		size_t want =
-		    mt_sym_count(sp->store) > id ? mt_sym_count(sp->store) : (size_t)id + 1;
-		if (id >= sp->rk_sym_cap) {
-			size_t old = sp->rk_sym_cap;
+		if (id >= sp->rk_sym_cap || !sp->rk_sym[id].count)
+			return NONE; /* a symbol's first key always lands in rk_sym */
+		mt_term lhs = lhs_of(sp->store, sp->e[sp->rk_sym[id].last].atom);
+		/* the LHS is the symbol (arity 0) or an expression it heads */
+		if ((mt_tag(lhs) == MT_EXPR ? mt_expr_arity(sp->store, lhs) : 0) == arity)
+			return id;
+	}
+	uint32_t slot;
+	uint32_t k = rkey_find(sp, head, arity, key_hash(head, arity), &slot);
+	return k == NONE ? NONE : k | RKEY_OTHER;
+}
+
+/* Chains rule entry e into key (head, arity), making the key if it is new.
+ * Returns the key id, or NONE if memory runs out. */
+static uint32_t rkey_append(struct mt_space *sp, mt_term head, uint32_t arity, uint32_t e)
+{
+	uint32_t id = rkey_lookup(sp, head, arity);
+	if (id != NONE) {
+		struct rkey *rk = rkey_at(sp, id);
+		chain_append(sp, LINK_ENTRY, &rk->last, e);
+		rk->count++;
+		return id;
+	}
+	sp->e[e].next = e;
+	if (mt_tag(head) == MT_SYM) {
+		uint32_t sym = mt_payload(head);
+		if (sym >= sp->rk_sym_cap) {
+			size_t old = sp->rk_sym_cap, want = mt_sym_count(sp->store);
+			if (want <= sym)
+				want = (size_t)sym + 1;
 			if (grow((void **)&sp->rk_sym, &sp->rk_sym_cap, want, sizeof *sp->rk_sym))
 				return NONE;
-			memset(sp->rk_sym + old, 0, (sp->rk_sym_cap - old) * sizeof *sp->rk_sym);
+			/* a mapped block grows with fresh zero pages: leave them
+			 * untouched (not resident) */
+			if (!mt_block_of(sp->rk_sym)->mapped)
+				memset(sp->rk_sym + old, 0,
+				       (sp->rk_sym_cap - old) * sizeof *sp->rk_sym);
 		}
-		if (!sp->rk_sym[id]) {
-			sp->rk_sym[id] = k + 1;
-			sp->rkeys[k] = (struct rkey){head, arity, NONE, 0};
-			sp->nrkeys++;
-			return k;
+		if (!sp->rk_sym[sym].count) {
+			sp->rk_sym[sym] = (struct rkey){e, 1};
+			return sym;
 		}
 	}
+	if (sp->nrkeys >= RKEY_OTHER - 1 ||
+	    grow((void **)&sp->rkeys, &sp->rkeys_cap, sp->nrkeys + 1, sizeof *sp->rkeys))
+		return NONE;
+	uint32_t k = (uint32_t)sp->nrkeys++;
+	sp->rkeys[k] = (struct rkey){e, 1};
 	uint64_t h = key_hash(head, arity);
 	uint32_t slot;
 	rkey_find(sp, head, arity, h, &slot);
-	sp->rkeys[k] = (struct rkey){head, arity, NONE, 0};
-	sp->nrkeys++;
 	sp->rkt.slots[slot] = ((k + 1) << 3) | SLOT_TAG(h);
 	sp->rkt.count++;
 	if (table_maybe_grow(sp, &sp->rkt, hash_rkey))
 		return NONE;
-	return k;
+	return k | RKEY_OTHER;
 }
 
 static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
@@ -590,25 +721,23 @@ static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 	mt_term head;
 	uint32_t arity;
 	if (key_of(sp->store, lhs, &head, &arity) != KEY_OK) {
-		chain_append(sp, LINK_RULE, &sp->rule_wild_last, e);
+		chain_append(sp, LINK_ENTRY, &sp->rule_wild_last, e);
 		return 0;
 	}
-	uint32_t k = rkey_add(sp, head, arity);
+	uint32_t k = rkey_append(sp, head, arity, e);
 	if (k == NONE)
 		return -1;
-	struct rkey *rk = &sp->rkeys[k];
-	chain_append(sp, LINK_RULE, &rk->last, e);
-	rk->count++;
+	const struct rkey *rk = rkey_at(sp, k);
 	if (rk->count < MT_SPACE_FIRST_ARG_MIN)
 		return 0;
 	if (rk->count > MT_SPACE_FIRST_ARG_MIN)
 		return fa_join(sp, k, e);
 	/* the key just reached the threshold: group all its rules so far */
 	KBPROF_REGION_BEGIN("index");
-	uint32_t last = sp->rkeys[k].last, x = last;
+	uint32_t last = rk->last, x = last;
 	int rc = 0;
 	do {
-		x = sp->e[x].next_rule;
+		x = sp->e[x].next;
 		rc = fa_join(sp, k, x);
 	} while (rc == 0 && x != last);
 	KBPROF_REGION_END("index");
@@ -620,7 +749,7 @@ static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
 	mt_term head;
 	uint32_t arity;
 	if (key_of(sp->store, atom, &head, &arity) != KEY_OK) {
-		chain_append(sp, LINK_ATOM, &sp->atom_wild_last, e);
+		chain_append(sp, LINK_ENTRY, &sp->atom_wild_last, e);
 		return 0;
 	}
 	uint64_t h = key_hash(head, arity);
@@ -636,7 +765,7 @@ static int index_atom(struct mt_space *sp, uint32_t e, mt_term atom)
 		if (table_maybe_grow(sp, &sp->akt, hash_akey))
 			return -1;
 	}
-	chain_append(sp, LINK_ATOM, &sp->akeys[k].last, e);
+	chain_append(sp, LINK_ENTRY, &sp->akeys[k].last, e);
 	return 0;
 }
 
@@ -680,7 +809,7 @@ static int build_atoms(struct mt_space *sp)
 static uint32_t entry_lookup(struct mt_space *sp, mt_term atom, uint32_t *slot)
 {
 	if (!sp->atoms_built) {
-		if (mt_tag(atom) == MT_EXPR && mt_store_off(atom) > sp->max_expr)
+		if (mt_tag(atom) == MT_EXPR && mt_expr_order(atom) > sp->max_expr)
 			return NONE; /* newer than every atom added: absent */
 		if (build_atoms(sp))
 			return NONE - 1;
@@ -699,17 +828,17 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 	uint32_t old = entry_lookup(sp, atom, &slot);
 	if (old == NONE - 1)
 		return kb_error_set(err, "space: out of memory");
-	if (old != NONE && sp->e[old].mult) {
-		struct entry *x = &sp->e[old];
-		if (x->mult == UINT32_MAX)
+	uint32_t m = old != NONE ? mult_of(sp, old) : 0;
+	if (m) {
+		if (m == UINT32_MAX)
 			return kb_error_set(err, "space: multiplicity overflow");
-		x->mult++;
-		if (!x->names && names && names->count) {
+		if (!names_of(sp, old) && names && names->count) {
 			uint32_t l = intern_names(sp, names);
-			if (l == NONE)
+			if (l == NONE || names_set(sp, old, l))
 				return kb_error_set(err, "space: out of memory");
-			x->names = l;
 		}
+		if (mult_set(sp, old, m + 1))
+			return kb_error_set(err, "space: out of memory");
 		sp->size++;
 		return old;
 	}
@@ -724,9 +853,11 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 	if (l == NONE)
 		return kb_error_set(err, "space: out of memory");
 	uint32_t e = (uint32_t)sp->n++;
-	sp->e[e] = (struct entry){atom, 1, l, NONE, NONE};
-	if (mt_tag(atom) == MT_EXPR && mt_store_off(atom) > sp->max_expr)
-		sp->max_expr = mt_store_off(atom);
+	sp->e[e] = (struct entry){atom, 1, NONE};
+	if (names_set(sp, e, l))
+		return kb_error_set(err, "space: out of memory");
+	if (mt_tag(atom) == MT_EXPR && mt_expr_order(atom) > sp->max_expr)
+		sp->max_expr = mt_expr_order(atom);
 	if (!sp->atoms_built) {
 		/* nothing to record: the table will be built from the entries */
 	} else if (old != NONE) {
@@ -745,9 +876,10 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		if (table_maybe_grow(sp, &sp->atoms, hash_entry))
 			return kb_error_set(err, "space: out of memory");
 	}
-	const mt_term *w;
-	int rule = is_rule(sp->store, atom, &w);
-	if (index_atom(sp, e, atom) || (rule && index_rule(sp, e, w[1])))
+	/* one chain per entry: a rule is in its rule chain only (a match on
+	 * (= L R) reads the rule index), other atoms in their atom chain */
+	int rule = is_rule(sp->store, atom);
+	if (rule ? index_rule(sp, e, lhs_of(sp->store, atom)) : index_atom(sp, e, atom))
 		return kb_error_set(err, "space: out of memory");
 	sp->rules += (uint64_t)rule;
 	sp->size++;
@@ -763,13 +895,14 @@ int mt_space_remove(struct mt_space *sp, mt_term atom)
 		return 0;
 	uint32_t slot;
 	uint32_t e = entry_lookup(sp, atom, &slot);
-	if (e >= NONE - 1 || sp->e[e].mult == 0)
+	uint32_t m = e >= NONE - 1 ? 0 : mult_of(sp, e);
+	if (m == 0)
 		return 0;
 	sp->size--;
-	if (--sp->e[e].mult == 0) {
-		const mt_term *w;
+	mult_set(sp, e, m - 1); /* cannot fail: an escaped value is in place */
+	if (m == 1) {
 		sp->distinct--;
-		if (is_rule(sp->store, atom, &w))
+		if (is_rule(sp->store, atom))
 			sp->rules--;
 	}
 	return 1;
@@ -816,16 +949,15 @@ uint32_t mt_space_multiplicity(const struct mt_space *sp, uint32_t entry)
 {
 	if (sp->layer)
 		return sp->layer->multiplicity(sp->layer_ctx, entry);
-	return entry < sp->n ? sp->e[entry].mult : 0;
+	return entry < sp->n ? mult_of(sp, entry) : 0;
 }
 
 const struct mt_varnames *mt_space_varnames(const struct mt_space *sp, uint32_t entry)
 {
 	if (sp->layer)
 		return sp->layer->varnames(sp->layer_ctx, entry);
-	if (entry >= sp->n || !sp->e[entry].names)
-		return NULL;
-	return sp->lists[sp->e[entry].names - 1];
+	uint32_t l = entry < sp->n ? names_of(sp, entry) : 0;
+	return l ? sp->lists[l - 1] : NULL;
 }
 
 /* Count by scanning, for when the atom table cannot be built. */
@@ -833,8 +965,8 @@ static uint32_t mt_space_count_scan(const struct mt_space *sp, mt_term atom)
 {
 	uint32_t m = 0;
 	for (size_t e = 0; e < sp->n; e++)
-		if (sp->e[e].atom == atom && sp->e[e].mult)
-			m = sp->e[e].mult;
+		if (sp->e[e].atom == atom && mult_of(sp, (uint32_t)e))
+			m = mult_of(sp, (uint32_t)e);
 	return m;
 }
 
@@ -849,10 +981,12 @@ uint32_t mt_space_count(const struct mt_space *sp, mt_term atom)
 	uint32_t e = entry_lookup((struct mt_space *)sp, atom, &slot);
 	if (e >= NONE - 1)
 		return e == NONE ? 0 : mt_space_count_scan(sp, atom);
-	return sp->e[e].mult;
+	return mult_of(sp, e);
 }
 
 /* ---- iteration ---- */
+
+enum { SCAN_NONE, SCAN_ALL, SCAN_RULES };
 
 static void iter_init(const struct mt_space *sp, struct mt_space_iter *it)
 {
@@ -860,9 +994,11 @@ static void iter_init(const struct mt_space *sp, struct mt_space_iter *it)
 	it->space = sp;
 }
 
-static void iter_full(struct mt_space_iter *it)
+/* Visits the entry array: every entry (SCAN_ALL), or its rules, merged with
+ * the chains (SCAN_RULES). */
+static void iter_scan(struct mt_space_iter *it, int mode)
 {
-	it->full_scan = 1;
+	it->full_scan = mode;
 	it->scan = 0;
 	it->scan_end = (uint32_t)it->space->n;
 }
@@ -877,6 +1013,29 @@ static void iter_chain(struct mt_space_iter *it, int kind, uint32_t last)
 	it->cur[i] = *link_of(it->space, kind, last);
 }
 
+/* The rules (= L R) that may unify with (= L' R') given L': the rule key
+ * of L' and the rule-wild chain, or when L' has no ground head every
+ * rule, from the entry array (rules are in no chain of their own). */
+static void iter_rules_of_lhs(const struct mt_space *sp, mt_term lhs, struct mt_space_iter *it)
+{
+	mt_term head;
+	uint32_t arity;
+	switch (key_of(sp->store, lhs, &head, &arity)) {
+	case KEY_WILD:
+		iter_scan(it, SCAN_RULES);
+		return;
+	case KEY_OK: {
+		uint32_t k = rkey_lookup(sp, head, arity);
+		if (k != NONE)
+			iter_chain(it, LINK_ENTRY, rkey_at(sp, k)->last);
+		break;
+	}
+	case KEY_ABSENT:
+		break;
+	}
+	iter_chain(it, LINK_ENTRY, sp->rule_wild_last);
+}
+
 void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_space_iter *it)
 {
 	if (sp->layer) {
@@ -889,18 +1048,23 @@ void mt_space_atoms_begin(const struct mt_space *sp, mt_term pattern, struct mt_
 	uint32_t arity;
 	switch (key_of(sp->store, pattern, &head, &arity)) {
 	case KEY_WILD:
-		iter_full(it);
+		iter_scan(it, SCAN_ALL);
 		return;
 	case KEY_OK: {
+		if (head == mt_sym(MT_S_EQUAL) && arity == 3) {
+			/* every (= L R) atom is a rule: read the rule index */
+			iter_rules_of_lhs(sp, lhs_of(sp->store, pattern), it);
+			break;
+		}
 		uint32_t slot, k = akey_find(sp, head, arity, key_hash(head, arity), &slot);
 		if (k != NONE)
-			iter_chain(it, LINK_ATOM, sp->akeys[k].last);
+			iter_chain(it, LINK_ENTRY, sp->akeys[k].last);
 		break;
 	}
 	case KEY_ABSENT:
 		break;
 	}
-	iter_chain(it, LINK_ATOM, sp->atom_wild_last);
+	iter_chain(it, LINK_ENTRY, sp->atom_wild_last);
 }
 
 void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_space_iter *it)
@@ -915,24 +1079,19 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 	mt_term head;
 	uint32_t arity;
 	switch (key_of(st, call, &head, &arity)) {
-	case KEY_WILD: {
-		/* every rule: the atom-index chain of (=, 3) */
-		uint32_t slot;
-		uint32_t k =
-		    akey_find(sp, mt_sym(MT_S_EQUAL), 3, key_hash(mt_sym(MT_S_EQUAL), 3), &slot);
-		if (k != NONE)
-			iter_chain(it, LINK_ATOM, sp->akeys[k].last);
+	case KEY_WILD:
+		/* every rule */
+		iter_scan(it, SCAN_RULES);
 		return;
-	}
 	case KEY_OK: {
 		uint32_t slot, k = rkey_lookup(sp, head, arity);
 		if (k == NONE)
 			break;
-		const struct rkey *rk = &sp->rkeys[k];
-		mt_term arg = arity >= 2 ? mt_store_args(st, call)[1] : MT_NONE;
+		const struct rkey *rk = rkey_at(sp, k);
+		mt_term arg = arity >= 2 ? mt_expr_args(st, call)[1] : MT_NONE;
 		if (rk->count < MT_SPACE_FIRST_ARG_MIN || arg == MT_NONE ||
 		    !mt_is_ground(st, arg)) {
-			iter_chain(it, LINK_RULE, rk->last);
+			iter_chain(it, LINK_ENTRY, rk->last);
 			break;
 		}
 		if (mt_is_scratch(arg))
@@ -951,7 +1110,7 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 		break;
 	}
 	/* rules whose LHS has no ground head match any call */
-	iter_chain(it, LINK_RULE, sp->rule_wild_last);
+	iter_chain(it, LINK_ENTRY, sp->rule_wild_last);
 }
 
 int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
@@ -959,10 +1118,10 @@ int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 	const struct mt_space *sp = it->space;
 	if (sp->layer)
 		return sp->layer->next(sp->layer_ctx, it, entry);
-	if (it->full_scan) {
+	if (it->full_scan == SCAN_ALL) {
 		while (it->scan < it->scan_end) {
 			uint32_t e = it->scan++;
-			if (sp->e[e].mult) {
+			if (sp->e[e].meta & MULT_ESC) {
 				*entry = e;
 				return 1;
 			}
@@ -970,15 +1129,25 @@ int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 		return 0;
 	}
 	for (;;) {
+		if (it->full_scan == SCAN_RULES) /* the next live rule */
+			while (it->scan < it->scan_end &&
+			       !((sp->e[it->scan].meta & MULT_ESC) &&
+				 is_rule(sp->store, sp->e[it->scan].atom)))
+				it->scan++;
 		int best = -1;
 		for (int i = 0; i < it->nchains; i++)
 			if (it->cur[i] != NONE && (best < 0 || it->cur[i] < it->cur[best]))
 				best = i;
+		if (it->full_scan == SCAN_RULES && it->scan < it->scan_end &&
+		    (best < 0 || it->scan < it->cur[best])) {
+			*entry = it->scan++;
+			return 1;
+		}
 		if (best < 0)
 			return 0;
 		uint32_t e = it->cur[best];
 		it->cur[best] = e == it->last[best] ? NONE : *link_of(sp, it->kind[best], e);
-		if (sp->e[e].mult) {
+		if (sp->e[e].meta & MULT_ESC) {
 			*entry = e;
 			return 1;
 		}

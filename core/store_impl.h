@@ -38,10 +38,6 @@
 #define MT_RECENT 128u
 #define MT_SYM_RECENT 256u
 
-#define MT_XC_BIT (1u << 28)
-#define MT_XC_GROUND (1u << 27)
-#define MT_XC_OFF ((1u << 27) - 1)
-
 struct mt_box {
 	uint32_t kind; /* enum mt_box_kind */
 	uint32_t hash; /* low 32 bits of the value's hash (persistent boxes) */
@@ -146,12 +142,10 @@ static inline uint32_t mt_store_intern(struct mt_store *st, const char *name, si
 	return id;
 }
 
-/* Heap offset of a persistent expression's record: grows with creation
- * order, so a child's offset is below its parent's. */
+/* Heap offset of a persistent expression's record (term.h). */
 static inline uint32_t mt_store_off(mt_term t)
 {
-	uint32_t p = mt_payload(t);
-	return p & MT_XC_BIT ? p & MT_XC_OFF : p;
+	return mt_expr_order(t);
 }
 
 /* Header (arity | MT_HDR_GROUND) of a persistent expression's payload. */

@@ -166,6 +166,21 @@ static inline mt_term mt_var(uint32_t n)
 {
 	return mt_make(MT_VAR, n);
 }
+/* A persistent expression's payload: bit 28 set for a compact expression
+ * of arity 3 (no header word), with bit 27 its ground flag and bits 0..26
+ * its record's heap offset; otherwise the offset of its header word. */
+#define MT_XC_BIT (1u << 28)
+#define MT_XC_GROUND (1u << 27)
+#define MT_XC_OFF ((1u << 27) - 1)
+
+/* The heap offset of a persistent expression's record: larger for a newer
+ * expression (a child is always older than its parent). */
+static inline uint32_t mt_expr_order(mt_term t)
+{
+	uint32_t p = t >> MT_TAG_BITS;
+	return p & MT_XC_BIT ? p & MT_XC_OFF : p;
+}
+
 static inline int mt_is_expr(mt_term t)
 {
 	return mt_tag(t) == MT_EXPR || mt_tag(t) == MT_TEXPR;

@@ -255,3 +255,136 @@ Test(space, atom_lookup_never_scans_when_the_head_is_ground)
 	mt_space_free(sp);
 	mt_store_free(st);
 }
+
+Test(space, multiplicity_counts_past_what_fits_beside_the_names)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(b) (p $x)");
+	mt_term p = atom_of(st, "(p $y)");
+	struct kb_error err;
+	for (int i = 1; i < 300; i++)
+		cr_assert_eq(mt_space_add(sp, p, NULL, &err), 1, "%s", err.msg);
+	cr_expect_eq(mt_space_count(sp, p), 300);
+	cr_expect_eq(mt_space_multiplicity(sp, 1), 300);
+	cr_expect_eq(mt_space_size(sp), 301);
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(mt_space_remove(sp, p), 1);
+	cr_expect_eq(mt_space_multiplicity(sp, 1), 250);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(mt_space_add(sp, p, NULL, &err), 1, "%s", err.msg);
+	cr_expect_eq(mt_space_count(sp, p), 260);
+	const struct mt_varnames *vn = mt_space_varnames(sp, 1);
+	cr_assert_not_null(vn, "the names stay beside a large multiplicity");
+	size_t len;
+	cr_expect_str_eq(mt_sym_name(st, vn->names[0], &len), "x");
+	uint32_t got[4];
+	int full;
+	cr_expect_eq(atom_candidates(sp, atom_of(st, "(p 1)"), got, 4, &full), 1);
+	for (int i = 0; i < 260; i++)
+		cr_assert_eq(mt_space_remove(sp, p), 1);
+	cr_expect_eq(mt_space_remove(sp, p), 0);
+	cr_expect_eq(mt_space_multiplicity(sp, 1), 0);
+	cr_expect_eq(atom_candidates(sp, atom_of(st, "(p 1)"), got, 4, &full), 0);
+	cr_expect_eq(mt_space_add(sp, p, NULL, &err), 2, "a tombstone is not revived");
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, match_on_equals_reads_rules_in_insertion_order)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(= (f 1) a)\n"  /* 0 */
+		 "(g 1)\n"        /* 1 */
+		 "(= ($h 1) b)\n" /* 2: rule-wild */
+		 "($v x y)\n"     /* 3: atom-wild */
+		 "(= (g 2) c)\n"  /* 4 */
+		 "(= x y z)\n"    /* 5: not a rule, key (=, 4) */
+		 "(= (f 2) d)\n"  /* 6 */
+		 "(= x)\n");      /* 7: not a rule, key (=, 2) */
+	uint32_t got[16];
+	int full;
+	size_t n = atom_candidates(sp, atom_of(st, "(= (f $a) $r)"), got, 16, &full);
+	cr_expect(!full, "a ground head of L reads its rule key");
+	cr_assert_eq(n, 4, "n=%zu", n);
+	cr_expect_eq(got[0], 0);
+	cr_expect_eq(got[1], 2);
+	cr_expect_eq(got[2], 3);
+	cr_expect_eq(got[3], 6);
+	n = atom_candidates(sp, atom_of(st, "(= (nosuch) $r)"), got, 16, &full);
+	cr_assert_eq(n, 2, "n=%zu", n);
+	cr_expect_eq(got[0], 2);
+	cr_expect_eq(got[1], 3);
+	n = atom_candidates(sp, atom_of(st, "(= $a $b)"), got, 16, &full);
+	cr_assert_eq(n, 5, "every rule and the wild atom, n=%zu", n);
+	cr_expect_eq(got[0], 0);
+	cr_expect_eq(got[1], 2);
+	cr_expect_eq(got[2], 3);
+	cr_expect_eq(got[3], 4);
+	cr_expect_eq(got[4], 6);
+	n = atom_candidates(sp, atom_of(st, "(= $a $b $c)"), got, 16, &full);
+	cr_assert_eq(n, 2);
+	cr_expect_eq(got[0], 3);
+	cr_expect_eq(got[1], 5);
+	/* removed rules are skipped by the scan as by the chains */
+	cr_expect_eq(mt_space_remove(sp, atom_of(st, "(= (g 2) c)")), 1);
+	n = rule_candidates(sp, atom_of(st, "($any 1)"), got, 16, &full);
+	cr_assert_eq(n, 3, "a call with a variable head: every live rule, n=%zu", n);
+	cr_expect_eq(got[0], 0);
+	cr_expect_eq(got[1], 2);
+	cr_expect_eq(got[2], 6);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, rule_keys_outlive_the_removal_of_their_rules)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	load(sp, "(= (f 1) a) (= (f 2) b) (= (f 1 2) c) (= f d)");
+	cr_expect_eq(mt_space_remove(sp, atom_of(st, "(= (f 1) a)")), 1);
+	cr_expect_eq(mt_space_remove(sp, atom_of(st, "(= (f 2) b)")), 1);
+	cr_expect_eq(mt_space_remove(sp, atom_of(st, "(= (f 1 2) c)")), 1);
+	uint32_t got[4];
+	int full;
+	cr_expect_eq(rule_candidates(sp, atom_of(st, "(f 1)"), got, 4, &full), 0);
+	cr_expect_eq(rule_candidates(sp, atom_of(st, "(f 1 2)"), got, 4, &full), 0);
+	load(sp, "(= (f 3) e) (= (f $x $y) g)");
+	size_t n = rule_candidates(sp, atom_of(st, "(f 1)"), got, 4, &full);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(got[0], 4);
+	n = rule_candidates(sp, atom_of(st, "(f 1 2)"), got, 4, &full);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(got[0], 5);
+	n = rule_candidates(sp, atom_of(st, "f"), got, 4, &full);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(got[0], 3);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+Test(space, keys_other_than_a_symbols_first_arity_survive_table_growth)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	struct kb_buf b = {0};
+	for (int i = 0; i < 3000; i++)
+		kb_buf_printf(&b, "(= (%d $x) n%d)\n(= (k %d $x) m%d)\n", i, i, i, i);
+	load(sp, b.data);
+	kb_buf_free(&b);
+	cr_expect_eq(mt_space_rules(sp), 6000);
+	uint32_t got[4];
+	int full;
+	for (int i = 0; i < 3000; i += 7) {
+		char call[64];
+		snprintf(call, sizeof call, "(%d 5)", i);
+		cr_assert_eq(rule_candidates(sp, atom_of(st, call), got, 4, &full), 1, "%s", call);
+		cr_expect_eq(got[0], (uint32_t)(2 * i));
+	}
+	size_t n = rule_candidates(sp, atom_of(st, "(k 2999 1)"), got, 4, &full);
+	cr_assert_eq(n, 1, "n=%zu", n);
+	cr_expect_eq(got[0], 5999);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
