@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define HC_TAG(h) ((uint32_t)((h) >> 61))
+#define HC_MAX_SLOTS ((uint32_t)1 << 31)
 
 static const char *const wellknown_names[] = {
 #define MT_WK_NAME(name, text) text,
@@ -19,7 +20,7 @@ static const char *const wellknown_names[] = {
 #undef MT_WK_NAME
 };
 
-static int hc_rehash(struct mt_store *st, uint32_t new_mask);
+static int hc_rehash(struct mt_store *st, uint32_t nslots);
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
@@ -33,9 +34,9 @@ struct mt_store *mt_store_new(void)
 		return NULL;
 	if (mt_symtab_init(&st->syms))
 		goto fail;
-	st->hc_mask = 1023;
+	st->hc_slots = 1024;
 	st->bx_mask = 63;
-	st->hc = mt_table_new((size_t)st->hc_mask + 1, sizeof *st->hc);
+	st->hc = mt_table_new(st->hc_slots, sizeof *st->hc);
 	st->bx = mt_table_new((size_t)st->bx_mask + 1, sizeof *st->bx);
 	if (!st->hc || !st->bx)
 		goto fail;
@@ -77,20 +78,31 @@ void mt_store_free(struct mt_store *st)
 size_t mt_store_bytes(const struct mt_store *st)
 {
 	return sizeof *st + mt_symtab_bytes(&st->syms) + st->heap_len * sizeof *st->heap +
-	       st->sym_born_cap * sizeof *st->sym_born +
-	       ((size_t)st->hc_mask + 1) * sizeof *st->hc + st->nboxes * sizeof *st->boxes +
-	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
-	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
-	       st->sbytes_len;
+	       st->sym_born_cap * sizeof *st->sym_born + (size_t)st->hc_slots * sizeof *st->hc +
+	       st->nboxes * sizeof *st->boxes + ((size_t)st->bx_mask + 1) * sizeof *st->bx +
+	       mt_arena_bytes(&st->arena) + st->sheap_len * sizeof *st->sheap +
+	       st->nsboxes * sizeof *st->sboxes + st->sbytes_len;
+}
+
+/* Slots for `count` expressions after a growth: 80% load, and at least
+ * half again the current count so that a run of small growths stays
+ * geometric. */
+static uint32_t hc_grown(const struct mt_store *st, uint64_t count)
+{
+	uint64_t n = mt_slots_for(count), half = (uint64_t)st->hc_slots + st->hc_slots / 2;
+	if (n < half)
+		n = half;
+	return n > HC_MAX_SLOTS ? HC_MAX_SLOTS : (uint32_t)n;
 }
 
 void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
 {
-	uint64_t want = (uint64_t)st->hc_count + exprs, cap = (uint64_t)st->hc_mask + 1;
-	while (want * 4 > cap * 3 && cap < ((uint64_t)1 << 31))
-		cap *= 2;
-	if (cap - 1 > st->hc_mask)
-		hc_rehash(st, (uint32_t)(cap - 1));
+	/* A hash table's pages are all touched, so an estimate too high costs
+	 * its excess for good; too low costs a growth (old and new table
+	 * live at once) once the count passes 85% of the slots. */
+	uint64_t want = (uint64_t)st->hc_count + exprs;
+	if (mt_slots_for(want) > st->hc_slots)
+		hc_rehash(st, hc_grown(st, want));
 	if (syms > MT_SYMTAB_MAX_IDS)
 		syms = MT_SYMTAB_MAX_IDS;
 	mt_symtab_reserve(&st->syms, (uint32_t)syms);
@@ -148,17 +160,17 @@ uint32_t mt_sym_count(const struct mt_store *st)
 
 /* ---- expressions ---- */
 
-static void hc_insert(uint32_t *hc, uint32_t mask, uint64_t h, uint32_t p)
+static void hc_insert(uint32_t *hc, uint32_t nslots, uint64_t h, uint32_t p)
 {
-	uint32_t i = (uint32_t)h & mask;
+	uint32_t i = mt_slot_home(h, nslots);
 	while (hc[i])
-		i = (i + 1) & mask;
+		i = i + 1 == nslots ? 0 : i + 1;
 	hc[i] = (p << MT_TAG_BITS) | HC_TAG(h);
 }
 
-static int hc_rehash(struct mt_store *st, uint32_t new_mask)
+static int hc_rehash(struct mt_store *st, uint32_t nslots)
 {
-	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new(nslots, sizeof *slots);
 	if (!slots)
 		return -1;
 	KBPROF_REGION_BEGIN("intern");
@@ -169,12 +181,12 @@ static int hc_rehash(struct mt_store *st, uint32_t new_mask)
 	for (size_t p = 1; p < st->heap_len;) {
 		uint32_t hdr = heap[p];
 		uint32_t arity = mt_hdr_arity(hdr);
-		hc_insert(slots, new_mask, mt_expr_hash(hdr, heap + p + 1, arity), (uint32_t)p);
+		hc_insert(slots, nslots, mt_expr_hash(hdr, heap + p + 1, arity), (uint32_t)p);
 		p += 1 + (size_t)arity;
 	}
 	mt_array_free(st->hc);
 	st->hc = slots;
-	st->hc_mask = new_mask;
+	st->hc_slots = nslots;
 	memset(st->pend_pos, 0, sizeof st->pend_pos);
 	KBPROF_REGION_END("intern");
 	return 0;
@@ -224,10 +236,10 @@ static mt_term scan_tail(const struct mt_store *st, size_t from, uint32_t hdr, c
 static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term *args, uint64_t h,
 			 uint32_t *slot)
 {
-	uint32_t arity = mt_hdr_arity(hdr), tag = HC_TAG(h), mask = st->hc_mask;
+	uint32_t arity = mt_hdr_arity(hdr), tag = HC_TAG(h), nslots = st->hc_slots;
 	const uint32_t *hc = st->hc, *heap = st->heap;
-	uint32_t i = (uint32_t)h & mask;
-	for (;; i = (i + 1) & mask) {
+	uint32_t i = mt_slot_home(h, nslots);
+	for (;; i = i + 1 == nslots ? 0 : i + 1) {
 		uint32_t s = hc[i];
 		if (!s)
 			break;
@@ -275,8 +287,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		}
 	}
 	if (known_new)
-		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
-	if (st->hc_count + 2 >= st->hc_mask)
+		__builtin_prefetch(&st->hc[mt_slot_home(h, st->hc_slots)], 1);
+	if (st->hc_count + 3 >= st->hc_slots)
 		return MT_NONE; /* the table is full and could not grow */
 	size_t need = st->heap_len + 1 + (size_t)arity;
 	if (need > st->heap_cap) {
@@ -320,7 +332,7 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		 * pend_head is the oldest and is the one reused */
 		uint32_t j = st->pend_head;
 		if (st->pend_pos[j])
-			hc_insert(st->hc, st->hc_mask, st->pend_hash[j], st->pend_pos[j]);
+			hc_insert(st->hc, st->hc_slots, st->pend_hash[j], st->pend_pos[j]);
 		st->pend_hash[j] = h;
 		st->pend_pos[j] = (uint32_t)p;
 		st->pend_head = (j + 1) % MT_HC_PENDING;
@@ -330,8 +342,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	st->hc_count++;
 	/* a failed growth is not fatal: the table only gets fuller, and the
 	 * check above refuses new expressions before it is full */
-	if (st->hc_count * 4 > ((size_t)st->hc_mask + 1) * 3 && st->hc_mask < (1u << 31) - 1)
-		hc_rehash(st, st->hc_mask * 2 + 1);
+	if (st->hc_count > mt_slots_limit(st->hc_slots) && st->hc_slots < HC_MAX_SLOTS)
+		hc_rehash(st, hc_grown(st, st->hc_count));
 	*created = 1;
 	return mt_make(MT_EXPR, (uint32_t)p);
 }
