@@ -127,6 +127,27 @@ static inline void *mt_table_new(size_t n, size_t elem)
 	return b ? b + 1 : NULL;
 }
 
+/* Open-addressing tables of any slot count (not just powers of two), so
+ * they can sit at about 80% load: the home slot of hash `h` in a table of
+ * `n` slots is the high half of (low 32 bits of h) * n, and probes wrap
+ * from n - 1 to 0. */
+static inline uint32_t mt_slot_home(uint64_t h, uint32_t n)
+{
+	return (uint32_t)(((uint64_t)(uint32_t)h * n) >> 32);
+}
+
+/* Slot counts for `count` keys at 80% load, and the count past which a
+ * table of `n` slots grows (85% load). */
+static inline uint64_t mt_slots_for(uint64_t count)
+{
+	return count + count / 4 + 16;
+}
+
+static inline uint64_t mt_slots_limit(uint64_t n)
+{
+	return n - n * 3 / 20;
+}
+
 static inline void mt_array_free(void *data)
 {
 	if (!data)

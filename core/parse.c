@@ -632,7 +632,7 @@ static void ahead_fill(struct parser *ps, struct ahead *a)
 			if (special_start[*t] || (len == 1 && *t == '!'))
 				continue;
 			uint64_t h = mt_symtab_hash((const char *)t, len);
-			__builtin_prefetch(&syms->slots[(uint32_t)h & syms->mask]);
+			__builtin_prefetch(&syms->slots[mt_slot_home(h, syms->nslots)]);
 			unsigned j = (a->head + a->n) % AHEAD;
 			a->tp[j] = t;
 			a->te[j] = q;
@@ -871,11 +871,13 @@ int mt_parse_buffer(struct mt_store *st, const char *text, size_t len,
 		    struct kb_error *err)
 {
 	KBPROF_REGION_BEGIN("parse");
-	/* Size the tables for the whole text at once. MeTTa knowledge bases
-	 * run at about one distinct expression per 15 bytes and one distinct
-	 * symbol per 60 (the generated KBs: 14.6 and 61); a guess off in
-	 * either direction costs only memory or a later growth. */
-	mt_store_reserve(st, len / 16, len / 64);
+	/* Size the tables for the whole text at once (80% load for the
+	 * estimate; they grow past 85%). The generated KBs have one distinct
+	 * expression per 13.6 (small), 14.1 (medium), 14.6 (large) bytes and
+	 * one distinct symbol per 57.3, 59.5, 61.6: the densest must stay
+	 * under 85%, and every slot of a hash table is touched, so a high
+	 * guess costs its excess for good (docs/core.md, "Compile cost"). */
+	mt_store_reserve(st, len / 14, len / 58);
 	int rc = parse_with(st, text, len, opts ? opts->filename : NULL, opts ? opts->max_depth : 0,
 			    MODE_ALL, fn, ctx, NULL, err);
 	KBPROF_REGION_END("parse");

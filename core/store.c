@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define HC_TAG(h) ((uint32_t)((h) >> 61))
+#define HC_MAX_SLOTS ((uint32_t)1 << 31)
 
 static const char *const wellknown_names[] = {
 #define MT_WK_NAME(name, text) text,
@@ -19,7 +20,7 @@ static const char *const wellknown_names[] = {
 #undef MT_WK_NAME
 };
 
-static int hc_rehash(struct mt_store *st, uint32_t new_mask);
+static int hc_rehash(struct mt_store *st, uint32_t nslots);
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
@@ -34,9 +35,9 @@ struct mt_store *mt_store_new(void)
 	mt_store_forget_symbols(st);
 	if (mt_symtab_init(&st->syms))
 		goto fail;
-	st->hc_mask = 1023;
+	st->hc_slots = 1024;
 	st->bx_mask = 63;
-	st->hc = mt_table_new((size_t)st->hc_mask + 1, sizeof *st->hc);
+	st->hc = mt_table_new(st->hc_slots, sizeof *st->hc);
 	st->bx = mt_table_new((size_t)st->bx_mask + 1, sizeof *st->bx);
 	if (!st->hc || !st->bx)
 		goto fail;
@@ -77,22 +78,41 @@ void mt_store_free(struct mt_store *st)
 size_t mt_store_bytes(const struct mt_store *st)
 {
 	return sizeof *st + mt_symtab_bytes(&st->syms) + st->heap_len * sizeof *st->heap +
-	       ((size_t)st->hc_mask + 1) * sizeof *st->hc + st->nboxes * sizeof *st->boxes +
+	       (size_t)st->hc_slots * sizeof *st->hc + st->nboxes * sizeof *st->boxes +
 	       ((size_t)st->bx_mask + 1) * sizeof *st->bx + mt_arena_bytes(&st->arena) +
 	       st->sheap_len * sizeof *st->sheap + st->nsboxes * sizeof *st->sboxes +
 	       st->sbytes_len;
 }
 
+/* Slots for `count` expressions after a growth: 80% load, and at least
+ * half again the current count so that a run of small growths stays
+ * geometric. */
+static uint32_t hc_grown(const struct mt_store *st, uint64_t count)
+{
+	uint64_t n = mt_slots_for(count), half = (uint64_t)st->hc_slots + st->hc_slots / 2;
+	if (n < half)
+		n = half;
+	return n > HC_MAX_SLOTS ? HC_MAX_SLOTS : (uint32_t)n;
+}
+
 void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
 {
-	uint64_t want = (uint64_t)st->hc_count + exprs, cap = (uint64_t)st->hc_mask + 1;
-	while (want * 4 > cap * 3 && cap < ((uint64_t)1 << 31))
-		cap *= 2;
-	if (cap - 1 > st->hc_mask)
-		hc_rehash(st, (uint32_t)(cap - 1));
+	/* A hash table's pages are all touched, so an estimate too high costs
+	 * its excess for good; too low costs a growth (old and new table
+	 * live at once) once the count passes 85% of the slots. */
+	uint64_t want = (uint64_t)st->hc_count + exprs;
+	if (mt_slots_for(want) > st->hc_slots)
+		hc_rehash(st, hc_grown(st, want));
 	if (syms > MT_SYMTAB_MAX_IDS)
 		syms = MT_SYMTAB_MAX_IDS;
 	mt_symtab_reserve(&st->syms, (uint32_t)syms);
+	/* The heap, at about 3.5 words an expression: a big array is a mapping
+	 * whose untouched pages cost nothing, and growing it step by step
+	 * copies it while the smaller copy still lives (a peak). */
+	size_t words = st->heap_len + exprs / 2 * 7;
+	if (words > MT_HEAP_MAX_WORDS)
+		words = MT_HEAP_MAX_WORDS;
+	grow((void **)&st->heap, &st->heap_cap, words, sizeof *st->heap, MT_HEAP_MAX_WORDS);
 }
 
 size_t mt_store_expr_count(const struct mt_store *st)
@@ -141,36 +161,36 @@ uint32_t mt_sym_count(const struct mt_store *st)
 
 /* ---- expressions ---- */
 
-static void hc_insert(uint32_t *hc, uint32_t mask, uint64_t h, uint32_t p)
+static void hc_insert(uint32_t *hc, uint32_t nslots, uint64_t h, uint32_t p)
 {
-	uint32_t i = (uint32_t)h & mask;
+	uint32_t i = mt_slot_home(h, nslots);
 	while (hc[i])
-		i = (i + 1) & mask;
+		i = i + 1 == nslots ? 0 : i + 1;
 	hc[i] = (p << MT_TAG_BITS) | HC_TAG(h);
 }
 
-static int hc_rehash(struct mt_store *st, uint32_t new_mask)
+static int hc_rehash(struct mt_store *st, uint32_t nslots)
 {
-	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new(nslots, sizeof *slots);
 	if (!slots)
 		return -1;
 	KBPROF_REGION_BEGIN("intern");
 	/* Every expression is in the old table or the pending ring (the heap
 	 * cannot be walked: compact records have no header). */
-	for (size_t i = 0; i <= st->hc_mask; i++) {
+	for (size_t i = 0; i < st->hc_slots; i++) {
 		uint32_t s = st->hc[i];
 		if (!s)
 			continue;
 		uint32_t p = s >> MT_TAG_BITS, hdr = mt_store_hdr_of(st, p);
-		hc_insert(slots, new_mask,
+		hc_insert(slots, nslots,
 			  mt_expr_hash(hdr, mt_store_args_of(st, p), mt_hdr_arity(hdr)), p);
 	}
 	for (uint32_t j = 0; j < MT_HC_PENDING; j++)
 		if (st->pend_pos[j])
-			hc_insert(slots, new_mask, st->pend_hash[j], st->pend_pos[j]);
+			hc_insert(slots, nslots, st->pend_hash[j], st->pend_pos[j]);
 	mt_array_free(st->hc);
 	st->hc = slots;
-	st->hc_mask = new_mask;
+	st->hc_slots = nslots;
 	memset(st->pend_pos, 0, sizeof st->pend_pos);
 	KBPROF_REGION_END("intern");
 	return 0;
@@ -234,10 +254,10 @@ static mt_term scan_tail(const struct mt_store *st, size_t from, uint32_t hdr, c
 static mt_term hc_lookup(const struct mt_store *st, uint32_t hdr, const mt_term *args, uint64_t h,
 			 uint32_t *slot)
 {
-	uint32_t arity = mt_hdr_arity(hdr), tag = HC_TAG(h), mask = st->hc_mask;
+	uint32_t arity = mt_hdr_arity(hdr), tag = HC_TAG(h), nslots = st->hc_slots;
 	const uint32_t *hc = st->hc;
-	uint32_t i = (uint32_t)h & mask;
-	for (;; i = (i + 1) & mask) {
+	uint32_t i = mt_slot_home(h, nslots);
+	for (;; i = i + 1 == nslots ? 0 : i + 1) {
 		uint32_t s = hc[i];
 		if (!s)
 			break;
@@ -285,8 +305,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		}
 	}
 	if (known_new)
-		__builtin_prefetch(&st->hc[(uint32_t)h & st->hc_mask], 1);
-	if (st->hc_count + 2 >= st->hc_mask)
+		__builtin_prefetch(&st->hc[mt_slot_home(h, st->hc_slots)], 1);
+	if (st->hc_count + 3 >= st->hc_slots)
 		return MT_NONE; /* the table is full and could not grow */
 	int compact = arity == 3 && st->heap_len + 3 <= (size_t)MT_XC_OFF + 1;
 	size_t need = st->heap_len + (compact ? 3 : 1 + (size_t)arity);
@@ -340,7 +360,7 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		 * pend_head is the oldest and is the one reused */
 		uint32_t j = st->pend_head;
 		if (st->pend_pos[j])
-			hc_insert(st->hc, st->hc_mask, st->pend_hash[j], st->pend_pos[j]);
+			hc_insert(st->hc, st->hc_slots, st->pend_hash[j], st->pend_pos[j]);
 		st->pend_hash[j] = h;
 		st->pend_pos[j] = payload;
 		st->pend_head = (j + 1) % MT_HC_PENDING;
@@ -350,8 +370,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	st->hc_count++;
 	/* a failed growth is not fatal: the table only gets fuller, and the
 	 * check above refuses new expressions before it is full */
-	if (st->hc_count * 4 > ((size_t)st->hc_mask + 1) * 3 && st->hc_mask < (1u << 31) - 1)
-		hc_rehash(st, st->hc_mask * 2 + 1);
+	if (st->hc_count > mt_slots_limit(st->hc_slots) && st->hc_slots < HC_MAX_SLOTS)
+		hc_rehash(st, hc_grown(st, st->hc_count));
 	*created = 1;
 	return mt_make(MT_EXPR, payload);
 }

@@ -12,7 +12,8 @@
  * 2^28). Records are not self-describing, so the heap is never walked
  * word by word: `recent` keeps the newest expressions for the tail scan.
  * Expressions are hash-consed through `hc`, an open-addressing table of
- * 32-bit slots holding (payload << 3 | 3 hash bits).
+ * 32-bit slots holding (payload << 3 | 3 hash bits); it has any number of
+ * slots (mt_slot_home), kept at 80-85% load.
  *
  * Boxes: `boxes` holds every persistent boxed value (hash-consed through
  * `bx`, slots of (index + 1) << 3 | 3 hash bits); their strings live in
@@ -56,7 +57,7 @@ struct mt_store {
 	uint32_t *heap; /* persistent expressions */
 	size_t heap_len, heap_cap;
 	uint32_t *hc; /* hash-consing slots */
-	uint32_t hc_mask;
+	uint32_t hc_slots;
 	size_t hc_count; /* expressions, pending ones included */
 	/* Expressions known to be new wait here, their slot prefetched, before
 	 * they go into hc: inserting them at once would stall on a cache miss
@@ -133,8 +134,8 @@ void mt_store_note_symbol(struct mt_store *st, uint32_t id);
 void mt_store_forget_symbols(struct mt_store *st);
 
 /* Interns a symbol from bytes whose hash is known (the parser's path). */
-static inline uint32_t mt_store_intern(struct mt_store *st, const char *name, size_t len,
-				       uint64_t hash, int *created)
+static inline __attribute__((always_inline)) uint32_t
+mt_store_intern(struct mt_store *st, const char *name, size_t len, uint64_t hash, int *created)
 {
 	uint32_t id = mt_symtab_intern(&st->syms, name, len, hash, created);
 	if (*created && id != UINT32_MAX)

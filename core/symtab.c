@@ -1,6 +1,8 @@
 /* symtab: symbol interning (see symtab.h). Open addressing with linear
- * probing; the table doubles at 3/4 load and is rebuilt from the names
- * (hashes are not stored, to keep a symbol at its name plus 12 bytes). */
+ * probing over any number of slots; the table is sized for 80% load, grows
+ * by half when it passes 85% and is rebuilt from the names (hashes are not
+ * stored, to keep a symbol at its name plus 4 bytes of reference and about
+ * 5 of table). */
 #include "core/symtab.h"
 #include "core/mem.h"
 #include "kbprof/probe.h"
@@ -24,41 +26,67 @@ uint64_t mt_symtab_hash(const char *name, size_t len)
 	return XXH3_64bits(name, len);
 }
 
+/* The first shared name chunk; each next one doubles, up to 1 MiB. */
+#define FIRST_CHUNK 4096u
+#define MAX_CHUNK (1u << MT_SYMTAB_OFF_BITS)
+
 int mt_symtab_init(struct mt_symtab *t)
 {
 	memset(t, 0, sizeof *t);
-	t->mask = 1023;
-	t->slots = mt_table_new((size_t)t->mask + 1, sizeof *t->slots);
+	t->nslots = 1024;
+	t->next_size = FIRST_CHUNK;
+	t->slots = mt_table_new(t->nslots, sizeof *t->slots);
 	return t->slots ? 0 : -1;
+}
+
+static void free_names(struct mt_symtab *t)
+{
+	for (uint32_t i = 0; i < t->nchunks; i++)
+		free(t->chunks[i]);
+	t->nchunks = 0;
+	t->used = t->room = 0;
+	t->next_size = FIRST_CHUNK;
+	t->chunk_bytes = 0;
 }
 
 void mt_symtab_free(struct mt_symtab *t)
 {
-	mt_array_free(t->names);
+	free_names(t);
+	mt_array_free(t->chunks);
+	mt_array_free(t->refs);
 	mt_array_free(t->slots);
-	mt_arena_release(&t->arena);
 	memset(t, 0, sizeof *t);
 }
 
-static int rehash(struct mt_symtab *t, uint32_t new_mask)
+static int rehash(struct mt_symtab *t, uint32_t nslots)
 {
-	uint32_t *slots = mt_table_new((size_t)new_mask + 1, sizeof *slots);
+	uint32_t *slots = mt_table_new(nslots, sizeof *slots);
 	if (!slots)
 		return -1;
 	KBPROF_REGION_BEGIN("intern");
 	for (uint32_t id = t->base.count; id < t->count; id++) {
-		const char *s = t->names[id - t->base.count];
+		const char *s = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
-		uint32_t i = (uint32_t)h & new_mask;
+		uint32_t i = mt_slot_home(h, nslots);
 		while (slots[i])
-			i = (i + 1) & new_mask;
+			i = i + 1 == nslots ? 0 : i + 1;
 		slots[i] = ((id + 1) << TAG_BITS) | slot_tag(h);
 	}
 	mt_array_free(t->slots);
 	t->slots = slots;
-	t->mask = new_mask;
+	t->nslots = nslots;
 	KBPROF_REGION_END("intern");
 	return 0;
+}
+
+/* Slots for `own` symbols after a growth: 80% load, and at least half
+ * again the current count so that a run of small growths stays geometric. */
+static uint32_t grown_slots(const struct mt_symtab *t, uint64_t own)
+{
+	uint64_t n = mt_slots_for(own), half = (uint64_t)t->nslots + t->nslots / 2;
+	if (n < half)
+		n = half;
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
@@ -67,13 +95,10 @@ int mt_symtab_reserve(struct mt_symtab *t, uint32_t n)
 	if (want > MT_SYMTAB_MAX_IDS)
 		want = MT_SYMTAB_MAX_IDS;
 	want -= t->base.count; /* the table holds only the symbols above the base */
-	uint64_t slots = (uint64_t)t->mask + 1;
-	while (want * 4 > slots * 3)
-		slots *= 2;
-	if (slots - 1 != t->mask && rehash(t, (uint32_t)(slots - 1)))
+	if (mt_slots_for(want) > t->nslots && rehash(t, grown_slots(t, want)))
 		return -1;
 	size_t cap = t->cap;
-	if (mt_grow((void **)&t->names, &cap, want, sizeof *t->names, MT_SYMTAB_MAX_IDS))
+	if (mt_grow((void **)&t->refs, &cap, want, sizeof *t->refs, MT_SYMTAB_MAX_IDS))
 		return -1;
 	t->cap = (uint32_t)cap;
 	return 0;
@@ -86,26 +111,73 @@ uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len,
 		if (id != UINT32_MAX)
 			return id;
 	}
-	uint32_t tag = slot_tag(hash);
-	for (uint32_t i = (uint32_t)hash & t->mask;; i = (i + 1) & t->mask) {
+	uint32_t tag = slot_tag(hash), nslots = t->nslots;
+	for (uint32_t i = mt_slot_home(hash, nslots);; i = i + 1 == nslots ? 0 : i + 1) {
 		uint32_t s = t->slots[i];
 		if (!s)
 			return UINT32_MAX;
 		if ((s & TAG_MASK) != tag)
 			continue;
 		uint32_t id = (s >> TAG_BITS) - 1;
-		const char *n = t->names[id - t->base.count];
+		const char *n = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len))
 			return id;
 	}
 }
 
-static const char *store_name(struct mt_symtab *t, const char *name, size_t len)
+/* Room for a record of `need` bytes: the newest chunk if it fits there,
+ * else a new chunk. Returns the record's place and sets *ref to the
+ * reference of its byte at `prefix`, or NULL if memory or chunk indices
+ * run out. */
+static char *name_room(struct mt_symtab *t, size_t need, size_t prefix, uint32_t *ref)
+{
+#ifdef KBPROF_ARENA_DEBUG
+	int fresh = 1;
+#else
+	int fresh = need > t->room;
+#endif
+	if (fresh) {
+		if (t->nchunks >= MT_SYMTAB_MAX_CHUNKS)
+			return NULL;
+		if (t->nchunks == t->chunks_cap) {
+			size_t cap = t->chunks_cap;
+			if (mt_grow((void **)&t->chunks, &cap, (size_t)t->nchunks + 1,
+				    sizeof *t->chunks, MT_SYMTAB_MAX_CHUNKS))
+				return NULL;
+			t->chunks_cap = (uint32_t)cap;
+		}
+#ifdef KBPROF_ARENA_DEBUG
+		size_t size = need;
+#else
+		size_t size = need > t->next_size ? need : t->next_size;
+#endif
+		char *c = malloc(size);
+		if (!c)
+			return NULL;
+		t->chunks[t->nchunks++] = c;
+		t->chunk_bytes += size;
+		t->used = 0;
+		/* a chunk bigger than 1 MiB holds its one name: offsets stop there */
+		t->room = size > MAX_CHUNK ? 0 : (uint32_t)size;
+		if (size == t->next_size && t->next_size < MAX_CHUNK)
+			t->next_size *= 2;
+		if (t->room >= need)
+			t->room -= (uint32_t)need;
+	} else {
+		t->room -= (uint32_t)need;
+	}
+	char *p = t->chunks[t->nchunks - 1] + t->used;
+	*ref = (t->nchunks - 1) << MT_SYMTAB_OFF_BITS | (uint32_t)(t->used + prefix);
+	t->used += (uint32_t)need;
+	return p;
+}
+
+static const char *store_name(struct mt_symtab *t, const char *name, size_t len, uint32_t *ref)
 {
 	size_t prefix = len < 0xff ? 1 : 5;
 	if (len > UINT32_MAX - 6)
 		return NULL;
-	char *p = mt_arena_alloc(&t->arena, prefix + len + 1, 1);
+	char *p = name_room(t, prefix + len + 1, prefix, ref);
 	if (!p)
 		return NULL;
 	if (prefix == 5) {
@@ -128,21 +200,21 @@ uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uin
 	uint32_t own = t->count - t->base.count; /* symbols in this table */
 	if (own == t->cap) {
 		size_t cap = t->cap;
-		if (mt_grow((void **)&t->names, &cap, (size_t)own + 1, sizeof *t->names,
+		if (mt_grow((void **)&t->refs, &cap, (size_t)own + 1, sizeof *t->refs,
 			    MT_SYMTAB_MAX_IDS))
 			return UINT32_MAX;
 		t->cap = (uint32_t)cap;
 	}
-	const char *stored = store_name(t, name, len);
-	if (!stored)
+	uint32_t ref;
+	if (!store_name(t, name, len, &ref))
 		return UINT32_MAX;
 	uint32_t id = t->count++;
-	t->names[own++] = stored;
+	t->refs[own++] = ref;
 	t->slots[slot] = ((id + 1) << TAG_BITS) | slot_tag(hash);
 	/* a failed growth only leaves the table fuller than planned; refuse
 	 * new symbols before it is full */
-	if ((uint64_t)own * 4 > ((uint64_t)t->mask + 1) * 3 && rehash(t, t->mask * 2 + 1) &&
-	    own + 2 >= t->mask) {
+	if (own > mt_slots_limit(t->nslots) && rehash(t, grown_slots(t, own)) &&
+	    own + 2 >= t->nslots) {
 		t->slots[slot] = 0;
 		t->count--;
 		return UINT32_MAX;
@@ -162,8 +234,8 @@ int mt_symtab_set_base(struct mt_symtab *t, const struct mt_symtab_base *base)
 			return -1;
 	}
 	/* The base now answers for every existing id: empty our own part. */
-	memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof *t->slots);
-	mt_arena_release(&t->arena);
+	memset(t->slots, 0, (size_t)t->nslots * sizeof *t->slots);
+	free_names(t);
 	t->base = *base;
 	t->count = base->count;
 	return 0;
@@ -171,6 +243,6 @@ int mt_symtab_set_base(struct mt_symtab *t, const struct mt_symtab_base *base)
 
 size_t mt_symtab_bytes(const struct mt_symtab *t)
 {
-	return (size_t)t->cap * sizeof *t->names + ((size_t)t->mask + 1) * sizeof *t->slots +
-	       mt_arena_bytes(&t->arena);
+	return (size_t)t->cap * sizeof *t->refs + (size_t)t->nslots * sizeof *t->slots +
+	       (size_t)t->chunks_cap * sizeof *t->chunks + t->chunk_bytes;
 }

@@ -1,7 +1,10 @@
 /* symtab: the symbol table behind mt_sym_* (internal to core/).
  *
- * Interns byte strings to dense ids 0..n-1. Names live in an arena as
- * [length prefix][bytes][NUL]; a lookup table of 32-bit slots holds
+ * Interns byte strings to dense ids 0..n-1. Names live in chunks as
+ * [length prefix][bytes][NUL] and never move (callers keep mt_sym_name
+ * pointers across later interning); an id maps to a 32-bit name
+ * reference, the chunk index and the offset of the name in that chunk. A
+ * lookup table of 32-bit slots (any count, kept at 80-85% load) holds
  * (id + 1) with three bits of the hash beside it, so most mismatching
  * probes are rejected without touching the names.
  *
@@ -9,12 +12,13 @@
  * the table on top of a read-only base (the symbols of a mapped image keep
  * ids 0..base-1 and new ones follow), which only changes this module.
  *
- * Owner: the struct mt_symtab (embedded in struct mt_store) owns the names,
- * the id array and the slots; mt_symtab_free() releases them. */
+ * Owner: the struct mt_symtab (embedded in struct mt_store) owns the name
+ * chunks, the chunk and reference arrays and the slots; mt_symtab_free()
+ * releases them. */
 #ifndef MT_SYMTAB_H
 #define MT_SYMTAB_H
 
-#include "core/arena.h"
+#include "core/mem.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,14 +37,35 @@ struct mt_symtab_base {
 	uint32_t (*find)(void *ctx, const char *name, size_t len, uint64_t hash);
 };
 
+/* A name reference: chunk index << MT_SYMTAB_OFF_BITS | offset of the
+ * name's first byte in the chunk. Shared chunks hold at most 2^OFF_BITS
+ * bytes (1 MiB); a name longer than that gets a chunk of its own. With
+ * KBPROF_ARENA_DEBUG every name is its own malloc (so sanitizers see its
+ * bounds) and the offset is only the length prefix. */
+#ifdef KBPROF_ARENA_DEBUG
+#define MT_SYMTAB_OFF_BITS 3u
+#else
+#define MT_SYMTAB_OFF_BITS 20u
+#endif
+#define MT_SYMTAB_MAX_CHUNKS (1u << (32 - MT_SYMTAB_OFF_BITS))
+
 struct mt_symtab {
-	const char **names;  /* id - base.count -> NUL-terminated name (length prefix before it) */
-	uint32_t count, cap; /* count: all ids, base included; cap: of names */
-	uint32_t *slots;     /* (id + 1) << 3 | 3 hash bits; 0 = empty */
-	uint32_t mask;
-	struct mt_arena arena;
+	uint32_t *refs;      /* id - base.count -> name reference */
+	uint32_t count, cap; /* count: all ids, base included; cap: of refs */
+	char **chunks;       /* name chunks (malloc'd), oldest first */
+	uint32_t nchunks, chunks_cap;
+	uint32_t used, room;        /* bytes used and free in the newest chunk */
+	uint32_t next_size;         /* size of the next shared chunk (grows to 1 MiB) */
+	size_t chunk_bytes;         /* bytes of all chunks */
+	uint32_t *slots;            /* (id + 1) << 3 | 3 hash bits; 0 = empty */
+	uint32_t nslots;            /* any count; index from mt_slot_home */
 	struct mt_symtab_base base; /* count 0: none */
 };
+
+static inline const char *mt_symtab_ref_name(const struct mt_symtab *t, uint32_t ref)
+{
+	return t->chunks[ref >> MT_SYMTAB_OFF_BITS] + (ref & ((1u << MT_SYMTAB_OFF_BITS) - 1));
+}
 
 int mt_symtab_init(struct mt_symtab *t);
 /* Puts the table on a base. Only on a table holding exactly the
@@ -96,8 +121,8 @@ uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uin
 
 /* Interns name (hash from mt_symtab_hash); sets *created to 1 when the
  * symbol is new. Returns the id, or UINT32_MAX if memory or ids run out. */
-static inline uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len,
-					uint64_t hash, int *created)
+static inline __attribute__((always_inline)) uint32_t
+mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uint64_t hash, int *created)
 {
 	if (t->base.count) {
 		uint32_t id = t->base.find(t->base.ctx, name, len, hash);
@@ -106,16 +131,16 @@ static inline uint32_t mt_symtab_intern(struct mt_symtab *t, const char *name, s
 			return id;
 		}
 	}
-	uint32_t tag = (uint32_t)(hash >> 61), mask = t->mask;
-	uint32_t i = (uint32_t)hash & mask;
-	for (;; i = (i + 1) & mask) {
+	uint32_t tag = (uint32_t)(hash >> 61), n_slots = t->nslots;
+	uint32_t i = mt_slot_home(hash, n_slots);
+	for (;; i = i + 1 == n_slots ? 0 : i + 1) {
 		uint32_t s = t->slots[i];
 		if (!s)
 			break;
 		if ((s & 7) != tag)
 			continue;
 		uint32_t id = (s >> 3) - 1;
-		const char *n = t->names[id - t->base.count];
+		const char *n = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len)) {
 			*created = 0;
 			return id;
@@ -141,7 +166,7 @@ static inline const char *mt_symtab_name(const struct mt_symtab *t, uint32_t id,
 			*len = l;
 		return b;
 	}
-	const char *s = t->names[id - t->base.count];
+	const char *s = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 	if (len)
 		*len = mt_symtab_len(s);
 	return s;
