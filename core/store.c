@@ -211,8 +211,8 @@ static inline int rec_equal(const struct mt_store *st, uint32_t p, uint32_t hdr,
 	const uint32_t *heap = st->heap;
 	if (p & MT_XC_BIT) {
 		const uint32_t *w = heap + (p & MT_XC_OFF);
-		return hdr == (3u | (p & MT_XC_GROUND) >> 3) && w[0] == args[0] &&
-		       w[1] == args[1] && w[2] == args[2];
+		return hdr == mt_store_hdr_of(st, p) && w[0] == args[0] && w[1] == args[1] &&
+		       (arity == 2 || w[2] == args[2]);
 	}
 	return heap[p] == hdr && words_equal(heap + p + 1, args, arity);
 }
@@ -308,8 +308,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		__builtin_prefetch(&st->hc[mt_slot_home(h, st->hc_slots)], 1);
 	if (st->hc_count + 3 >= st->hc_slots)
 		return MT_NONE; /* the table is full and could not grow */
-	int compact = arity == 3 && st->heap_len + 3 <= (size_t)MT_XC_OFF + 1;
-	size_t need = st->heap_len + (compact ? 3 : 1 + (size_t)arity);
+	int compact = (arity == 3 || arity == 2) && st->heap_len + 3 <= (size_t)MT_XC_OFF + 1;
+	size_t need = st->heap_len + (compact ? arity : 1 + (size_t)arity);
 	if (need > st->heap_cap) {
 		/* args may point into the heap itself (a caller rebuilding from
 		 * mt_expr_args): keep it valid across the move */
@@ -326,10 +326,12 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 	uint32_t *dst = st->heap + p;
 	uint32_t payload = (uint32_t)p;
 	if (compact) {
-		payload = MT_XC_BIT | (hdr & MT_HDR_GROUND) << 3 | (uint32_t)p;
+		payload = MT_XC_BIT | (hdr & MT_HDR_GROUND) << 3 | (uint32_t)p |
+			  (arity == 2 ? MT_XC_TWO : 0);
 		dst[0] = args[0];
 		dst[1] = args[1];
-		dst[2] = args[2];
+		if (arity == 3)
+			dst[2] = args[2];
 	} else if (arity <= 4) {
 		dst[0] = hdr;
 		switch (arity) {

@@ -4,9 +4,10 @@
  *
  * Persistent heap: `heap` is a flat array of 32-bit words; word 0 is
  * reserved so that no expression has payload 0 (a lookup slot of 0 means
- * empty). An expression of arity 3 whose record starts below 2^27 is
- * "compact": its record is its three children, and its handle's payload
- * holds MT_XC_BIT, the ground flag (MT_XC_GROUND) and the record's offset.
+ * empty). An expression of arity 2 or 3 whose record starts below 2^26 is
+ * "compact": its record is its children, and its handle's payload holds
+ * MT_XC_BIT, the ground flag (MT_XC_GROUND), MT_XC_TWO for arity 2 and the
+ * record's offset.
  * Any other expression's record is a header word (arity | MT_HDR_GROUND)
  * followed by its children, and its payload is the record's offset (below
  * 2^28). Records are not self-describing, so the heap is never walked
@@ -152,7 +153,8 @@ static inline uint32_t mt_store_off(mt_term t)
 /* Header (arity | MT_HDR_GROUND) of a persistent expression's payload. */
 static inline uint32_t mt_store_hdr_of(const struct mt_store *st, uint32_t p)
 {
-	return p & MT_XC_BIT ? 3u | (p & MT_XC_GROUND) >> 3 : st->heap[p];
+	return p & MT_XC_BIT ? (3u - ((p & MT_XC_TWO) >> 26)) | (p & MT_XC_GROUND) >> 3
+			     : st->heap[p];
 }
 
 static inline const mt_term *mt_store_args_of(const struct mt_store *st, uint32_t p)

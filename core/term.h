@@ -7,8 +7,8 @@
  *   MT_VAR    variable number (see "Variables" below)
  *   MT_INT    signed integer in [MT_INT_MIN, MT_INT_MAX], stored inline
  *   MT_EXPR   a hash-consed expression in the store's heap: its record's
- *             word offset, or for a compact arity-3 expression a flag, its
- *             ground bit and the offset (core/store_impl.h)
+ *             word offset, or for a compact expression of arity 2 or 3 a
+ *             flag, its ground bit, its arity bit and the offset (below)
  *   MT_TEXPR  word index of an expression in the scratch heap (not hash-consed)
  *   MT_BOX    index of a boxed grounded value (64-bit integer outside the
  *             inline range, float, string) owned by the store, hash-consed
@@ -27,7 +27,7 @@
  * persistent store (add-atom does this).
  *
  * Expression layout: one header word, then `arity` child handles; a
- * persistent expression of arity 3 may be compact (no header word, see
+ * persistent expression of arity 2 or 3 may be compact (no header word, see
  * store_impl.h), so read them through mt_expr_header/arity/args. Header:
  * bits 0..23 arity, bit 24 MT_HDR_GROUND (no variable at any depth), bits
  * 25..31 reserved (zero). The empty expression `()` is an expression of
@@ -167,11 +167,13 @@ static inline mt_term mt_var(uint32_t n)
 	return mt_make(MT_VAR, n);
 }
 /* A persistent expression's payload: bit 28 set for a compact expression
- * of arity 3 (no header word), with bit 27 its ground flag and bits 0..26
- * its record's heap offset; otherwise the offset of its header word. */
+ * of arity 2 or 3 (no header word), with bit 27 its ground flag, bit 26 set
+ * for arity 2, and bits 0..25 its record's heap offset; otherwise the
+ * offset of its header word. */
 #define MT_XC_BIT (1u << 28)
 #define MT_XC_GROUND (1u << 27)
-#define MT_XC_OFF ((1u << 27) - 1)
+#define MT_XC_TWO (1u << 26)
+#define MT_XC_OFF ((1u << 26) - 1)
 
 /* The heap offset of a persistent expression's record: larger for a newer
  * expression (a child is always older than its parent). */
