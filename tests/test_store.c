@@ -76,6 +76,51 @@ Test(store, interning_gives_one_id_per_name)
 	mt_store_free(st);
 }
 
+Test(store, symbol_names_never_move_while_more_are_interned)
+{
+	/* callers keep mt_sym_name pointers: names must stay put across
+	 * table growths and new name chunks, long names (over a 1 MiB
+	 * chunk) included */
+	struct mt_store *st = mt_store_new();
+	cr_assert_not_null(st);
+	size_t big = (size_t)3 << 20;
+	char *longname = malloc(big);
+	cr_assert_not_null(longname);
+	memset(longname, 'q', big);
+	enum { N = 120000 };
+	const char **kept = calloc(N, sizeof *kept);
+	cr_assert_not_null(kept);
+	char name[64];
+	uint32_t first = mt_sym_count(st), long_id = UINT32_MAX;
+	for (int i = 0; i < N; i++) {
+		int k = snprintf(name, sizeof name, "keep-%d", i);
+		uint32_t id = mt_sym_intern(st, name, (size_t)k);
+		cr_assert_eq(id, first + (uint32_t)i + (i > N / 2));
+		kept[i] = mt_sym_name(st, id, NULL);
+		if (i == N / 2) {
+			long_id = mt_sym_intern(st, longname, big);
+			cr_assert_eq(long_id, id + 1);
+		}
+	}
+	size_t len;
+	const char *ln = mt_sym_name(st, long_id, &len);
+	cr_expect_eq(len, big);
+	cr_expect_eq(memcmp(ln, longname, big), 0);
+	cr_expect_eq(ln[big], '\0');
+	cr_expect_eq(mt_sym_find(st, longname, big), long_id);
+	for (int i = 0; i < N; i++) {
+		int k = snprintf(name, sizeof name, "keep-%d", i);
+		uint32_t id = first + (uint32_t)i + (i > N / 2);
+		cr_assert_eq(mt_sym_name(st, id, &len), kept[i], "name %d moved", i);
+		cr_assert_eq(len, (size_t)k);
+		cr_assert_eq(memcmp(kept[i], name, len), 0);
+		cr_assert_eq(mt_sym_find(st, name, (size_t)k), id);
+	}
+	free(kept);
+	free(longname);
+	mt_store_free(st);
+}
+
 Test(store, identical_expressions_are_one_handle)
 {
 	struct mt_store *st = mt_store_new();
