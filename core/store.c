@@ -41,7 +41,8 @@ struct mt_store *mt_store_new(void)
 	st->bx = mt_table_new((size_t)st->bx_mask + 1, sizeof *st->bx);
 	if (!st->hc || !st->bx)
 		goto fail;
-	if (grow((void **)&st->heap, &st->heap_cap, 1024, sizeof *st->heap, MT_HEAP_MAX_WORDS) ||
+	if (mt_grow_fill((void **)&st->heap, &st->heap_cap, 1024, sizeof *st->heap,
+			 MT_HEAP_MAX_WORDS) ||
 	    grow((void **)&st->sheap, &st->sheap_cap, 1024, sizeof *st->sheap, MT_HEAP_MAX_WORDS))
 		goto fail;
 	st->heap[0] = 0;
@@ -112,7 +113,7 @@ void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
 	size_t words = st->heap_len + exprs / 2 * 7;
 	if (words > MT_HEAP_MAX_WORDS)
 		words = MT_HEAP_MAX_WORDS;
-	grow((void **)&st->heap, &st->heap_cap, words, sizeof *st->heap, MT_HEAP_MAX_WORDS);
+	mt_grow_fill((void **)&st->heap, &st->heap_cap, words, sizeof *st->heap, MT_HEAP_MAX_WORDS);
 }
 
 size_t mt_store_expr_count(const struct mt_store *st)
@@ -316,8 +317,8 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		const uint32_t *old = st->heap;
 		int inside = args >= old && args < old + st->heap_len;
 		size_t off = inside ? (size_t)(args - old) : 0;
-		if (grow((void **)&st->heap, &st->heap_cap, need, sizeof *st->heap,
-			 MT_HEAP_MAX_WORDS))
+		if (mt_grow_fill((void **)&st->heap, &st->heap_cap, need, sizeof *st->heap,
+				 MT_HEAP_MAX_WORDS))
 			return MT_NONE;
 		if (inside)
 			args = st->heap + off;

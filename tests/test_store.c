@@ -397,3 +397,94 @@ Test(store, deep_terms_persist_compare_and_print_without_recursion)
 	kb_buf_free(&b);
 	mt_store_free(st);
 }
+
+/* ---- big blocks (core/mem.h) ---- */
+
+#include "core/mem.h"
+
+#include <stdio.h>
+
+/* The mapping of this process that holds address p: its bounds and
+ * whether it asks for huge pages (VmFlags "hg"). 0 if found. */
+static int mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi, int *huge)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	cr_assert_not_null(f);
+	char line[512];
+	int in = 0, found = -1;
+	uintptr_t a = (uintptr_t)p;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long s, e;
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
+		    strchr(line, ' ') > strchr(line, '-')) {
+			in = a >= s && a < e;
+			if (in) {
+				*lo = s;
+				*hi = e;
+			}
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			*huge = strstr(line, " hg") != NULL;
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void fill_words(uint32_t *a, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		a[i] = (uint32_t)(i * 2654435761u);
+}
+
+static void check_words(const uint32_t *a, size_t n)
+{
+	for (size_t i = 0; i < n; i += 4093)
+		cr_assert_eq(a[i], (uint32_t)(i * 2654435761u), "word %zu", i);
+	cr_assert_eq(a[n - 1], (uint32_t)((n - 1) * 2654435761u));
+}
+
+/* A growing block must stay one mapping: mremap before Linux 6.17 moves
+ * only a range inside one mapping, so a block split in two (a moved front
+ * and a fresh tail with other advice) could not grow again. */
+static void grows_as_one_mapping(int fill)
+{
+	uint32_t *a = NULL;
+	size_t cap = 0, n = 0;
+	static const size_t steps[] = {300000, 3000000, 6000000, 20000000};
+	for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+		int rc = fill ? mt_grow_fill((void **)&a, &cap, steps[k], 4, SIZE_MAX / 4)
+			      : mt_grow((void **)&a, &cap, steps[k], 4, SIZE_MAX / 4);
+		cr_assert_eq(rc, 0);
+		if (!mt_block_of(a)->mapped) {
+			mt_array_free(a);
+			cr_skip_test("blocks are malloc'd in this build (KBPROF_ARENA_DEBUG)");
+		}
+		fill_words(a, n, steps[k]);
+		n = steps[k];
+		check_words(a, n);
+		uintptr_t lo, hi;
+		int huge;
+		cr_assert_eq(mapping_of(a, &lo, &hi, &huge), 0);
+		struct mt_block *b = mt_block_of(a);
+		cr_expect(lo <= (uintptr_t)b && (uintptr_t)b + b->mapped <= hi,
+			  "a block of %zu bytes is one mapping", b->mapped);
+		cr_expect_eq(huge, mt_wants_huge(b->mapped, fill), "%zu bytes, fill %d: huge %d",
+			     b->mapped, fill, huge);
+	}
+	mt_array_free(a);
+}
+
+Test(mem, a_growing_block_stays_one_mapping)
+{
+	grows_as_one_mapping(0);
+}
+
+Test(mem, a_fill_block_asks_for_huge_pages_only_when_big)
+{
+	cr_expect(!mt_wants_huge(16u << 20, 1));
+	cr_expect(mt_wants_huge(64u << 20, 1));
+	cr_expect(mt_wants_huge(16u << 20, 0));
+	grows_as_one_mapping(1);
+}
