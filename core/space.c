@@ -35,20 +35,22 @@
 
 enum { LINK_ENTRY, LINK_FA };
 
-/* entry.meta: bits 0..7 the multiplicity (0: removed, a tombstone), bits
- * 8..31 the variable-name list + 1 (0: none). A value that does not fit
- * is in a side table, with the escape value in the field. */
-#define MULT_BITS 8u
-#define MULT_ESC 0xffu
-#define NAMES_ESC 0xffffffu
+/* An entry's meta word, in an array of its own (beside `e`, same index):
+ * bits 0..2 the multiplicity (0: removed, a tombstone), bits 3..15 the
+ * variable-name list + 1 (0: none). A value that does not fit is in a side
+ * table, with the escape value in the field. Most atoms have multiplicity
+ * 1 and one of a few name lists, so 16 bits hold them: an entry costs 10
+ * bytes in all. */
+#define MULT_BITS 3u
+#define MULT_ESC 0x7u
+#define NAMES_ESC 0x1fffu
 
 struct entry {
 	mt_term atom;
-	uint32_t meta;
 	uint32_t next; /* its chain: the rule chain of a rule, else the atom chain */
 };
 
-/* entry -> value, for the values that do not fit in entry.meta. Slots are
+/* entry -> value, for the values that do not fit in the meta word. Slots are
  * (entry + 1) << 32 | value, 0 when empty; nothing is ever deleted. */
 struct side {
 	uint64_t *slots;
@@ -61,14 +63,20 @@ struct akey { /* atom index key */
 	uint32_t last;
 };
 
-/* A rule index key. Created with its first rule, so it always has a last
- * entry; removal leaves tombstones in the chain, so that entry's atom stays
- * readable and the key's head and arity are read back from its LHS. count 0
- * marks an unused slot of rk_sym. */
-struct rkey {
-	uint32_t last;
-	uint32_t count; /* rules ever chained (tombstones included) */
-};
+/* A rule index key is one word: (last entry of its chain + 1) | RK_GROUPED
+ * once its rules are in first-argument groups (the chain reached
+ * MT_SPACE_FIRST_ARG_MIN rules, tombstones included); 0 marks an unused
+ * slot of rk_sym. A key is created with its first rule, so it always has a
+ * last entry; removal leaves tombstones in the chain, so that entry's atom
+ * stays readable and the key's head and arity are read back from its LHS.
+ * Entries are numbered below MAX_ENTRIES, so the flag never meets an entry. */
+#define RK_GROUPED 0x80000000u
+#define MAX_ENTRIES (RK_GROUPED - 2)
+
+static inline uint32_t rk_last(uint32_t key)
+{
+	return (key & ~RK_GROUPED) - 1;
+}
 
 /* Rule key ids (first-argument groups name their key by id): a symbol's
  * key in rk_sym is the symbol id; other keys are RKEY_OTHER | index. */
@@ -90,7 +98,8 @@ struct mt_space {
 	struct mt_store *store;
 
 	struct entry *e;
-	size_t n, cap;
+	uint16_t *meta; /* per entry, see MULT_BITS */
+	size_t n, cap, meta_cap;
 	uint64_t size, distinct, rules;
 
 	/* atom -> entry. Built on the first need: while every added atom is
@@ -108,9 +117,9 @@ struct mt_space {
 	/* symbol id -> the rule key of its first arity: most heads are
 	 * symbols with one arity, found here without hashing; other keys are
 	 * in rkeys, found through rkt */
-	struct rkey *rk_sym;
+	uint32_t *rk_sym;
 	size_t rk_sym_cap;
-	struct rkey *rkeys;
+	uint32_t *rkeys;
 	size_t nrkeys, rkeys_cap;
 	struct table rkt;
 	uint32_t rule_wild_last;
@@ -220,7 +229,7 @@ static uint64_t hash_rkey(const struct mt_space *sp, uint32_t rec)
 {
 	mt_term head;
 	uint32_t arity;
-	rkey_read(sp, sp->rkeys[rec].last, &head, &arity);
+	rkey_read(sp, rk_last(sp->rkeys[rec]), &head, &arity);
 	return key_hash(head, arity);
 }
 
@@ -278,6 +287,7 @@ void mt_space_free(struct mt_space *sp)
 		return;
 	}
 	mt_array_free(sp->e);
+	mt_array_free(sp->meta);
 	mt_array_free(sp->atoms.slots);
 	mt_array_free(sp->akeys);
 	mt_array_free(sp->akt.slots);
@@ -304,7 +314,7 @@ size_t mt_space_bytes(const struct mt_space *sp)
 {
 	if (sp->layer)
 		return sp->layer->bytes(sp->layer_ctx);
-	size_t b = sizeof *sp + sp->n * sizeof *sp->e;
+	size_t b = sizeof *sp + sp->n * (sizeof *sp->e + sizeof *sp->meta);
 	b += ((size_t)sp->atoms.mask + 1) * 4 + ((size_t)sp->akt.mask + 1) * 4 +
 	     ((size_t)sp->rkt.mask + 1) * 4 + ((size_t)sp->fgt.mask + 1) * 4 +
 	     ((size_t)sp->lt.mask + 1) * 4;
@@ -393,7 +403,7 @@ static uint32_t rkey_find(const struct mt_space *sp, mt_term head, uint32_t arit
 			continue;
 		mt_term kh;
 		uint32_t ka;
-		rkey_read(sp, sp->rkeys[(s >> 3) - 1].last, &kh, &ka);
+		rkey_read(sp, rk_last(sp->rkeys[(s >> 3) - 1]), &kh, &ka);
 		if (kh == head && ka == arity)
 			return (s >> 3) - 1;
 	}
@@ -501,26 +511,26 @@ static int side_put(struct side *t, uint32_t e, uint32_t v)
 
 static inline uint32_t mult_of(const struct mt_space *sp, uint32_t e)
 {
-	uint32_t m = sp->e[e].meta & MULT_ESC;
+	uint32_t m = sp->meta[e] & MULT_ESC;
 	return m == MULT_ESC ? side_get(&sp->side_mult, e) : m;
 }
 
 static int mult_set(struct mt_space *sp, uint32_t e, uint32_t v)
 {
-	uint32_t *meta = &sp->e[e].meta;
+	uint16_t *meta = &sp->meta[e];
 	if (v >= MULT_ESC) {
 		if (side_put(&sp->side_mult, e, v))
 			return -1;
 		v = MULT_ESC;
 	}
-	*meta = (*meta & ~MULT_ESC) | v;
+	*meta = (uint16_t)((*meta & ~MULT_ESC) | v);
 	return 0;
 }
 
 /* The entry's name list + 1, 0 if none. */
 static uint32_t names_of(const struct mt_space *sp, uint32_t e)
 {
-	uint32_t l = sp->e[e].meta >> MULT_BITS;
+	uint32_t l = (uint32_t)sp->meta[e] >> MULT_BITS;
 	return l == NAMES_ESC ? side_get(&sp->side_names, e) : l;
 }
 
@@ -531,7 +541,7 @@ static int names_set(struct mt_space *sp, uint32_t e, uint32_t l)
 			return -1;
 		l = NAMES_ESC;
 	}
-	sp->e[e].meta = (sp->e[e].meta & MULT_ESC) | l << MULT_BITS;
+	sp->meta[e] = (uint16_t)((sp->meta[e] & MULT_ESC) | l << MULT_BITS);
 	return 0;
 }
 
@@ -617,7 +627,7 @@ static void rkey_read(const struct mt_space *sp, uint32_t last, mt_term *head, u
 	(void)r; /* KEY_OK: the key was made from this LHS */
 }
 
-static inline struct rkey *rkey_at(const struct mt_space *sp, uint32_t id)
+static inline uint32_t *rkey_at(const struct mt_space *sp, uint32_t id)
 {
 	return id & RKEY_OTHER ? &sp->rkeys[id & ~RKEY_OTHER] : &sp->rk_sym[id];
 }
@@ -658,9 +668,9 @@ static uint32_t rkey_lookup(const struct mt_space *sp, mt_term head, uint32_t ar
 {
 	if (mt_tag(head) == MT_SYM) {
 		uint32_t id = mt_payload(head);
-		if (id >= sp->rk_sym_cap || !sp->rk_sym[id].count)
+		if (id >= sp->rk_sym_cap || !sp->rk_sym[id])
 			return NONE; /* a symbol's first key always lands in rk_sym */
-		mt_term lhs = lhs_of(sp->store, sp->e[sp->rk_sym[id].last].atom);
+		mt_term lhs = lhs_of(sp->store, sp->e[rk_last(sp->rk_sym[id])].atom);
 		/* the LHS is the symbol (arity 0) or an expression it heads */
 		if ((mt_tag(lhs) == MT_EXPR ? mt_expr_arity(sp->store, lhs) : 0) == arity)
 			return id;
@@ -676,9 +686,9 @@ static uint32_t rkey_append(struct mt_space *sp, mt_term head, uint32_t arity, u
 {
 	uint32_t id = rkey_lookup(sp, head, arity);
 	if (id != NONE) {
-		struct rkey *rk = rkey_at(sp, id);
-		chain_append(sp, LINK_ENTRY, &rk->last, e);
-		rk->count++;
+		uint32_t *rk = rkey_at(sp, id), last = rk_last(*rk);
+		chain_append(sp, LINK_ENTRY, &last, e);
+		*rk = (last + 1) | (*rk & RK_GROUPED);
 		return id;
 	}
 	sp->e[e].next = e;
@@ -696,8 +706,8 @@ static uint32_t rkey_append(struct mt_space *sp, mt_term head, uint32_t arity, u
 				memset(sp->rk_sym + old, 0,
 				       (sp->rk_sym_cap - old) * sizeof *sp->rk_sym);
 		}
-		if (!sp->rk_sym[sym].count) {
-			sp->rk_sym[sym] = (struct rkey){e, 1};
+		if (!sp->rk_sym[sym]) {
+			sp->rk_sym[sym] = e + 1;
 			return sym;
 		}
 	}
@@ -705,7 +715,7 @@ static uint32_t rkey_append(struct mt_space *sp, mt_term head, uint32_t arity, u
 	    grow((void **)&sp->rkeys, &sp->rkeys_cap, sp->nrkeys + 1, sizeof *sp->rkeys))
 		return NONE;
 	uint32_t k = (uint32_t)sp->nrkeys++;
-	sp->rkeys[k] = (struct rkey){e, 1};
+	sp->rkeys[k] = e + 1;
 	uint64_t h = key_hash(head, arity);
 	uint32_t slot;
 	rkey_find(sp, head, arity, h, &slot);
@@ -727,14 +737,22 @@ static int index_rule(struct mt_space *sp, uint32_t e, mt_term lhs)
 	uint32_t k = rkey_append(sp, head, arity, e);
 	if (k == NONE)
 		return -1;
-	const struct rkey *rk = rkey_at(sp, k);
-	if (rk->count < MT_SPACE_FIRST_ARG_MIN)
-		return 0;
-	if (rk->count > MT_SPACE_FIRST_ARG_MIN)
+	uint32_t *rk = rkey_at(sp, k);
+	if (*rk & RK_GROUPED)
 		return fa_join(sp, k, e);
+	/* count the chain, up to the threshold (a short walk: a key below it
+	 * has few rules, and they are usually neighbours) */
+	uint32_t last = rk_last(*rk), x = last, n = 0;
+	do {
+		x = sp->e[x].next;
+		n++;
+	} while (x != last && n < MT_SPACE_FIRST_ARG_MIN);
+	if (n < MT_SPACE_FIRST_ARG_MIN)
+		return 0;
 	/* the key just reached the threshold: group all its rules so far */
+	*rk |= RK_GROUPED;
 	KBPROF_REGION_BEGIN("index");
-	uint32_t last = rk->last, x = last;
+	x = last;
 	int rc = 0;
 	do {
 		x = sp->e[x].next;
@@ -842,9 +860,11 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 		sp->size++;
 		return old;
 	}
-	if (sp->n >= NONE - 2)
+	if (sp->n >= MAX_ENTRIES)
 		return kb_error_set(err, "space: too many entries");
-	if (grow((void **)&sp->e, &sp->cap, sp->n + 1, sizeof *sp->e))
+	if (mt_grow_fill((void **)&sp->e, &sp->cap, sp->n + 1, sizeof *sp->e, SIZE_MAX / 2) ||
+	    mt_grow_fill((void **)&sp->meta, &sp->meta_cap, sp->n + 1, sizeof *sp->meta,
+			 SIZE_MAX / 2))
 		return kb_error_set(err, "space: out of memory");
 	if (sp->next_fa &&
 	    grow((void **)&sp->next_fa, &sp->next_fa_cap, sp->cap, sizeof *sp->next_fa))
@@ -853,7 +873,8 @@ int64_t mt_space_add(struct mt_space *sp, mt_term atom, const struct mt_varnames
 	if (l == NONE)
 		return kb_error_set(err, "space: out of memory");
 	uint32_t e = (uint32_t)sp->n++;
-	sp->e[e] = (struct entry){atom, 1, NONE};
+	sp->e[e] = (struct entry){atom, NONE};
+	sp->meta[e] = 1;
 	if (names_set(sp, e, l))
 		return kb_error_set(err, "space: out of memory");
 	if (mt_tag(atom) == MT_EXPR && mt_expr_order(atom) > sp->max_expr)
@@ -1027,7 +1048,7 @@ static void iter_rules_of_lhs(const struct mt_space *sp, mt_term lhs, struct mt_
 	case KEY_OK: {
 		uint32_t k = rkey_lookup(sp, head, arity);
 		if (k != NONE)
-			iter_chain(it, LINK_ENTRY, rkey_at(sp, k)->last);
+			iter_chain(it, LINK_ENTRY, rk_last(*rkey_at(sp, k)));
 		break;
 	}
 	case KEY_ABSENT:
@@ -1087,11 +1108,10 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 		uint32_t slot, k = rkey_lookup(sp, head, arity);
 		if (k == NONE)
 			break;
-		const struct rkey *rk = rkey_at(sp, k);
+		uint32_t rk = *rkey_at(sp, k);
 		mt_term arg = arity >= 2 ? mt_expr_args(st, call)[1] : MT_NONE;
-		if (rk->count < MT_SPACE_FIRST_ARG_MIN || arg == MT_NONE ||
-		    !mt_is_ground(st, arg)) {
-			iter_chain(it, LINK_ENTRY, rk->last);
+		if (!(rk & RK_GROUPED) || arg == MT_NONE || !mt_is_ground(st, arg)) {
+			iter_chain(it, LINK_ENTRY, rk_last(rk));
 			break;
 		}
 		if (mt_is_scratch(arg))
@@ -1121,7 +1141,7 @@ int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 	if (it->full_scan == SCAN_ALL) {
 		while (it->scan < it->scan_end) {
 			uint32_t e = it->scan++;
-			if (sp->e[e].meta & MULT_ESC) {
+			if (sp->meta[e] & MULT_ESC) {
 				*entry = e;
 				return 1;
 			}
@@ -1131,7 +1151,7 @@ int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 	for (;;) {
 		if (it->full_scan == SCAN_RULES) /* the next live rule */
 			while (it->scan < it->scan_end &&
-			       !((sp->e[it->scan].meta & MULT_ESC) &&
+			       !((sp->meta[it->scan] & MULT_ESC) &&
 				 is_rule(sp->store, sp->e[it->scan].atom)))
 				it->scan++;
 		int best = -1;
@@ -1147,7 +1167,7 @@ int mt_space_next(struct mt_space_iter *it, uint32_t *entry)
 			return 0;
 		uint32_t e = it->cur[best];
 		it->cur[best] = e == it->last[best] ? NONE : *link_of(sp, it->kind[best], e);
-		if (sp->e[e].meta & MULT_ESC) {
+		if (sp->meta[e] & MULT_ESC) {
 			*entry = e;
 			return 1;
 		}

@@ -388,3 +388,40 @@ Test(space, keys_other_than_a_symbols_first_arity_survive_table_growth)
 	mt_space_free(sp);
 	mt_store_free(st);
 }
+
+Test(space, name_lists_past_what_fits_beside_the_multiplicity)
+{
+	/* 9000 distinct name lists: past the 8190 the meta word holds, the
+	 * rest go to the side table, and every entry keeps its own */
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	struct kb_buf text = {0};
+	for (int i = 0; i < 9000; i++)
+		kb_buf_printf(&text, "(q%d $v%d)\n", i, i);
+	cr_assert(!text.oom);
+	load(sp, text.data);
+	free(text.data);
+	cr_assert_eq(mt_space_size(sp), 9000);
+	for (uint32_t e = 0; e < 9000; e += 997) {
+		const struct mt_varnames *vn = mt_space_varnames(sp, e);
+		cr_assert_not_null(vn, "entry %u", e);
+		char want[16];
+		snprintf(want, sizeof want, "v%u", e);
+		size_t len;
+		cr_expect_str_eq(mt_sym_name(st, vn->names[0], &len), want);
+		cr_expect_eq(mt_space_multiplicity(sp, e), 1);
+	}
+	/* a large multiplicity beside an escaped list */
+	mt_term q = atom_of(st, "(q8999 $z)");
+	struct kb_error err;
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(mt_space_add(sp, q, NULL, &err), 8999, "%s", err.msg);
+	cr_expect_eq(mt_space_multiplicity(sp, 8999), 21);
+	const struct mt_varnames *vn = mt_space_varnames(sp, 8999);
+	size_t len;
+	cr_assert_not_null(vn);
+	cr_expect_str_eq(mt_sym_name(st, vn->names[0], &len), "v8999", "first names are kept");
+	cr_expect_eq(mt_space_multiplicity(sp, 8998), 1);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
