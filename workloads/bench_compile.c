@@ -1,13 +1,19 @@
 /* bench-compile: how fast the core compiles the seed's generated KBs.
  *
  * For each size (kbgen_generate(10000 / 100000 / 1000000): 1.29 / 13.4 /
- * 138.6 MB, 40K / 400K / 4M rules) the source is generated in memory
- * first, then compiled R times into a fresh store and space (parse,
- * intern, hash-cons, insert, index). Reported per size, as medians over
- * the runs: MB/s, rules/s, ns per rule, peak RSS growth during the
- * compile (VmHWM after minus VmRSS before, with the high-water mark reset
- * through /proc/self/clear_refs), and the bytes the store and space hold
- * per rule. Finally the large/small ratio of time per rule.
+ * 138.6 MB, 40K / 400K / 4M rules), R runs, each in a fresh process (a
+ * fork of a parent that allocates nothing big, so that each child's
+ * allocator starts as a new program's would): the child generates the
+ * source in memory, then compiles it into a fresh store and space (parse,
+ * intern, hash-cons, insert, index), as `kbprof kb compile` does. Runs in
+ * one process would let later runs reuse memory the allocator kept from
+ * earlier ones, and glibc's mmap threshold, raised by freeing a big
+ * block, would change how the next run allocates: both distort the peak
+ * RSS. Reported per size, as medians over the runs: MB/s,
+ * rules/s, ns per rule, peak RSS growth during the compile (VmHWM after
+ * minus VmRSS before, with the high-water mark reset through
+ * /proc/self/clear_refs), and the bytes the store and space hold per rule.
+ * Finally the large/small ratio of time per rule.
  *
  * Times are wall clock (what a user waits). The CPU time of the process is
  * reported beside it: on a machine shared with other work, wall time also
@@ -18,11 +24,14 @@
 #include "core/space.h"
 #include "workloads/kbgen.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double clock_s(clockid_t id)
 {
@@ -81,14 +90,101 @@ struct result {
 	size_t len;
 };
 
-static int bench_size(const char *label, uint64_t n, int runs, struct result *res)
+/* One run's figures, from the child that compiled. */
+struct run {
+	double seconds, cpu, rss, bytes;
+	uint64_t rules;
+	size_t len;
+	int hwm_ok;
+	char error[1200]; /* a kb_error message (1024 bytes) and the label */
+};
+
+static void compile_once(const char *label, uint64_t n, struct run *out)
 {
+	memset(out, 0, sizeof *out);
 	size_t len;
 	char *text = kbgen_generate(n, &len);
 	if (!text) {
-		fprintf(stderr, "bench-compile: cannot generate the %s KB\n", label);
+		snprintf(out->error, sizeof out->error, "cannot generate the %s KB", label);
+		return;
+	}
+	out->len = len;
+	out->hwm_ok = reset_hwm() == 0;
+	size_t before = status_kb("VmRSS");
+	double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = st ? mt_space_new(st) : NULL;
+	struct kb_error err;
+	if (!sp || mt_parse_buffer(st, text, len, NULL, add_atom, sp, &err)) {
+		snprintf(out->error, sizeof out->error, "%s KB: %s", label,
+			 sp ? err.msg : "out of memory");
+		free(text);
+		return;
+	}
+	double t1 = clock_s(CLOCK_MONOTONIC), c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	size_t peak = status_kb("VmHWM");
+	out->seconds = t1 - t0;
+	out->cpu = c1 - c0;
+	out->rss = peak > before ? (double)(peak - before) : 0;
+	out->bytes = (double)(mt_store_bytes(st) + mt_space_bytes(sp));
+	out->rules = mt_space_rules(sp);
+	mt_space_free(sp);
+	mt_store_free(st);
+	free(text);
+}
+
+/* Runs compile_once in a child process; 0, or -1 with a message. */
+static int compile_in_child(const char *label, uint64_t n, struct run *out)
+{
+	int fd[2];
+	if (pipe(fd)) {
+		fprintf(stderr, "bench-compile: pipe: %s\n", strerror(errno));
 		return -1;
 	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "bench-compile: fork: %s\n", strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		struct run r;
+		compile_once(label, n, &r);
+		ssize_t w = write(fd[1], &r, sizeof r);
+		_exit(w == (ssize_t)sizeof r ? 0 : 1);
+	}
+	close(fd[1]);
+	size_t got = 0;
+	while (got < sizeof *out) {
+		ssize_t k = read(fd[0], (char *)out + got, sizeof *out - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != sizeof *out || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "bench-compile: %s KB: the compiling process failed (%s)\n", label,
+			WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no result");
+		return -1;
+	}
+	if (out->error[0]) {
+		fprintf(stderr, "bench-compile: %s\n", out->error);
+		return -1;
+	}
+	return 0;
+}
+
+static int bench_size(const char *label, uint64_t n, int runs, struct result *res)
+{
+	size_t len = 0;
 	double *secs = calloc((size_t)runs, sizeof *secs);
 	double *cpu = calloc((size_t)runs, sizeof *cpu);
 	double *rss = calloc((size_t)runs, sizeof *rss);
@@ -96,27 +192,16 @@ static int bench_size(const char *label, uint64_t n, int runs, struct result *re
 	uint64_t rules = 0;
 	int hwm_ok = 1;
 	for (int r = 0; r < runs; r++) {
-		if (reset_hwm())
-			hwm_ok = 0;
-		size_t before = status_kb("VmRSS");
-		double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-		struct mt_store *st = mt_store_new();
-		struct mt_space *sp = st ? mt_space_new(st) : NULL;
-		struct kb_error err;
-		if (!sp || mt_parse_buffer(st, text, len, NULL, add_atom, sp, &err)) {
-			fprintf(stderr, "bench-compile: %s KB: %s\n", label,
-				sp ? err.msg : "out of memory");
+		struct run one;
+		if (compile_in_child(label, n, &one))
 			return -1;
-		}
-		double t1 = clock_s(CLOCK_MONOTONIC), c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-		size_t peak = status_kb("VmHWM");
-		secs[r] = t1 - t0;
-		cpu[r] = c1 - c0;
-		rss[r] = peak > before ? (double)(peak - before) : 0;
-		bytes[r] = (double)(mt_store_bytes(st) + mt_space_bytes(sp));
-		rules = mt_space_rules(sp);
-		mt_space_free(sp);
-		mt_store_free(st);
+		len = one.len;
+		hwm_ok &= one.hwm_ok;
+		secs[r] = one.seconds;
+		cpu[r] = one.cpu;
+		rss[r] = one.rss;
+		bytes[r] = one.bytes;
+		rules = one.rules;
 	}
 	if (!hwm_ok)
 		fprintf(stderr, "bench-compile: cannot reset VmHWM; peak RSS growth is an "
@@ -140,7 +225,6 @@ static int bench_size(const char *label, uint64_t n, int runs, struct result *re
 	free(cpu);
 	free(rss);
 	free(bytes);
-	free(text);
 	return 0;
 }
 
