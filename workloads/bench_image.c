@@ -235,6 +235,13 @@ static int child_rss(const char *path, int nq, uint64_t label)
 	}
 	double t1 = now();
 	kb_check(&kb);
+	struct mt_image_info info;
+	mt_image_get_info(kb.image, &info);
+	for (int s = 0; s < MT_IMAGE_SECTIONS; s++)
+		printf("section_%s=%.0f/%.0f ", info.sections[s].name,
+		       mapped_pages((const char *)img + info.sections[s].offset,
+				    info.sections[s].size),
+		       (double)((info.sections[s].size + 4095) / 4096));
 	printf("before=%.0f opened=%.0f after=%.0f anon=%.0f file=%.0f results=%ld "
 	       "per_query_us=%.3f store=%zu pages_open=%.0f pages=%.0f\n",
 	       before, opened, status_bytes("VmRSS"), status_bytes("RssAnon"),
