@@ -241,7 +241,10 @@ static int child_rss(const char *path, int nq, uint64_t label)
 		printf("section_%s=%.0f/%.0f ", info.sections[s].name,
 		       mapped_pages((const char *)img + info.sections[s].offset,
 				    info.sections[s].size),
-		       (double)((info.sections[s].size + 4095) / 4096));
+		       (double)(info.sections[s].size
+				    ? (info.sections[s].offset + info.sections[s].size - 1) / 4096 -
+					  info.sections[s].offset / 4096 + 1
+				    : 0));
 	printf("before=%.0f opened=%.0f after=%.0f anon=%.0f file=%.0f results=%ld "
 	       "per_query_us=%.3f store=%zu pages_open=%.0f pages=%.0f\n",
 	       before, opened, status_bytes("VmRSS"), status_bytes("RssAnon"),
@@ -428,6 +431,10 @@ struct size_result {
 	double rss_before, rss_cold, rss_warm, rss_cold_anon, rss_cold_file, rss_warm_anon,
 	    rss_warm_file, per_query_us;
 	double pages_open_cold, pages_cold, pages_open_warm, pages_warm; /* image pages mapped */
+	/* per section, cold, after the queries: mapped pages / pages */
+	char sect_name[MT_IMAGE_SECTIONS][16];
+	double sect_mapped[MT_IMAGE_SECTIONS], sect_pages[MT_IMAGE_SECTIONS];
+	int nsect;
 	double touch_rss, touch_file, mem_rss, mem_hwm;
 };
 
@@ -559,6 +566,16 @@ static void bench_size(const char *self, const char *dir, const char *label, uin
 	r->rss_cold_file = field(out, "file");
 	r->pages_open_cold = field(out, "pages_open");
 	r->pages_cold = field(out, "pages");
+	r->nsect = 0;
+	for (const char *t = strstr(out, "section_"); t && r->nsect < MT_IMAGE_SECTIONS;
+	     t = strstr(t + 1, " section_")) {
+		int k = r->nsect;
+		if (*t == ' ')
+			t++;
+		if (sscanf(t, "section_%15[a-z]=%lf/%lf", r->sect_name[k], &r->sect_mapped[k],
+			   &r->sect_pages[k]) == 3)
+			r->nsect++;
+	}
 	free(out);
 	warm(kbi);
 	out = run_self(argv);
@@ -674,6 +691,22 @@ static void report(struct size_result *r, int nr, int queries, int runs, int ope
 		    r[i].pages_cold * 4096 / 1e6, (r[i].pages_cold - r[i].pages_open_cold) / q,
 		    r[i].pages_open_warm, r[i].pages_warm, r[i].pages_warm * 4096 / 1e6,
 		    (r[i].pages_warm - r[i].pages_open_warm) / q);
+	}
+
+	printf("\nWhere the cold queries' pages are: image pages mapped per section after the "
+	       "%d queries, cold (mapped / pages the section spans).\n\n| KB |",
+	       queries);
+	for (int k = 0; nr && k < r[0].nsect; k++)
+		printf(" %s |", r[0].sect_name[k]);
+	printf("\n|---|");
+	for (int k = 0; nr && k < r[0].nsect; k++)
+		printf("---|");
+	printf("\n");
+	for (int i = 0; i < nr; i++) {
+		printf("| %s |", r[i].label);
+		for (int k = 0; k < r[i].nsect; k++)
+			printf(" %.0f / %.0f |", r[i].sect_mapped[k], r[i].sect_pages[k]);
+		printf("\n");
 	}
 
 	const struct size_result *large = NULL, *small = NULL;
