@@ -1,12 +1,14 @@
 /* mem: growable flat arrays and big zeroed tables, shared by the core's
  * modules (internal to core/).
  *
- * Every block carries a small header before the data. Blocks of 64 KiB
+ * Every block carries a small header before the data. Blocks of 16 KiB
  * and more are their own memory mappings: they grow with mremap, so the
  * pages move instead of being copied (no copy, and no moment with both the
  * old and the new array resident), and they go back to the system as soon
  * as they are freed. (Grown with malloc instead, each doubling of such an
- * array left a freed hole in the heap: 7% of the small KB's compile.) Blocks of 4 MiB and more also ask for transparent huge
+ * array left a freed hole in the heap: 7% of the small KB's compile.) A
+ * mapping costs a page of rounding and a kernel mapping; a store and its
+ * space have about twenty such arrays. Blocks of 4 MiB and more also ask for transparent huge
  * pages, which cuts the TLB misses of random probes into big tables.
  * Smaller blocks use malloc.
  *
@@ -33,7 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define MT_MAP_MIN ((size_t)64 << 10)
+#define MT_MAP_MIN ((size_t)16 << 10)
 #define MT_HUGE_MIN ((size_t)4 << 20)
 
 struct mt_block {
