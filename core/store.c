@@ -712,8 +712,10 @@ static mt_term to_persistent(struct mt_store *st, mt_term t, int create)
 				goto out;
 			continue;
 		}
-		/* all children done: build (or find) this expression */
-		const mt_term *args = w.out + f->base;
+		/* all children done: build (or find) this expression (with no
+		 * children yet, out is still NULL: `()` alone) */
+		static const mt_term no_args[1];
+		const mt_term *args = w.out ? w.out + f->base : no_args;
 		uint32_t hdr = make_header(st, args, arity);
 		mt_term e;
 		if (create) {
