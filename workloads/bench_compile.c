@@ -23,47 +23,19 @@
 #include "core/parse.h"
 #include "core/space.h"
 #include "workloads/kbgen.h"
+#include "workloads/measure.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 static double clock_s(clockid_t id)
 {
 	struct timespec ts;
 	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* VmRSS or VmHWM of this process in bytes, or 0 if unreadable. */
-static size_t status_kb(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return 0;
-	char line[256];
-	size_t v = 0, n = strlen(field);
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, field, n) == 0 && line[n] == ':') {
-			v = strtoull(line + n + 1, NULL, 10) * 1024;
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static int reset_hwm(void)
-{
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-	if (!f)
-		return -1;
-	int ok = fputs("5", f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 static int add_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
@@ -109,12 +81,17 @@ static void compile_once(const char *label, uint64_t n, struct run *out)
 		return;
 	}
 	out->len = len;
-	out->hwm_ok = reset_hwm() == 0;
-	size_t before = status_kb("VmRSS");
+	struct meas_mem before, peak = {0};
+	struct kb_error err;
+	out->hwm_ok = meas_hwm_reset(&err) == 0;
+	if (meas_mem_read(&before, &err)) {
+		snprintf(out->error, sizeof out->error, "%s", err.msg);
+		free(text);
+		return;
+	}
 	double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	struct mt_store *st = mt_store_new();
 	struct mt_space *sp = st ? mt_space_new(st) : NULL;
-	struct kb_error err;
 	if (!sp || mt_parse_buffer(st, text, len, NULL, add_atom, sp, &err)) {
 		snprintf(out->error, sizeof out->error, "%s KB: %s", label,
 			 sp ? err.msg : "out of memory");
@@ -122,10 +99,11 @@ static void compile_once(const char *label, uint64_t n, struct run *out)
 		return;
 	}
 	double t1 = clock_s(CLOCK_MONOTONIC), c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	size_t peak = status_kb("VmHWM");
+	if (meas_mem_read(&peak, &err))
+		snprintf(out->error, sizeof out->error, "%s", err.msg);
 	out->seconds = t1 - t0;
 	out->cpu = c1 - c0;
-	out->rss = peak > before ? (double)(peak - before) : 0;
+	out->rss = peak.hwm > before.rss ? (double)(peak.hwm - before.rss) : 0;
 	out->bytes = (double)(mt_store_bytes(st) + mt_space_bytes(sp));
 	out->rules = mt_space_rules(sp);
 	mt_space_free(sp);
@@ -133,46 +111,24 @@ static void compile_once(const char *label, uint64_t n, struct run *out)
 	free(text);
 }
 
+struct once_arg {
+	const char *label;
+	uint64_t n;
+};
+
+static void compile_child(void *arg, void *out)
+{
+	const struct once_arg *a = arg;
+	compile_once(a->label, a->n, out);
+}
+
 /* Runs compile_once in a child process; 0, or -1 with a message. */
 static int compile_in_child(const char *label, uint64_t n, struct run *out)
 {
-	int fd[2];
-	if (pipe(fd)) {
-		fprintf(stderr, "bench-compile: pipe: %s\n", strerror(errno));
-		return -1;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "bench-compile: fork: %s\n", strerror(errno));
-		close(fd[0]);
-		close(fd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		struct run r;
-		compile_once(label, n, &r);
-		ssize_t w = write(fd[1], &r, sizeof r);
-		_exit(w == (ssize_t)sizeof r ? 0 : 1);
-	}
-	close(fd[1]);
-	size_t got = 0;
-	while (got < sizeof *out) {
-		ssize_t k = read(fd[0], (char *)out + got, sizeof *out - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	close(fd[0]);
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (got != sizeof *out || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "bench-compile: %s KB: the compiling process failed (%s)\n", label,
-			WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no result");
+	struct once_arg a = {label, n};
+	struct kb_error err;
+	if (meas_in_child(compile_child, &a, out, sizeof *out, &err)) {
+		fprintf(stderr, "bench-compile: %s KB: %s\n", label, err.msg);
 		return -1;
 	}
 	if (out->error[0]) {

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* "VmRSS:	  123456 kB" -> bytes. */
@@ -163,4 +164,56 @@ int64_t meas_file_size(const char *path, struct kb_error *err)
 	if (stat(path, &st) != 0)
 		return kb_error_set(err, "%s: %s", path, strerror(errno));
 	return (int64_t)st.st_size;
+}
+
+int meas_in_child(void (*fn)(void *arg, void *out), void *arg, void *out, size_t len,
+		  struct kb_error *err)
+{
+	int fd[2];
+	if (pipe(fd))
+		return kb_error_set(err, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fd[0]);
+		close(fd[1]);
+		return kb_error_set(err, "fork: %s", strerror(e));
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		fn(arg, out);
+		const char *p = out;
+		size_t done = 0;
+		while (done < len) {
+			ssize_t w = write(fd[1], p + done, len - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(1);
+			done += (size_t)w;
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t k = read(fd[0], (char *)out + got, len - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return kb_error_set(err, "waitpid: %s", strerror(errno));
+	if (WIFSIGNALED(status))
+		return kb_error_set(err, "the measuring process died: %s",
+				    strsignal(WTERMSIG(status)));
+	if (got != len || !WIFEXITED(status) || WEXITSTATUS(status))
+		return kb_error_set(err, "the measuring process gave no result");
+	return 0;
 }

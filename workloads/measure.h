@@ -1,8 +1,9 @@
 /* measure: what the benchmarks read from the kernel besides the clock
  * (module prefix meas_): resident memory from /proc/self/status, the peak
  * reset through /proc/self/clear_refs, page-fault counts from getrusage,
- * and page-cache eviction of a file with its residency checked by mincore.
- * Nothing here allocates memory that outlives a call. */
+ * page-cache eviction of a file with its residency checked by mincore, and
+ * a measurement run in a fresh child process. Nothing here allocates memory
+ * that outlives a call. */
 #ifndef MEASURE_H
 #define MEASURE_H
 
@@ -48,6 +49,14 @@ int meas_evict_file(const char *path, uint64_t *resident_after, uint64_t *pages,
  * resident; returns a checksum of the bytes read, so the reads are not
  * optimised away. */
 uint64_t meas_touch_pages(const void *base, size_t len);
+
+/* Runs fn(arg, out) in a child process (a fork) and copies its result,
+ * the `len` bytes at out, back into the caller's out. For a measurement
+ * that must start from a fresh process's memory. The child leaves with
+ * _exit. Returns 0, or -1 with err set (pipe or fork failed, or the child
+ * died or wrote no result). */
+int meas_in_child(void (*fn)(void *arg, void *out), void *arg, void *out, size_t len,
+		  struct kb_error *err);
 
 /* Size of a file in bytes, or -1 with err set. */
 int64_t meas_file_size(const char *path, struct kb_error *err);

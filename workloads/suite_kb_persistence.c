@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* Queries in the mix of the query benchmarks: every template of
@@ -464,41 +463,16 @@ fail:
 	mt_store_free(st);
 }
 
+static void compile_mem_run(void *arg, void *out)
+{
+	compile_mem_child(arg, out);
+}
+
 static int compile_mem(struct bench_ctx *ctx, const struct kbp_kb *kb, struct compile_mem *m)
 {
-	int fd[2];
-	if (pipe(fd))
-		return bench_fail(ctx, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fd[0]);
-		close(fd[1]);
-		return bench_fail(ctx, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		struct compile_mem r;
-		compile_mem_child(kb, &r);
-		_exit(write(fd[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
-	}
-	close(fd[1]);
-	size_t got = 0;
-	while (got < sizeof *m) {
-		ssize_t k = read(fd[0], (char *)m + got, sizeof *m - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	close(fd[0]);
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (got != sizeof *m || !WIFEXITED(status) || WEXITSTATUS(status))
-		return bench_fail(ctx, "the compiling process failed (%s)",
-				  WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no result");
+	struct kb_error err;
+	if (meas_in_child(compile_mem_run, (void *)kb, m, sizeof *m, &err))
+		return bench_fail(ctx, "%s", err.msg);
 	if (m->error[0])
 		return bench_fail(ctx, "%s", m->error);
 	return 0;
