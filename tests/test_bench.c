@@ -443,6 +443,50 @@ Test(bench, resident_memory_grows_when_pages_are_touched)
 	cr_expect_lt(end.rss, after.rss);
 }
 
+/* Children for meas_in_child: one that measures, one that dies, one
+ * that leaves without a result. */
+static void child_grows(void *arg, void *out)
+{
+	size_t len = *(const size_t *)arg;
+	struct meas_mem *m = out, before;
+	struct kb_error err;
+	meas_hwm_reset(&err);
+	meas_mem_read(&before, &err);
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED)
+		memset(p, 1, len);
+	meas_mem_read(m, &err);
+	m->rss -= before.rss;
+}
+
+static void child_dies(void *arg, void *out)
+{
+	(void)arg;
+	(void)out;
+	abort();
+}
+
+static void child_leaves(void *arg, void *out)
+{
+	(void)arg;
+	(void)out;
+	_exit(0);
+}
+
+Test(bench, a_measurement_in_a_child_comes_back_and_a_failed_one_says_why)
+{
+	size_t len = 16u << 20;
+	struct meas_mem m = {0};
+	struct kb_error err = {{0}};
+	cr_assert_eq(meas_in_child(child_grows, &len, &m, sizeof m, &err), 0, "%s", err.msg);
+	cr_expect_geq(m.rss, len * 9 / 10, "the child's growth came back: %llu",
+		      (unsigned long long)m.rss);
+	cr_expect_eq(meas_in_child(child_dies, NULL, &m, sizeof m, &err), -1);
+	cr_expect(strstr(err.msg, "died") && strstr(err.msg, "Abort"), "%s", err.msg);
+	cr_expect_eq(meas_in_child(child_leaves, NULL, &m, sizeof m, &err), -1);
+	cr_expect(strstr(err.msg, "no result"), "%s", err.msg);
+}
+
 Test(bench, eviction_empties_the_page_cache_for_the_file)
 {
 	char *dir = make_temp_dir();
