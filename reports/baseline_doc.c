@@ -370,7 +370,8 @@ static void section_memory(struct doc *d)
 		doc_fmt_bytes(fact(b, "image_bytes"), img, sizeof img);
 		doc_fmt_bytes(fact(b, "source_bytes"), src, sizeof src);
 		P(d,
-		  "| `%s` (%s) | %s RSS growth (peak %s), %s | compiled in memory, median of %.0f; "
+		  "| `%s` (%s) | %s RSS growth (peak %s), %s | compiled in memory in a fresh child "
+		  "process, median of %.0f; "
 		  "the store accounts %s; source %s. Opened image (%s file), every page touched: "
 		  "%s RSS growth, %s |\n",
 		  names[i], label, g, pk, bpr, stat(metric(b, "rss_growth"), "n"), store, src, img,
