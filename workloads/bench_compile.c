@@ -71,8 +71,18 @@ struct run {
 	char error[1200]; /* a kb_error message (1024 bytes) and the label */
 };
 
-static void compile_once(const char *label, uint64_t n, struct run *out)
+struct once_arg {
+	const char *label;
+	uint64_t n;
+};
+
+/* One run (in the child, through meas_in_child): arg a struct once_arg, out
+ * a struct run. */
+static void compile_once(void *arg, void *result)
 {
+	const char *label = ((const struct once_arg *)arg)->label;
+	uint64_t n = ((const struct once_arg *)arg)->n;
+	struct run *out = result;
 	memset(out, 0, sizeof *out);
 	size_t len;
 	char *text = kbgen_generate(n, &len);
@@ -95,6 +105,8 @@ static void compile_once(const char *label, uint64_t n, struct run *out)
 	if (!sp || mt_parse_buffer(st, text, len, NULL, add_atom, sp, &err)) {
 		snprintf(out->error, sizeof out->error, "%s KB: %s", label,
 			 sp ? err.msg : "out of memory");
+		mt_space_free(sp);
+		mt_store_free(st);
 		free(text);
 		return;
 	}
@@ -111,23 +123,12 @@ static void compile_once(const char *label, uint64_t n, struct run *out)
 	free(text);
 }
 
-struct once_arg {
-	const char *label;
-	uint64_t n;
-};
-
-static void compile_child(void *arg, void *out)
-{
-	const struct once_arg *a = arg;
-	compile_once(a->label, a->n, out);
-}
-
 /* Runs compile_once in a child process; 0, or -1 with a message. */
 static int compile_in_child(const char *label, uint64_t n, struct run *out)
 {
 	struct once_arg a = {label, n};
 	struct kb_error err;
-	if (meas_in_child(compile_child, &a, out, sizeof *out, &err)) {
+	if (meas_in_child(compile_once, &a, out, sizeof *out, &err)) {
 		fprintf(stderr, "bench-compile: %s KB: %s\n", label, err.msg);
 		return -1;
 	}

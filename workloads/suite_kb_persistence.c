@@ -431,8 +431,12 @@ struct compile_mem {
 	char error[1200];
 };
 
-static void compile_mem_child(const struct kbp_kb *kb, struct compile_mem *m)
+/* The child's part (through meas_in_child): arg the KB, out a struct
+ * compile_mem. */
+static void compile_mem_child(void *arg, void *out)
 {
+	const struct kbp_kb *kb = arg;
+	struct compile_mem *m = out;
 	memset(m, 0, sizeof *m);
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* glibc's initial threshold */
 	struct meas_mem before, after;
@@ -463,15 +467,10 @@ fail:
 	mt_store_free(st);
 }
 
-static void compile_mem_run(void *arg, void *out)
-{
-	compile_mem_child(arg, out);
-}
-
 static int compile_mem(struct bench_ctx *ctx, const struct kbp_kb *kb, struct compile_mem *m)
 {
 	struct kb_error err;
-	if (meas_in_child(compile_mem_run, (void *)kb, m, sizeof *m, &err))
+	if (meas_in_child(compile_mem_child, (void *)kb, m, sizeof *m, &err))
 		return bench_fail(ctx, "%s", err.msg);
 	if (m->error[0])
 		return bench_fail(ctx, "%s", m->error);
