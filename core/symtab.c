@@ -13,12 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAG_BITS 3u
-#define TAG_MASK 7u
-
-static inline uint32_t slot_tag(uint64_t h)
+/* The tag of hash h in a slot of t: its top t->tag_bits bits. */
+static inline uint32_t slot_tag(const struct mt_symtab *t, uint64_t h)
 {
-	return (uint32_t)(h >> 61);
+	return (uint32_t)(h >> (64 - t->tag_bits));
+}
+
+/* Sets tag_bits for the table's slot count and base. While a slot array
+ * lives, an own symbol's id is below base.count + nslots (the table never
+ * fills), and no id reaches MT_SYMTAB_MAX_IDS (< 2^29), so (id + 1) needs
+ * at most the bits of base.count + nslots, and at most 29. */
+static void set_tag_bits(struct mt_symtab *t)
+{
+	uint64_t top = (uint64_t)t->base.count + t->nslots;
+	uint32_t id_bits = 64 - (uint32_t)__builtin_clzll(top);
+	t->tag_bits = 32 - (id_bits > 29 ? 29 : id_bits);
 }
 
 uint64_t mt_symtab_hash(const char *name, size_t len)
@@ -34,6 +43,7 @@ int mt_symtab_init(struct mt_symtab *t)
 {
 	memset(t, 0, sizeof *t);
 	t->nslots = 1024;
+	set_tag_bits(t);
 	t->next_size = FIRST_CHUNK;
 	t->slots = mt_table_new(t->nslots, sizeof *t->slots);
 	return t->slots ? 0 : -1;
@@ -64,17 +74,18 @@ static int rehash(struct mt_symtab *t, uint32_t nslots)
 	if (!slots)
 		return -1;
 	KBPROF_REGION_BEGIN("intern");
+	mt_array_free(t->slots);
+	t->slots = slots;
+	t->nslots = nslots;
+	set_tag_bits(t);
 	for (uint32_t id = t->base.count; id < t->count; id++) {
 		const char *s = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 		uint64_t h = XXH3_64bits(s, mt_symtab_len(s));
 		uint32_t i = mt_slot_home(h, nslots);
 		while (slots[i])
 			i = i + 1 == nslots ? 0 : i + 1;
-		slots[i] = ((id + 1) << TAG_BITS) | slot_tag(h);
+		slots[i] = ((id + 1) << t->tag_bits) | slot_tag(t, h);
 	}
-	mt_array_free(t->slots);
-	t->slots = slots;
-	t->nslots = nslots;
 	KBPROF_REGION_END("intern");
 	return 0;
 }
@@ -111,14 +122,14 @@ uint32_t mt_symtab_find(const struct mt_symtab *t, const char *name, size_t len,
 		if (id != UINT32_MAX)
 			return id;
 	}
-	uint32_t tag = slot_tag(hash), nslots = t->nslots;
+	uint32_t tag = slot_tag(t, hash), nslots = t->nslots, mask = (1u << t->tag_bits) - 1;
 	for (uint32_t i = mt_slot_home(hash, nslots);; i = i + 1 == nslots ? 0 : i + 1) {
 		uint32_t s = t->slots[i];
 		if (!s)
 			return UINT32_MAX;
-		if ((s & TAG_MASK) != tag)
+		if ((s & mask) != tag)
 			continue;
-		uint32_t id = (s >> TAG_BITS) - 1;
+		uint32_t id = (s >> t->tag_bits) - 1;
 		const char *n = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len))
 			return id;
@@ -210,7 +221,7 @@ uint32_t mt_symtab_insert(struct mt_symtab *t, const char *name, size_t len, uin
 		return UINT32_MAX;
 	uint32_t id = t->count++;
 	t->refs[own++] = ref;
-	t->slots[slot] = ((id + 1) << TAG_BITS) | slot_tag(hash);
+	t->slots[slot] = ((id + 1) << t->tag_bits) | slot_tag(t, hash);
 	/* a failed growth only leaves the table fuller than planned; refuse
 	 * new symbols before it is full */
 	if (own > mt_slots_limit(t->nslots) && rehash(t, grown_slots(t, own)) &&
@@ -237,6 +248,7 @@ int mt_symtab_set_base(struct mt_symtab *t, const struct mt_symtab_base *base)
 	memset(t->slots, 0, (size_t)t->nslots * sizeof *t->slots);
 	free_names(t);
 	t->base = *base;
+	set_tag_bits(t);
 	t->count = base->count;
 	return 0;
 }

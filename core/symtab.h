@@ -5,8 +5,10 @@
  * pointers across later interning); an id maps to a 32-bit name
  * reference, the chunk index and the offset of the name in that chunk. A
  * lookup table of 32-bit slots (any count, kept at 80-85% load) holds
- * (id + 1) with three bits of the hash beside it, so most mismatching
- * probes are rejected without touching the names.
+ * (id + 1) with a tag of the hash's top bits beside it, as many bits as the
+ * ids leave free (at least 3; 14 with 200,000 symbols, 10 with 2.25
+ * million), so nearly every mismatching probe is rejected without reading
+ * the symbol's reference and name: two cache misses each.
  *
  * All symbol-table internals stay in this file pair: the image issue puts
  * the table on top of a read-only base (the symbols of a mapped image keep
@@ -57,8 +59,9 @@ struct mt_symtab {
 	uint32_t used, room;        /* bytes used and free in the newest chunk */
 	uint32_t next_size;         /* size of the next shared chunk (grows to 1 MiB) */
 	size_t chunk_bytes;         /* bytes of all chunks */
-	uint32_t *slots;            /* (id + 1) << 3 | 3 hash bits; 0 = empty */
+	uint32_t *slots;            /* (id + 1) << tag_bits | tag; 0 = empty */
 	uint32_t nslots;            /* any count; index from mt_slot_home */
+	uint32_t tag_bits;          /* 32 - bits of (base.count + nslots), 3..31 */
 	struct mt_symtab_base base; /* count 0: none */
 };
 
@@ -131,15 +134,16 @@ mt_symtab_intern(struct mt_symtab *t, const char *name, size_t len, uint64_t has
 			return id;
 		}
 	}
-	uint32_t tag = (uint32_t)(hash >> 61), n_slots = t->nslots;
+	uint32_t tb = t->tag_bits, mask = (1u << tb) - 1, n_slots = t->nslots;
+	uint32_t tag = (uint32_t)(hash >> (64 - tb));
 	uint32_t i = mt_slot_home(hash, n_slots);
 	for (;; i = i + 1 == n_slots ? 0 : i + 1) {
 		uint32_t s = t->slots[i];
 		if (!s)
 			break;
-		if ((s & 7) != tag)
+		if ((s & mask) != tag)
 			continue;
-		uint32_t id = (s >> 3) - 1;
+		uint32_t id = (s >> tb) - 1;
 		const char *n = mt_symtab_ref_name(t, t->refs[id - t->base.count]);
 		if (mt_symtab_len(n) == len && mt_symtab_same(n, name, len)) {
 			*created = 0;

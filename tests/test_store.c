@@ -2,6 +2,7 @@
  * sharing, boxed values, the scratch heap, persist/find/equal, and the
  * printer, including print/parse round trips on random terms. */
 #include "core/parse.h"
+#include "core/symtab.h"
 #include "core/term.h"
 
 #include <criterion/criterion.h>
@@ -487,4 +488,77 @@ Test(mem, a_fill_block_asks_for_huge_pages_only_when_big)
 	cr_expect(mt_wants_huge(64u << 20, 1));
 	cr_expect(mt_wants_huge(16u << 20, 0));
 	grows_as_one_mapping(1);
+}
+
+/* A base that holds the well-known symbols (their names from a store that
+ * has only those) and claims `count` ids in all, finding none of the
+ * others: the symbols interned above it get ids count, count + 1, ... */
+struct fake_base {
+	struct mt_store *wk;
+	uint32_t count;
+};
+
+static const char *fake_name(void *ctx, uint32_t id, size_t *len)
+{
+	const struct fake_base *fb = ctx;
+	if (id < MT_S__COUNT)
+		return mt_sym_name(fb->wk, id, len);
+	*len = 0;
+	return "";
+}
+
+static uint32_t fake_find(void *ctx, const char *name, size_t len, uint64_t hash)
+{
+	(void)hash;
+	const struct fake_base *fb = ctx;
+	uint32_t id = mt_sym_find(fb->wk, name, len);
+	return id < MT_S__COUNT ? id : UINT32_MAX;
+}
+
+/* The slots keep as many hash bits as the ids leave free: 22 for a fresh
+ * table, 3 when ids reach 2^28 and more. Interning and finding must give
+ * the same ids at every width and across the growths that change it. */
+static void interns_above_a_base(uint32_t base_count)
+{
+	struct fake_base fb = {mt_store_new(), base_count};
+	cr_assert_not_null(fb.wk);
+	struct mt_symtab t;
+	cr_assert_eq(mt_symtab_init(&t), 0);
+	for (uint32_t id = 0; id < MT_S__COUNT; id++) {
+		size_t len;
+		const char *n = mt_sym_name(fb.wk, id, &len);
+		int created;
+		cr_assert_eq(mt_symtab_intern(&t, n, len, mt_symtab_hash(n, len), &created), id);
+	}
+	struct mt_symtab_base b = {base_count, &fb, fake_name, fake_find};
+	cr_assert_eq(mt_symtab_set_base(&t, &b), 0);
+	cr_expect_geq(t.tag_bits, 3u);
+	cr_expect_leq(t.tag_bits, 31u);
+	enum { N = 30000 };
+	char name[32];
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < N; i++) {
+			int k = snprintf(name, sizeof name, "s%u", i);
+			uint64_t h = mt_symtab_hash(name, (size_t)k);
+			int created;
+			uint32_t id = mt_symtab_intern(&t, name, (size_t)k, h, &created);
+			cr_assert_eq(id, base_count + i, "base %u, %s: id %u", base_count, name,
+				     id);
+			cr_assert_eq(created, pass == 0);
+			cr_assert_eq(mt_symtab_find(&t, name, (size_t)k, h), id);
+		}
+	}
+	cr_expect_eq(mt_symtab_find(&t, "absent", 6, mt_symtab_hash("absent", 6)), UINT32_MAX);
+	size_t len;
+	cr_expect_str_eq(mt_symtab_name(&t, base_count + 123, &len), "s123");
+	mt_symtab_free(&t);
+	mt_store_free(fb.wk);
+}
+
+Test(symtab, interns_above_bases_of_any_size)
+{
+	interns_above_a_base(MT_S__COUNT);
+	interns_above_a_base(1u << 20);
+	interns_above_a_base(1u << 28);
+	interns_above_a_base(MT_SYMTAB_MAX_IDS - 40000);
 }
