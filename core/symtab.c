@@ -186,9 +186,9 @@ static char *name_room(struct mt_symtab *t, size_t need, size_t prefix, uint32_t
 static const char *store_name(struct mt_symtab *t, const char *name, size_t len, uint32_t *ref)
 {
 	size_t prefix = len < 0xff ? 1 : 5;
-	if (len > UINT32_MAX - 6)
+	if (len > UINT32_MAX - 5)
 		return NULL;
-	char *p = name_room(t, prefix + len + 1, prefix, ref);
+	char *p = name_room(t, prefix + len, prefix, ref);
 	if (!p)
 		return NULL;
 	if (prefix == 5) {
@@ -199,7 +199,6 @@ static const char *store_name(struct mt_symtab *t, const char *name, size_t len,
 		p[0] = (char)len;
 	}
 	memcpy(p + prefix, name, len);
-	p[prefix + len] = '\0';
 	return p + prefix;
 }
 

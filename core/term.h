@@ -233,6 +233,7 @@ size_t mt_store_box_count(const struct mt_store *store);
 uint32_t mt_sym_intern(struct mt_store *store, const char *name, size_t len);
 /* Looks a name up without interning it; UINT32_MAX if absent. */
 uint32_t mt_sym_find(const struct mt_store *store, const char *name, size_t len);
+/* A symbol's name: *len bytes, not NUL-terminated (NULL for an unknown id). */
 const char *mt_sym_name(const struct mt_store *store, uint32_t id, size_t *len);
 uint32_t mt_sym_count(const struct mt_store *store);
 

@@ -74,7 +74,7 @@ Test(parser, reads_symbols_of_every_shape)
 		size_t len;
 		const char *s = mt_sym_name(st, mt_payload(c.atoms[i]), &len);
 		cr_expect_eq(len, strlen(names[i]));
-		cr_expect_eq(memcmp(s, names[i], len), 0, "atom %d is %s", i, s);
+		cr_expect_eq(memcmp(s, names[i], len), 0, "atom %d is %.*s", i, (int)len, s);
 	}
 	cr_expect_eq(c.atoms[0], mt_sym(MT_S_EQUAL));
 	cr_expect_eq(c.atoms[3], mt_sym(MT_S_SELF));

@@ -71,7 +71,6 @@ Test(store, interning_gives_one_id_per_name)
 		const char *s = mt_sym_name(st, MT_S__COUNT + 3 + (uint32_t)i, &len);
 		cr_assert_eq(len, (size_t)k);
 		cr_assert_eq(memcmp(s, name, len), 0);
-		cr_assert_eq(s[len], '\0');
 	}
 	cr_expect_null(mt_sym_name(st, 1u << 28, &len));
 	mt_store_free(st);
@@ -107,7 +106,6 @@ Test(store, symbol_names_never_move_while_more_are_interned)
 	const char *ln = mt_sym_name(st, long_id, &len);
 	cr_expect_eq(len, big);
 	cr_expect_eq(memcmp(ln, longname, big), 0);
-	cr_expect_eq(ln[big], '\0');
 	cr_expect_eq(mt_sym_find(st, longname, big), long_id);
 	for (int i = 0; i < N; i++) {
 		int k = snprintf(name, sizeof name, "keep-%d", i);
@@ -550,7 +548,8 @@ static void interns_above_a_base(uint32_t base_count)
 	}
 	cr_expect_eq(mt_symtab_find(&t, "absent", 6, mt_symtab_hash("absent", 6)), UINT32_MAX);
 	size_t len;
-	cr_expect_str_eq(mt_symtab_name(&t, base_count + 123, &len), "s123");
+	const char *s123 = mt_symtab_name(&t, base_count + 123, &len);
+	cr_expect(len == 4 && memcmp(s123, "s123", 4) == 0);
 	mt_symtab_free(&t);
 	mt_store_free(fb.wk);
 }
