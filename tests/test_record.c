@@ -8,6 +8,7 @@
 #include "tests/testutil.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <jansson.h>
@@ -378,7 +379,8 @@ static int wait_status(pid_t pid)
 {
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
-		;
+		if (errno != EINTR)
+			cr_assert_fail("waitpid(%d): %s", (int)pid, strerror(errno));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -405,6 +407,12 @@ static bool no_pmu(void)
 }
 
 /* ---- record ---- */
+
+/* A hang (a lost signal, a wait that never returns) fails the one test,
+ * named, instead of the whole executable at ctest's limit: each test here
+ * takes seconds, and its `sleep 60` commands are killed long before. */
+TestSuite(record, .timeout = 240);
+TestSuite(stat, .timeout = 240);
 
 Test(record, samples_of_the_test_program_land_in_its_hot_function)
 {
