@@ -163,25 +163,29 @@ static void compiled_free(struct kbp_compiled *c)
 	c->store = NULL;
 }
 
-/* Compiles source text (path != NULL: the file at path) into *c. */
-static int compile(struct bench_ctx *ctx, const char *text, size_t len, const char *path,
-		   struct kbp_compiled *c)
+/* Compiles source text (path != NULL: the file at path) into *c. 0, or -1
+ * with c->err set and nothing left allocated. For a caller without a
+ * bench context (a measuring child); others call compile(). */
+static int compile_into(const char *text, size_t len, const char *path, struct kbp_compiled *c)
 {
 	memset(c, 0, sizeof *c);
 	c->store = mt_store_new();
 	c->space = c->store ? mt_space_new(c->store) : NULL;
-	if (!c->space) {
+	int rc = !c->space ? kb_error_set(&c->err, "out of memory creating a store")
+		 : path    ? mt_textio_load_file(c->space, path, MT_BANG_REJECT, NULL, &c->err)
+			: mt_textio_load_buffer(c->space, text, len, "<generated>", MT_BANG_REJECT,
+						NULL, &c->err);
+	if (rc)
 		compiled_free(c);
-		return bench_fail(ctx, "out of memory creating a store");
-	}
-	int rc = path ? mt_textio_load_file(c->space, path, MT_BANG_REJECT, NULL, &c->err)
-		      : mt_textio_load_buffer(c->space, text, len, "<generated>", MT_BANG_REJECT,
-					      NULL, &c->err);
-	if (rc != 0) {
-		bench_fail(ctx, "compiling: %s", c->err.msg);
-		compiled_free(c);
-		return -1;
-	}
+	return rc ? -1 : 0;
+}
+
+/* compile_into, with a failure reported to the bench. */
+static int compile(struct bench_ctx *ctx, const char *text, size_t len, const char *path,
+		   struct kbp_compiled *c)
+{
+	if (compile_into(text, len, path, c))
+		return bench_fail(ctx, "compiling: %s", c->err.msg);
 	return 0;
 }
 
@@ -443,12 +447,11 @@ static int compile_warm_up(struct kb_error *err)
 	char *text = kbgen_generate(1000, &len);
 	if (!text)
 		return kb_error_set(err, "cannot generate the warm-up KB");
-	struct mt_store *st = mt_store_new();
-	struct mt_space *sp = st ? mt_space_new(st) : NULL;
-	int rc = sp ? mt_textio_load_buffer(sp, text, len, "<warm-up>", MT_BANG_REJECT, NULL, err)
-		    : kb_error_set(err, "out of memory creating a store");
-	mt_space_free(sp);
-	mt_store_free(st);
+	struct kbp_compiled c;
+	int rc = compile_into(text, len, NULL, &c);
+	if (rc)
+		*err = c.err;
+	compiled_free(&c);
 	free(text);
 	return rc;
 }
@@ -463,30 +466,23 @@ static void compile_mem_child(void *arg, void *out)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* glibc's initial threshold */
 	struct meas_mem before, after;
 	struct kb_error err;
-	struct mt_store *st = NULL;
-	struct mt_space *sp = NULL;
-	if (compile_warm_up(&err) || meas_hwm_reset(&err) || meas_mem_read(&before, &err))
-		goto fail;
-	st = mt_store_new();
-	sp = st ? mt_space_new(st) : NULL;
-	if (!sp) {
-		kb_error_set(&err, "out of memory creating a store");
-		goto fail;
+	struct kbp_compiled c;
+	if (compile_warm_up(&err) || meas_hwm_reset(&err) || meas_mem_read(&before, &err)) {
+		snprintf(m->error, sizeof m->error, "%s", err.msg);
+		return;
 	}
-	if (mt_textio_load_buffer(sp, kb->src, kb->len, "<generated>", MT_BANG_REJECT, NULL,
-				  &err) ||
-	    meas_mem_read(&after, &err))
-		goto fail;
-	m->growth = (double)after.rss - (double)before.rss;
-	m->peak = (double)after.hwm - (double)before.rss;
-	m->rules = (double)mt_space_rules(sp);
-	mt_space_free(sp);
-	mt_store_free(st);
-	return;
-fail:
-	snprintf(m->error, sizeof m->error, "compiling: %s", err.msg);
-	mt_space_free(sp);
-	mt_store_free(st);
+	if (compile_into(kb->src, kb->len, NULL, &c)) {
+		snprintf(m->error, sizeof m->error, "compiling: %s", c.err.msg);
+		return;
+	}
+	if (meas_mem_read(&after, &err)) {
+		snprintf(m->error, sizeof m->error, "%s", err.msg);
+	} else {
+		m->growth = (double)after.rss - (double)before.rss;
+		m->peak = (double)after.hwm - (double)before.rss;
+		m->rules = (double)mt_space_rules(c.space);
+	}
+	compiled_free(&c);
 }
 
 static int compile_mem(struct bench_ctx *ctx, const struct kbp_kb *kb, struct compile_mem *m)
