@@ -1,10 +1,22 @@
 /* parse: MeTTa text to hash-consed terms (parse.h).
  *
- * One pass over the bytes: a table-driven lexer feeds a shift-reduce
- * builder with an explicit stack (frames for open parentheses, a value
- * stack for finished children), so nesting is bounded by max_depth and
- * memory, never by the C stack. Symbols are interned straight from the
- * input bytes; expressions are hash-consed as soon as their ')' is read.
+ * Two stages joined by a stream of 32-bit words. The lexer (struct
+ * parser) reads the bytes with a table-driven scanner, interns symbols in
+ * the store's symbol table, numbers variables, reads numbers and strings,
+ * checks nesting and reports every syntax error; it writes each token as a
+ * word (see "the token stream"). The builder (struct builder) reads the
+ * words, owns everything else in the store, and hash-conses each
+ * expression as soon as its ')' arrives, with an explicit stack (frames
+ * for open parentheses, a value stack for finished children): nesting is
+ * bounded by max_depth and memory, never by the C stack.
+ *
+ * With one thread (the default) the two alternate atom by atom: the lexer
+ * writes one top-level atom's words, the builder turns them into the atom
+ * and calls the callback, so a callback may use the store freely. With
+ * mt_parse_opts.threads = 2 the lexer runs on a thread of its own, a ring
+ * of blocks ahead of the builder; the symbol table then belongs to it
+ * until the parse returns, so the callback must not look symbols up or
+ * intern them (parse.h). The terms, ids and store are the same either way.
  *
  * A child that this construction just created (a new symbol or a new
  * expression) proves that its parent cannot exist yet, so the parent is
@@ -25,14 +37,15 @@
  *  - The input must be valid UTF-8 and contain no NUL byte, comments
  *    included.
  *
- * Probe regions: "parse" covers a whole parse call. Interning, hash-consing
- * and indexing happen inline, atom by atom, inside it; only their bulk
- * operations (table growth: "intern" in the store and symbol table,
- * "index" in the space) are regions of their own, so a region is never
- * per atom.
+ * Probe regions: "parse" covers a whole parse call (and "lex" the lexer's
+ * thread, when it has one). Interning, hash-consing and indexing happen
+ * inline, atom by atom, inside it; only their bulk operations (table
+ * growth: "intern" in the store and symbol table, "index" in the space)
+ * are regions of their own, so a region is never per atom.
  *
- * Owner: a struct parser lives on the caller's stack for one parse call
- * and frees its stacks before returning; terms belong to the store. */
+ * Owner: a struct parser and a struct builder live on the caller's stack
+ * for one parse call and free their stacks before returning; terms belong
+ * to the store. */
 #include "core/parse.h"
 #include "core/store_impl.h"
 #include "core/utf8.h"
@@ -40,12 +53,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum cls {
 	C_SYM = 0, /* part of a symbol, number or variable token */
@@ -71,28 +92,86 @@ static const unsigned char cls[256] = {
 #undef H4
 };
 
-/* value flags on the stack */
+/* value flags on the builder's stack */
 #define V_FRESH 1u     /* created by this construction: its parents are new */
 #define V_NONGROUND 2u /* contains a variable */
 
-struct frame {
-	uint32_t base; /* first child on the value stack */
-	uint32_t line, col;
-	uint32_t flags; /* V_* of the children so far, or-ed */
+/* ---- the token stream ----
+ *
+ * A word's low 3 bits are its kind. The leaves the lexer makes on its own
+ * are the term itself: a symbol interned before this parse's look-up
+ * (MT_SYM), a variable (MT_VAR), a small integer (MT_INT). The other kinds
+ * take the tags of terms the lexer never makes. An atom is
+ * X_ATOM/X_BANGATOM, its tokens, then X_NAMES; the stream ends with X_END
+ * or X_ERROR. */
+#define W_NEWSYM MT_EXPR /* a symbol the look-up created: payload its id */
+#define W_OPEN MT_TEXPR  /* '(' */
+#define W_CLOSE MT_BOX   /* ')' */
+#define W_CTRL MT_TBOX   /* payload: an enum ctrl */
+
+enum ctrl {
+	X_ATOM,     /* an atom starts; then line, col and offset (low, high words) */
+	X_BANGATOM, /* the same for an atom marked with '!' */
+	X_INT,      /* an integer outside the small range: low, high words */
+	X_FLOAT,    /* a float: its binary64 bits, low, high words */
+	X_STRING,   /* a string: length (low, high words), then its bytes, 4 a word */
+	X_NAMES,    /* the atom is complete: a count, then that many name symbol ids */
+	X_END,      /* the end of the input */
+	X_ERROR,    /* a syntax error (or memory exhausted): the lexer's message */
 };
 
+#define CTRL(x) ((uint32_t)(x) << MT_TAG_BITS | W_CTRL)
+
+/* Words the lexer may write for one token without checking for room,
+ * and words always kept free beyond them for X_ERROR or X_END. */
+#define TOKEN_WORDS 8u
+#define SPARE_WORDS 2u
+
+/* With two threads the stream is a ring of blocks (struct pipe, below). */
+struct pipe;
+
+enum mode { MODE_ALL, MODE_ONE };
+
+struct frame {
+	uint32_t line, col; /* of the '(' */
+	uint32_t count;     /* elements so far */
+};
+
+/* The look-ahead's entries (see ahead_fill). */
+#define AHEAD 4
+
+struct ahead {
+	const unsigned char *pos; /* next byte the look-ahead examines */
+	const unsigned char *tp[AHEAD], *te[AHEAD];
+	uint64_t th[AHEAD];
+	unsigned head, n;
+};
+
+/* The symbols the lexer interned last, by hash: a token found here is
+ * compared with the earlier token's bytes in the input (recent, so in
+ * cache) instead of with the name in the symbol table (a chain of
+ * dependent loads: slot, reference, chunk, name). */
+#define SYM_CACHE 512u
+
+struct sym_seen {
+	uint64_t hash;
+	const unsigned char *at; /* the token in the input */
+	uint32_t len, id;
+};
+
+/* The lexer. */
 struct parser {
-	struct mt_store *st;
+	struct mt_symtab *syms;
 	const unsigned char *start, *p, *end, *line_start;
 	uint32_t line;
 	const char *file;
 	uint32_t max_depth;
-	struct kb_error *err;
+	enum mode mode;
+	int have_one; /* MODE_ONE: the atom was read */
+	struct kb_error err;
 
-	mt_term *vals;
-	size_t nvals, vals_cap;
 	struct frame *frames;
-	size_t nframes, frames_cap;
+	size_t frames_cap;
 
 	/* variables of the current top-level atom: number -> name symbol,
 	 * and an open-addressing map name symbol -> number */
@@ -103,6 +182,14 @@ struct parser {
 
 	char *tmp; /* decoded strings, float text */
 	size_t tmp_cap;
+
+	struct ahead ahead;
+	struct sym_seen seen[SYM_CACHE];
+
+	/* two threads: the block of the ring being filled */
+	uint32_t *out;
+	size_t n, cap;
+	struct pipe *pipe;
 };
 
 static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
@@ -133,12 +220,12 @@ __attribute__((format(printf, 3, 4))) static int fail_at(struct parser *ps, cons
 	va_start(ap, fmt);
 	vsnprintf(cause, sizeof cause, fmt, ap);
 	va_end(ap);
-	return kb_error_set(ps->err, "%s:%u:%u: %s", ps->file, ps->line, col_of(ps, at), cause);
+	return kb_error_set(&ps->err, "%s:%u:%u: %s", ps->file, ps->line, col_of(ps, at), cause);
 }
 
 static int fail_oom(struct parser *ps, const unsigned char *at)
 {
-	return fail_at(ps, at, "out of memory (or the term store is full)");
+	return fail_at(ps, at, "out of memory (or the symbol table is full)");
 }
 
 /* A short, printable excerpt of a token for messages. */
@@ -223,15 +310,6 @@ static uint32_t var_number(struct parser *ps, uint32_t name)
 
 /* ---- tokens ---- */
 
-static int push_val(struct parser *ps, mt_term t)
-{
-	if (ps->nvals == ps->vals_cap &&
-	    grow_array((void **)&ps->vals, &ps->vals_cap, ps->nvals + 1, sizeof *ps->vals))
-		return -1;
-	ps->vals[ps->nvals++] = t;
-	return 0;
-}
-
 static char *tmp_reserve(struct parser *ps, size_t n)
 {
 	if (grow_array((void **)&ps->tmp, &ps->tmp_cap, n, 1))
@@ -300,25 +378,77 @@ static int parse_int(const unsigned char *t, size_t len, int64_t *v)
 	return 0;
 }
 
-/* Turns a token (symbol, variable or number) into a value. */
-static int token_value(struct parser *ps, const unsigned char *tok, size_t len, mt_term *out,
-		       unsigned *flags)
+/* Writes a word; the caller made room (TOKEN_WORDS per token). */
+static inline void emit(struct parser *ps, uint32_t w)
 {
-	struct mt_store *st = ps->st;
+	ps->out[ps->n++] = w;
+}
+
+static inline void emit64(struct parser *ps, uint64_t v)
+{
+	emit(ps, (uint32_t)v);
+	emit(ps, (uint32_t)(v >> 32));
+}
+
+/* A token as the lexer passes it on: a word (a leaf), or, when ctrl is
+ * X_INT or X_FLOAT, a 64-bit value. */
+struct tok {
+	uint32_t w, ctrl;
+	uint64_t v;
+};
+
+/* Whether the len bytes at a (an earlier token) and b (the current one)
+ * are equal: up to 16 bytes with two word loads, no call. */
+static inline int same_token(const struct parser *ps, const unsigned char *a,
+			     const unsigned char *b, size_t len)
+{
+	uint64_t x, y, u, v;
+	if (len >= 8 && len <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + len - 8, 8);
+		memcpy(&v, b + len - 8, 8);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (len < 8 && ps->end - b >= 8) { /* a < b: both 8-byte loads are inside */
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		return ((x ^ y) & (((uint64_t)1 << (len * 8)) - 1)) == 0;
+	}
+#endif
+	return memcmp(a, b, len) == 0;
+}
+
+/* Interns a symbol token: its word. UINT32_MAX if memory ran out. */
+static inline __attribute__((always_inline)) uint32_t
+intern_symbol(struct parser *ps, const unsigned char *tok, size_t len, uint64_t h)
+{
+	struct sym_seen *c = &ps->seen[h >> 55 & (SYM_CACHE - 1)];
+	if (c->hash == h && c->len == len && same_token(ps, c->at, tok, len))
+		return mt_sym(c->id);
+	int created;
+	uint32_t id = mt_symtab_intern(ps->syms, (const char *)tok, len, h, &created);
+	if (id == UINT32_MAX)
+		return UINT32_MAX;
+	*c = (struct sym_seen){h, tok, (uint32_t)len, id};
+	return created ? mt_make(W_NEWSYM, id) : mt_sym(id);
+}
+
+/* Reads a token that is a variable, a number or a symbol. */
+static int token_value(struct parser *ps, const unsigned char *tok, size_t len, struct tok *out)
+{
 	unsigned char c = tok[0];
-	*flags = 0;
+	out->ctrl = 0;
 	if (c == '$') {
 		if (len == 1)
 			return fail_at(ps, tok, "'$' without a variable name");
-		int created;
-		uint32_t name =
-		    mt_store_intern(st, (const char *)tok + 1, len - 1,
-				    mt_symtab_hash((const char *)tok + 1, len - 1), &created);
-		uint32_t n = name == UINT32_MAX ? UINT32_MAX : var_number(ps, name);
+		uint32_t name = intern_symbol(ps, tok + 1, len - 1,
+					      mt_symtab_hash((const char *)tok + 1, len - 1));
+		uint32_t n = name == UINT32_MAX ? UINT32_MAX : var_number(ps, mt_payload(name));
 		if (n == UINT32_MAX)
 			return fail_oom(ps, tok);
-		*out = mt_var(n);
-		*flags = V_NONGROUND;
+		out->w = mt_var(n);
 		return 0;
 	}
 	if (is_digit(c) || ((c == '-' || c == '+') && len > 1 && is_digit(tok[1]))) {
@@ -330,8 +460,15 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 				excerpt(tok, len, text, sizeof text);
 				return fail_at(ps, tok, "integer literal '%s' out of range", text);
 			}
-			*out = mt_int(st, v, 0);
-		} else if (k == NUM_FLOAT) {
+			if (mt_small_int_fits(v)) {
+				out->w = mt_small_int(v);
+			} else {
+				out->ctrl = X_INT;
+				out->v = (uint64_t)v;
+			}
+			return 0;
+		}
+		if (k == NUM_FLOAT) {
 			char *buf = tmp_reserve(ps, len + 1);
 			if (!buf)
 				return fail_oom(ps, tok);
@@ -342,19 +479,13 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 				excerpt(tok, len, text, sizeof text);
 				return fail_at(ps, tok, "float literal '%s' out of range", text);
 			}
-			*out = mt_float(st, v, 0);
+			out->ctrl = X_FLOAT;
+			memcpy(&out->v, &v, sizeof v);
+			return 0;
 		}
-		if (k != NUM_NONE)
-			return *out == MT_NONE ? fail_oom(ps, tok) : 0;
 	}
-	int created;
-	uint32_t id = mt_store_intern(st, (const char *)tok, len,
-				      mt_symtab_hash((const char *)tok, len), &created);
-	if (id == UINT32_MAX)
-		return fail_oom(ps, tok);
-	*out = mt_sym(id);
-	*flags = created ? V_FRESH : 0;
-	return 0;
+	out->w = intern_symbol(ps, tok, len, mt_symtab_hash((const char *)tok, len));
+	return out->w == UINT32_MAX ? fail_oom(ps, tok) : 0;
 }
 
 static int hex_value(unsigned char c)
@@ -392,8 +523,9 @@ static size_t utf8_encode(uint32_t cp, char *out)
 	return 4;
 }
 
-/* Reads a string literal; ps->p is at the opening quote. */
-static int read_string(struct parser *ps, mt_term *out)
+/* Reads a string literal into ps->tmp (*len bytes); ps->p is at the
+ * opening quote. */
+static int read_string(struct parser *ps, size_t *len)
 {
 	const unsigned char *open = ps->p, *p = ps->p + 1, *end = ps->end;
 	uint32_t open_line = ps->line, open_col = col_of(ps, open);
@@ -498,8 +630,8 @@ static int read_string(struct parser *ps, mt_term *out)
 		p++;
 	}
 	ps->p = p + 1;
-	*out = mt_string(ps->st, ps->tmp ? ps->tmp : "", n, 0);
-	return *out == MT_NONE ? fail_oom(ps, open) : 0;
+	*len = n;
+	return 0;
 }
 
 /* Skips a comment up to (not including) the newline. */
@@ -529,49 +661,46 @@ static int skip_comment(struct parser *ps)
 	return 0;
 }
 
-/* Scans a token run starting at ps->p; returns its end, or NULL on invalid
- * UTF-8 (error set). Symbol bytes have class 0, so the common case is a
- * table load and a test per byte, eight at a time away from the end. */
+/* The end of a run of class-0 (symbol) bytes starting at p: the first byte
+ * at or after p of another class, or end. With SSE2, 16 bytes at a time:
+ * a byte below 0x21 or above 0x7f (signed below 0x21), '"', '(', ')' or
+ * ';' stops the run, unless it is a control character other than white
+ * space (class 0 too, rare). */
+static inline const unsigned char *sym_run_end(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__SSE2__)
+	const __m128i lim = _mm_set1_epi8(0x21), quote = _mm_set1_epi8('"'),
+		      lp = _mm_set1_epi8('('), rp = _mm_set1_epi8(')'), semi = _mm_set1_epi8(';');
+	while (end - p >= 16) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpgt_epi8(lim, b), _mm_cmpeq_epi8(b, quote)),
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, lp), _mm_cmpeq_epi8(b, rp)),
+				 _mm_cmpeq_epi8(b, semi)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		if (!bits) {
+			p += 16;
+			continue;
+		}
+		p += __builtin_ctz(bits);
+		if (cls[*p] != C_SYM)
+			return p;
+		p++;
+	}
+#endif
+	while (p < end && cls[*p] == C_SYM)
+		p++;
+	return p;
+}
+
+/* Scans a token run starting at p; returns its end, or NULL on invalid
+ * UTF-8 (error set). Runs of class-0 bytes go by sym_run_end; a byte of
+ * 0x80 or above must start a valid UTF-8 sequence, which continues it. */
 static inline const unsigned char *scan_token(struct parser *ps, const unsigned char *p)
 {
 	const unsigned char *end = ps->end;
 	for (;;) {
-		while (end - p >= 8) {
-			if (cls[p[0]])
-				goto stop;
-			if (cls[p[1]]) {
-				p += 1;
-				goto stop;
-			}
-			if (cls[p[2]]) {
-				p += 2;
-				goto stop;
-			}
-			if (cls[p[3]]) {
-				p += 3;
-				goto stop;
-			}
-			if (cls[p[4]]) {
-				p += 4;
-				goto stop;
-			}
-			if (cls[p[5]]) {
-				p += 5;
-				goto stop;
-			}
-			if (cls[p[6]]) {
-				p += 6;
-				goto stop;
-			}
-			if (cls[p[7]]) {
-				p += 7;
-				goto stop;
-			}
-			p += 8;
-		}
-		while (p < end && cls[*p] == C_SYM)
-			p++;
-	stop:
+		p = sym_run_end(p, end);
 		if (p < end && cls[*p] == C_HIGH) {
 			size_t k = mt_utf8_seq(p, (size_t)(end - p));
 			if (!k) {
@@ -585,9 +714,7 @@ static inline const unsigned char *scan_token(struct parser *ps, const unsigned 
 	}
 }
 
-/* ---- the parse loop ---- */
-
-enum mode { MODE_ALL, MODE_ONE };
+/* ---- the lexer's look-ahead ---- */
 
 /* First bytes that need token_value's full treatment: variables and
  * tokens that may be numbers. Everything else is a plain symbol. */
@@ -604,25 +731,16 @@ static const unsigned char special_start[256] = {
  * those bytes), so the parser uses an entry only when it starts where the
  * parser's token starts; when the rough scan loses its way (inside a
  * string or comment it misread) the parser simply hashes the token itself. */
-#define AHEAD 4
-
-struct ahead {
-	const unsigned char *pos; /* next byte the look-ahead examines */
-	const unsigned char *tp[AHEAD], *te[AHEAD];
-	uint64_t th[AHEAD];
-	unsigned head, n;
-};
 
 static void ahead_fill(struct parser *ps, struct ahead *a)
 {
 	const unsigned char *q = a->pos, *end = ps->end;
-	const struct mt_symtab *syms = &ps->st->syms;
+	const struct mt_symtab *syms = ps->syms;
 	while (a->n < AHEAD && q < end) {
 		unsigned k = cls[*q];
 		if (k == C_SYM || k == C_HIGH) {
 			const unsigned char *t = q;
-			while (q < end && cls[*q] == C_SYM)
-				q++;
+			q = sym_run_end(q, end);
 			if ((q < end && cls[*q] == C_HIGH) || k == C_HIGH) {
 				while (q < end && (cls[*q] == C_SYM || cls[*q] == C_HIGH))
 					q++;
@@ -671,14 +789,205 @@ static inline int ahead_take(struct ahead *a, const unsigned char *p, const unsi
 	return 1;
 }
 
-static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_term *one)
+/* ---- the builder ----
+ *
+ * One function per kind of token; the lexer calls them directly with one
+ * thread, the stream reader (build_stream) with two. Each returns 0, or
+ * non-zero to stop: -1 with the message in *err, or the callback's value. */
+
+struct bframe {
+	uint32_t base;  /* first child on the value stack */
+	uint32_t flags; /* V_* of the children so far, or-ed */
+};
+
+struct builder {
+	struct mt_store *st;
+	mt_atom_fn fn;
+	void *ctx;
+	mt_term *one; /* MODE_ONE: where the atom goes */
+	struct kb_error *err;
+	const char *file;
+
+	struct mt_srcpos where; /* of the current atom */
+	int bang;
+	mt_term atom; /* the current atom, once complete */
+
+	mt_term *vals;
+	size_t nvals, vals_cap;
+	struct bframe *frames;
+	size_t nframes, frames_cap;
+
+	/* two threads: the words at hand, and room for a string's bytes and
+	 * an atom's names read from them */
+	const uint32_t *cur, *lim;
+	char *bytes;
+	size_t bytes_cap;
+	uint32_t *names;
+	size_t names_cap;
+};
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static int b_oom(struct builder *b)
 {
-	struct ahead ahead = {ps->p, {0}, {0}, {0}, 0, 0};
-	struct mt_store *st = ps->st;
+	return kb_error_set(b->err, "%s:%u:%u: out of memory (or the term store is full)", b->file,
+			    b->where.line, b->where.col);
+}
+
+static ALWAYS_INLINE int b_value(struct builder *b, mt_term v, unsigned vfl)
+{
+	size_t depth = b->nframes;
+	if (!depth) {
+		b->atom = v; /* complete: its names follow */
+		return 0;
+	}
+	if (b->nvals == b->vals_cap &&
+	    grow_array((void **)&b->vals, &b->vals_cap, b->nvals + 1, sizeof *b->vals))
+		return b_oom(b);
+	b->vals[b->nvals++] = v;
+	b->frames[depth - 1].flags |= vfl;
+	return 0;
+}
+
+static ALWAYS_INLINE int b_open(struct builder *b)
+{
+	size_t depth = b->nframes;
+	if (depth == b->frames_cap &&
+	    grow_array((void **)&b->frames, &b->frames_cap, depth + 1, sizeof *b->frames))
+		return b_oom(b);
+	b->frames[depth] = (struct bframe){(uint32_t)b->nvals, 0};
+	b->nframes = depth + 1;
+	return 0;
+}
+
+static ALWAYS_INLINE int b_close(struct builder *b)
+{
+	const struct bframe *f = &b->frames[b->nframes - 1];
+	size_t base = f->base;
+	unsigned fl = f->flags;
+	uint32_t hdr = (uint32_t)(b->nvals - base) | ((fl & V_NONGROUND) ? 0 : MT_HDR_GROUND);
+	int created;
+	mt_term v = mt_store_expr(b->st, hdr, b->vals + base, (fl & V_FRESH) != 0, &created);
+	if (v == MT_NONE)
+		return b_oom(b);
+	b->nvals = base;
+	b->nframes--;
+	return b_value(b, v, (created ? V_FRESH : 0) | (fl & V_NONGROUND));
+}
+
+/* A leaf, '(' or ')'. */
+static ALWAYS_INLINE int b_word(struct builder *b, uint32_t w)
+{
+	switch (w & MT_TAG_MASK) {
+	case MT_VAR:
+		return b_value(b, w, V_NONGROUND);
+	case W_NEWSYM:
+		mt_store_note_symbol(b->st, mt_payload(w));
+		return b_value(b, mt_sym(mt_payload(w)), V_FRESH);
+	case W_OPEN:
+		return b_open(b);
+	case W_CLOSE:
+		return b_close(b);
+	default: /* MT_SYM, MT_INT */
+		return b_value(b, w, 0);
+	}
+}
+
+static void b_atom(struct builder *b, int bang, uint32_t line, uint32_t col, size_t offset)
+{
+	b->bang = bang;
+	b->where = (struct mt_srcpos){line, col, offset};
+}
+
+/* An integer outside the small range (X_INT) or a float (X_FLOAT). */
+static int b_number(struct builder *b, uint32_t ctrl, uint64_t v)
+{
+	mt_term t;
+	if (ctrl == X_INT) {
+		t = mt_int(b->st, (int64_t)v, 0);
+	} else {
+		double d;
+		memcpy(&d, &v, sizeof d);
+		t = mt_float(b->st, d, 0);
+	}
+	return t == MT_NONE ? b_oom(b) : b_value(b, t, 0);
+}
+
+static int b_string(struct builder *b, const char *bytes, size_t len)
+{
+	mt_term t = mt_string(b->st, bytes ? bytes : "", len, 0);
+	return t == MT_NONE ? b_oom(b) : b_value(b, t, 0);
+}
+
+/* The atom is complete, with these variable names. */
+static int b_names(struct builder *b, uint32_t n, const uint32_t *ids)
+{
+	if (b->one) {
+		*b->one = b->atom;
+		return 0;
+	}
+	struct mt_varnames names = {n, ids};
+	return b->fn(b->ctx, b->atom, b->bang, &names, b->where);
+}
+
+/* ---- the lexer ----
+ *
+ * lex_run reads atoms until the end of the input or an error. With a
+ * builder (fb, one thread) it hands each token to it; without, it writes
+ * the words (two threads). Both are instances of the one function below,
+ * so the one-thread parse costs no stream. */
+
+/* Makes room for `need` more words and the spare ones: with two threads,
+ * the full block goes to the builder and the next free one is taken. 0, or
+ * -1 when the builder has stopped. */
+static int pipe_next_block(struct parser *ps);
+
+static inline int out_room(struct parser *ps, size_t need)
+{
+	if (__builtin_expect(ps->cap - ps->n >= need + SPARE_WORDS, 1))
+		return 0;
+	return pipe_next_block(ps);
+}
+
+/* Writes a word that may not fit the room made for a token. */
+static int emit_checked(struct parser *ps, uint32_t w)
+{
+	if (out_room(ps, 1))
+		return -1;
+	emit(ps, w);
+	return 0;
+}
+
+/* Hands on a token: to the builder, or into the stream. */
+#define SINK(call_builder, write_words)                                                            \
+	do {                                                                                       \
+		if (fb) {                                                                          \
+			int rc_ = (call_builder);                                                  \
+			if (rc_)                                                                   \
+				return rc_;                                                        \
+		} else {                                                                           \
+			write_words;                                                               \
+		}                                                                                  \
+	} while (0)
+
+#define SINK_WORD(w) SINK(b_word(fb, (w)), emit(ps, (w)))
+
+#define SINK_ATOM_START()                                                                          \
+	SINK((b_atom(fb, bang, wline, wcol, woff), 0),                                             \
+	     (emit(ps, CTRL(bang ? X_BANGATOM : X_ATOM)), emit(ps, wline), emit(ps, wcol),         \
+	      emit64(ps, woff)))
+
+static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
+{
+	struct ahead *ahead = &ps->ahead;
 	const unsigned char *p = ps->p, *const end = ps->end;
-	int bang = 0, have_one = 0;
-	struct mt_srcpos where = {0, 0, 0};
+	int bang = 0;
+	size_t depth = 0;
+	uint32_t wline = 0, wcol = 0;
+	size_t woff = 0;
 	for (;;) {
+		if (!fb && out_room(ps, TOKEN_WORDS))
+			return -1;
 		unsigned k;
 		/* white space and comments */
 		for (;;) {
@@ -693,159 +1002,396 @@ static int run(struct parser *ps, enum mode mode, mt_atom_fn fn, void *ctx, mt_t
 			} else if (k == C_SEMI) {
 				ps->p = p;
 				if (skip_comment(ps))
-					return -1;
+					goto fail;
 				p = ps->p;
 			} else {
 				break;
 			}
 		}
-		size_t depth = ps->nframes;
 		if (depth == 0) {
-			if (mode == MODE_ONE && have_one)
-				return fail_at(ps, p, "trailing text after the atom");
+			if (ps->mode == MODE_ONE && ps->have_one) {
+				fail_at(ps, p, "trailing text after the atom");
+				goto fail;
+			}
 			if (!bang) {
-				where.line = ps->line;
-				where.col = col_of(ps, p);
-				where.offset = (size_t)(p - ps->start);
+				wline = ps->line;
+				wcol = col_of(ps, p);
+				woff = (size_t)(p - ps->start);
 			}
 		}
-		mt_term v;
-		unsigned vfl;
 		if (k == C_LP) {
-			if (depth >= ps->max_depth)
-				return fail_at(ps, p, "expressions nested deeper than %u levels",
-					       ps->max_depth);
+			if (depth >= ps->max_depth) {
+				fail_at(ps, p, "expressions nested deeper than %u levels",
+					ps->max_depth);
+				goto fail;
+			}
 			if (depth == ps->frames_cap &&
 			    grow_array((void **)&ps->frames, &ps->frames_cap, depth + 1,
-				       sizeof *ps->frames))
-				return fail_oom(ps, p);
-			ps->frames[depth] =
-			    (struct frame){(uint32_t)ps->nvals, ps->line, col_of(ps, p), 0};
-			ps->nframes = depth + 1;
+				       sizeof *ps->frames)) {
+				fail_oom(ps, p);
+				goto fail;
+			}
+			if (depth == 0)
+				SINK_ATOM_START();
+			ps->frames[depth++] = (struct frame){ps->line, col_of(ps, p), 0};
 			p++;
+			SINK_WORD(W_OPEN);
 			continue;
 		} else if (k == C_RP) {
-			if (depth == 0)
-				return fail_at(ps, p, "unexpected ')' (no '(' is open)");
-			const struct frame *f = &ps->frames[depth - 1];
-			size_t base = f->base, arity = ps->nvals - base;
-			if (arity > MT_HDR_ARITY_MASK)
-				return fail_at(ps, p, "expression with more than %u elements",
-					       MT_HDR_ARITY_MASK);
-			unsigned fl = f->flags;
-			uint32_t hdr = (uint32_t)arity | ((fl & V_NONGROUND) ? 0 : MT_HDR_GROUND);
-			int created;
-			v = mt_store_expr(st, hdr, ps->vals + base, (fl & V_FRESH) != 0, &created);
-			if (v == MT_NONE)
-				return fail_oom(ps, p);
-			ps->nvals = base;
-			ps->nframes = --depth;
-			vfl = (created ? V_FRESH : 0) | (fl & V_NONGROUND);
+			if (depth == 0) {
+				fail_at(ps, p, "unexpected ')' (no '(' is open)");
+				goto fail;
+			}
+			if (ps->frames[depth - 1].count > MT_HDR_ARITY_MASK) {
+				fail_at(ps, p, "expression with more than %u elements",
+					MT_HDR_ARITY_MASK);
+				goto fail;
+			}
+			depth--;
 			p++;
+			SINK_WORD(W_CLOSE);
 		} else if (k == C_SYM || k == C_HIGH) {
 			const unsigned char *e;
 			uint64_t h;
-			if (ahead_take(&ahead, p, &e, &h)) {
+			if (ahead_take(ahead, p, &e, &h)) {
 				/* a plain symbol the look-ahead has hashed */
-				int created;
-				uint32_t id = mt_store_intern(st, (const char *)p, (size_t)(e - p),
-							      h, &created);
-				if (id == UINT32_MAX)
-					return fail_oom(ps, p);
-				v = mt_sym(id);
-				vfl = created ? V_FRESH : 0;
+				if (depth == 0)
+					SINK_ATOM_START();
+				uint32_t w = intern_symbol(ps, p, (size_t)(e - p), h);
+				if (w == UINT32_MAX) {
+					fail_oom(ps, p);
+					goto fail;
+				}
 				p = e;
-				if (ahead.pos < p)
-					ahead.pos = p;
-				ahead_fill(ps, &ahead);
-				goto deliver;
-			}
-			e = scan_token(ps, p);
-			if (!e)
-				return -1;
-			size_t len = (size_t)(e - p);
-			if (ahead.pos < e)
-				ahead.pos = e;
-			ahead_fill(ps, &ahead);
-			if (!special_start[*p]) {
+				if (ahead->pos < p)
+					ahead->pos = p;
+				ahead_fill(ps, ahead);
+				SINK_WORD(w);
+			} else {
+				e = scan_token(ps, p);
+				if (!e)
+					goto fail;
+				size_t len = (size_t)(e - p);
+				if (ahead->pos < e)
+					ahead->pos = e;
+				ahead_fill(ps, ahead);
 				if (len == 1 && *p == '!' && depth == 0) {
-					if (bang)
-						return fail_at(ps, p,
-							       "'!' after '!' (expected an atom)");
+					if (bang) {
+						fail_at(ps, p, "'!' after '!' (expected an atom)");
+						goto fail;
+					}
 					bang = 1;
 					p = e;
 					continue;
 				}
-				int created;
-				uint32_t id =
-				    mt_store_intern(st, (const char *)p, len,
-						    mt_symtab_hash((const char *)p, len), &created);
-				if (id == UINT32_MAX)
-					return fail_oom(ps, p);
-				v = mt_sym(id);
-				vfl = created ? V_FRESH : 0;
-			} else if (token_value(ps, p, len, &v, &vfl)) {
-				return -1;
+				if (depth == 0)
+					SINK_ATOM_START();
+				struct tok t = {0, 0, 0};
+				if (!special_start[*p]) {
+					t.w = intern_symbol(ps, p, len,
+							    mt_symtab_hash((const char *)p, len));
+					if (t.w == UINT32_MAX) {
+						fail_oom(ps, p);
+						goto fail;
+					}
+				} else if (token_value(ps, p, len, &t)) {
+					goto fail;
+				}
+				p = e;
+				if (!t.ctrl)
+					SINK_WORD(t.w);
+				else
+					SINK(b_number(fb, t.ctrl, t.v),
+					     (emit(ps, CTRL(t.ctrl)), emit64(ps, t.v)));
 			}
-			p = e;
 		} else if (k == C_QUOTE) {
+			if (depth == 0)
+				SINK_ATOM_START();
+			size_t len;
 			ps->p = p;
-			if (read_string(ps, &v))
-				return -1;
+			if (read_string(ps, &len))
+				goto fail;
 			p = ps->p;
-			vfl = 0;
+			if (fb) {
+				int rc = b_string(fb, ps->tmp, len);
+				if (rc)
+					return rc;
+			} else {
+				if (emit_checked(ps, CTRL(X_STRING)) ||
+				    emit_checked(ps, (uint32_t)len) ||
+				    emit_checked(ps, (uint32_t)((uint64_t)len >> 32)))
+					return -1;
+				for (size_t i = 0; i < len; i += 4) {
+					uint32_t w = 0;
+					memcpy(&w, ps->tmp + i, len - i < 4 ? len - i : 4);
+					if (emit_checked(ps, w))
+						return -1;
+				}
+			}
 		} else {
-			return fail_at(ps, p, "NUL byte in input");
+			fail_at(ps, p, "NUL byte in input");
+			goto fail;
 		}
-	deliver:
+		/* a value is complete */
 		if (depth) {
-			if (push_val(ps, v))
-				return fail_oom(ps, p);
-			ps->frames[depth - 1].flags |= vfl;
+			ps->frames[depth - 1].count++;
 			continue;
 		}
-		/* a complete top-level atom */
-		if (mode == MODE_ONE) {
-			*one = v;
-			have_one = 1;
-		} else {
-			struct mt_varnames names = {ps->nvars, ps->var_names};
-			int rc = fn(ctx, v, bang, &names, where);
+		/* so is a top-level atom: its variables' names */
+		ps->p = p;
+		if (fb) {
+			int rc = b_names(fb, ps->nvars, ps->var_names);
 			if (rc)
 				return rc;
+		} else {
+			if (emit_checked(ps, CTRL(X_NAMES)) || emit_checked(ps, ps->nvars))
+				return -1;
+			for (uint32_t i = 0; i < ps->nvars; i++)
+				if (emit_checked(ps, ps->var_names[i]))
+					return -1;
 		}
 		vars_reset(ps);
+		ps->have_one = 1;
 		bang = 0;
 	}
 eof:
 	ps->p = p;
-	if (ps->nframes) {
-		struct frame *f = &ps->frames[ps->nframes - 1];
-		return fail_at(ps, end, "unclosed '(' (opened at %u:%u)", f->line, f->col);
+	if (depth) {
+		const struct frame *f = &ps->frames[depth - 1];
+		fail_at(ps, end, "unclosed '(' (opened at %u:%u)", f->line, f->col);
+		goto fail;
 	}
-	if (bang)
-		return fail_at(ps, end, "'!' at end of input (expected an atom to evaluate)");
-	if (mode == MODE_ONE && !have_one)
-		return fail_at(ps, end, "empty input (expected one atom)");
+	if (bang) {
+		fail_at(ps, end, "'!' at end of input (expected an atom to evaluate)");
+		goto fail;
+	}
+	if (ps->mode == MODE_ONE && !ps->have_one) {
+		fail_at(ps, end, "empty input (expected one atom)");
+		goto fail;
+	}
+	if (!fb)
+		emit(ps, CTRL(X_END));
+	return 0;
+fail:
+	if (fb) {
+		*fb->err = ps->err;
+		return -1;
+	}
+	emit(ps, CTRL(X_ERROR));
 	return 0;
 }
 
+#undef SINK_ATOM_START
+#undef SINK_WORD
+#undef SINK
+
+/* One thread: the lexer drives the builder. */
+static int lex_build(struct parser *ps, struct builder *b)
+{
+	return lex_run_impl(ps, b);
+}
+
+/* Two threads: the lexer writes the stream. 0 when the stream is complete
+ * (it ends with X_END or X_ERROR), -1 if the builder stopped first. */
+static int lex_stream(struct parser *ps)
+{
+	return lex_run_impl(ps, NULL);
+}
+
+/* ---- two threads: the ring of blocks ----
+ *
+ * The lexer fills blocks in ring order and hands each over by storing its
+ * word count; the builder reads it and hands it back by storing 0. A side
+ * that finds nothing to do spins briefly, then sleeps on its futex word,
+ * which the other side bumps when it sees the sleeper's flag (each side
+ * stores its flag or count, then loads the other's, sequentially
+ * consistent, so one of the two always sees the other). */
+#define PIPE_BLOCKS 8u
+#define PIPE_WORDS 4096u
+#define PIPE_SPINS 4000
+
+struct pipe_block {
+	_Atomic uint32_t n; /* words in it; 0: the lexer's to fill */
+	uint32_t w[PIPE_WORDS];
+};
+
+struct pipe_side {
+	_Atomic uint32_t seq;     /* the futex word */
+	_Atomic uint32_t waiting; /* set while asleep on seq */
+};
+
+struct pipe {
+	struct pipe_block blk[PIPE_BLOCKS];
+	_Atomic uint32_t stop; /* set by the builder: the lexer ends */
+	struct pipe_side lexer, builder;
+	unsigned fill, drain; /* the lexer's block, the builder's */
+	int holding;          /* the builder holds blk[drain] */
+};
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void side_wake(struct pipe_side *s)
+{
+	if (atomic_load(&s->waiting)) {
+		atomic_fetch_add(&s->seq, 1);
+		syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+}
+
+/* Waits until ready(pp, i) holds. */
+static void side_wait(struct pipe *pp, struct pipe_side *s, int (*ready)(struct pipe *, unsigned),
+		      unsigned i)
+{
+	for (int k = 0; k < PIPE_SPINS; k++) {
+		if (ready(pp, i))
+			return;
+		cpu_relax();
+	}
+	for (;;) {
+		uint32_t seq = atomic_load(&s->seq);
+		atomic_store(&s->waiting, 1);
+		if (ready(pp, i)) {
+			atomic_store(&s->waiting, 0);
+			return;
+		}
+		syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+		atomic_store(&s->waiting, 0);
+	}
+}
+
+static int block_free(struct pipe *pp, unsigned i)
+{
+	return atomic_load(&pp->blk[i].n) == 0 || atomic_load(&pp->stop);
+}
+
+static int block_full(struct pipe *pp, unsigned i)
+{
+	return atomic_load(&pp->blk[i].n) != 0;
+}
+
+static void pipe_publish(struct parser *ps)
+{
+	struct pipe *pp = ps->pipe;
+	atomic_store(&pp->blk[pp->fill].n, (uint32_t)ps->n);
+	side_wake(&pp->builder);
+}
+
+static int pipe_next_block(struct parser *ps)
+{
+	struct pipe *pp = ps->pipe;
+	pipe_publish(ps);
+	pp->fill = (pp->fill + 1) % PIPE_BLOCKS;
+	side_wait(pp, &pp->lexer, block_free, pp->fill);
+	if (atomic_load(&pp->stop))
+		return -1;
+	ps->out = pp->blk[pp->fill].w;
+	ps->n = 0;
+	return 0;
+}
+
+static void *lexer_main(void *arg)
+{
+	struct parser *ps = arg;
+	KBPROF_REGION_BEGIN("lex");
+	if (lex_stream(ps) == 0)
+		pipe_publish(ps); /* the block with X_END or X_ERROR */
+	KBPROF_REGION_END("lex");
+	return NULL;
+}
+
+/* The next word once the ones at hand are used up. */
+static uint32_t next_block(struct builder *b, struct pipe *pp)
+{
+	if (pp->holding) {
+		atomic_store(&pp->blk[pp->drain].n, 0);
+		side_wake(&pp->lexer);
+		pp->drain = (pp->drain + 1) % PIPE_BLOCKS;
+	}
+	side_wait(pp, &pp->builder, block_full, pp->drain);
+	pp->holding = 1;
+	b->cur = pp->blk[pp->drain].w;
+	b->lim = b->cur + atomic_load(&pp->blk[pp->drain].n);
+	return *b->cur++;
+}
+
+#define NEXT() (__builtin_expect(b->cur < b->lim, 1) ? *b->cur++ : next_block(b, pp))
+
+/* Reads the stream into the builder until X_END (0), X_ERROR (-1 with the
+ * lexer's message in *b->err) or a builder function stops it. */
+static int build_stream(struct builder *b, struct pipe *pp, const struct parser *ps)
+{
+	for (;;) {
+		uint32_t w = NEXT();
+		int rc;
+		if ((w & MT_TAG_MASK) != W_CTRL) {
+			rc = b_word(b, w);
+		} else {
+			uint32_t x = mt_payload(w);
+			if (x == X_ATOM || x == X_BANGATOM) {
+				uint32_t line = NEXT(), col = NEXT();
+				uint64_t lo = NEXT();
+				b_atom(b, x == X_BANGATOM, line, col,
+				       (size_t)(lo | (uint64_t)NEXT() << 32));
+				rc = 0;
+			} else if (x == X_INT || x == X_FLOAT) {
+				uint64_t lo = NEXT();
+				rc = b_number(b, x, lo | (uint64_t)NEXT() << 32);
+			} else if (x == X_STRING) {
+				uint64_t lo = NEXT();
+				size_t len = (size_t)(lo | (uint64_t)NEXT() << 32);
+				int ok =
+				    grow_array((void **)&b->bytes, &b->bytes_cap, len + 1, 1) == 0;
+				for (size_t i = 0; i < len; i += 4) {
+					uint32_t v = NEXT();
+					if (ok)
+						memcpy(b->bytes + i, &v, len - i < 4 ? len - i : 4);
+				}
+				rc = ok ? b_string(b, b->bytes, len) : b_oom(b);
+			} else if (x == X_NAMES) {
+				uint32_t n = NEXT();
+				int ok = grow_array((void **)&b->names, &b->names_cap, n,
+						    sizeof *b->names) == 0;
+				for (uint32_t i = 0; i < n; i++) {
+					uint32_t id = NEXT();
+					if (ok)
+						b->names[i] = id;
+				}
+				rc = ok ? b_names(b, n, b->names) : b_oom(b);
+			} else if (x == X_END) {
+				return 0;
+			} else { /* X_ERROR */
+				*b->err = ps->err;
+				return -1;
+			}
+		}
+		if (rc)
+			return rc;
+	}
+}
+
+#undef NEXT
+
 static void parser_init(struct parser *ps, struct mt_store *st, const char *text, size_t len,
-			const char *file, uint32_t max_depth, struct kb_error *err)
+			const char *file, uint32_t max_depth, enum mode mode)
 {
 	memset(ps, 0, sizeof *ps);
-	ps->st = st;
+	ps->syms = &st->syms;
 	ps->start = ps->p = ps->line_start = (const unsigned char *)text;
 	ps->end = ps->start + len;
 	ps->line = 1;
 	ps->file = file ? file : "<input>";
 	ps->max_depth = max_depth ? max_depth : MT_PARSE_DEFAULT_MAX_DEPTH;
-	ps->err = err;
+	ps->mode = mode;
+	ps->ahead.pos = ps->p;
 }
 
 static void parser_free(struct parser *ps)
 {
-	free(ps->vals);
 	free(ps->frames);
 	free(ps->var_names);
 	free(ps->vmap_keys);
@@ -853,16 +1399,65 @@ static void parser_free(struct parser *ps)
 	free(ps->tmp);
 }
 
+static void builder_free(struct builder *b)
+{
+	free(b->vals);
+	free(b->frames);
+	free(b->bytes);
+	free(b->names);
+}
+
+/* Builds with the lexer on a thread of its own. 1 if the thread cannot be
+ * started (nothing was lexed). */
+static int build_threaded(struct parser *ps, struct builder *b)
+{
+	struct pipe *pp = calloc(1, sizeof *pp);
+	if (!pp)
+		return 1;
+	ps->pipe = pp;
+	ps->out = pp->blk[0].w;
+	ps->n = 0;
+	ps->cap = PIPE_WORDS;
+	pthread_t tid;
+	if (pthread_create(&tid, NULL, lexer_main, ps)) {
+		ps->pipe = NULL;
+		ps->out = NULL;
+		ps->cap = 0;
+		free(pp);
+		return 1;
+	}
+	int rc = build_stream(b, pp, ps);
+	/* after X_END or X_ERROR the lexer has ended already */
+	atomic_store(&pp->stop, 1);
+	side_wake(&pp->lexer);
+	pthread_join(tid, NULL);
+	ps->pipe = NULL;
+	ps->out = NULL;
+	free(pp);
+	return rc;
+}
+
 static int parse_with(struct mt_store *st, const char *text, size_t len, const char *file,
-		      uint32_t max_depth, enum mode mode, mt_atom_fn fn, void *ctx, mt_term *one,
-		      struct kb_error *err)
+		      uint32_t max_depth, unsigned threads, enum mode mode, mt_atom_fn fn,
+		      void *ctx, mt_term *one, struct kb_error *err)
 {
 	struct parser ps;
-	parser_init(&ps, st, text, len, file, max_depth, err);
-	int rc = vmap_grow(&ps) || grow_array((void **)&ps.vals, &ps.vals_cap, 256, sizeof *ps.vals)
-		     ? kb_error_set(err, "%s: out of memory", ps.file)
-		     : run(&ps, mode, fn, ctx, one);
+	parser_init(&ps, st, text, len, file, max_depth, mode);
+	struct builder b = {.st = st,
+			    .fn = fn,
+			    .ctx = ctx,
+			    .one = one,
+			    .err = err,
+			    .file = ps.file,
+			    .atom = MT_NONE};
+	int rc;
+	if (vmap_grow(&ps) || grow_array((void **)&b.vals, &b.vals_cap, 256, sizeof *b.vals))
+		rc = kb_error_set(err, "%s: out of memory", ps.file);
+	else if (threads < 2 || mode != MODE_ALL || len < MT_PARSE_THREADS_MIN_BYTES ||
+		 st->syms.base.count || (rc = build_threaded(&ps, &b)) == 1)
+		rc = lex_build(&ps, &b);
 	parser_free(&ps);
+	builder_free(&b);
 	return rc;
 }
 
@@ -879,7 +1474,7 @@ int mt_parse_buffer(struct mt_store *st, const char *text, size_t len,
 	 * guess costs its excess for good (docs/core.md, "Compile cost"). */
 	mt_store_reserve(st, len / 14, len / 58);
 	int rc = parse_with(st, text, len, opts ? opts->filename : NULL, opts ? opts->max_depth : 0,
-			    MODE_ALL, fn, ctx, NULL, err);
+			    opts ? opts->threads : 1, MODE_ALL, fn, ctx, NULL, err);
 	KBPROF_REGION_END("parse");
 	return rc;
 }
@@ -887,7 +1482,7 @@ int mt_parse_buffer(struct mt_store *st, const char *text, size_t len,
 int mt_parse_one(struct mt_store *st, const char *text, size_t len, mt_term *atom,
 		 struct kb_error *err)
 {
-	return parse_with(st, text, len, "<input>", 0, MODE_ONE, NULL, NULL, atom, err);
+	return parse_with(st, text, len, "<input>", 0, 1, MODE_ONE, NULL, NULL, atom, err);
 }
 
 /* Reads all of fd into a malloc'd buffer (pipes, terminals, /proc files). */
@@ -972,7 +1567,7 @@ int mt_parse_file(struct mt_store *st, const char *path, const struct mt_parse_o
 	}
 	if (!is_stdin)
 		close(fd);
-	struct mt_parse_opts o = {name, opts ? opts->max_depth : 0};
+	struct mt_parse_opts o = {name, opts ? opts->max_depth : 0, opts ? opts->threads : 1};
 	int rc = mt_parse_buffer(st, text, len, &o, fn, ctx, err);
 	if (map)
 		munmap(map, len);

@@ -695,9 +695,10 @@ static uint32_t rkey_append(struct mt_space *sp, mt_term head, uint32_t arity, u
 	if (mt_tag(head) == MT_SYM) {
 		uint32_t sym = mt_payload(head);
 		if (sym >= sp->rk_sym_cap) {
-			size_t old = sp->rk_sym_cap, want = mt_sym_count(sp->store);
-			if (want <= sym)
-				want = (size_t)sym + 1;
+			/* sized by the symbol id alone (growth doubles): the
+			 * symbol table may belong to a parser's lexer thread
+			 * (parse.h, threads) */
+			size_t old = sp->rk_sym_cap, want = (size_t)sym + 1;
 			if (grow((void **)&sp->rk_sym, &sp->rk_sym_cap, want, sizeof *sp->rk_sym))
 				return NONE;
 			/* a mapped block grows with fresh zero pages: leave them

@@ -54,6 +54,9 @@ struct mt_box {
 
 struct mt_store {
 	struct mt_symtab syms;
+	/* A two-thread parse's lexer writes syms while the builder writes the
+	 * rest: keep them on different cache lines (malloc aligns to 16). */
+	char syms_apart[64];
 
 	uint32_t *heap; /* persistent expressions */
 	size_t heap_len, heap_cap;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FLUSH_AT (64u << 10)
 
@@ -108,13 +109,20 @@ static int finish(struct load_ctx *l, int rc, struct mt_load_stats *stats)
 	return rc == 0 ? 0 : -1;
 }
 
+/* Two threads where there are two CPUs: load_atom only adds atoms, which
+ * the two-thread parse allows (parse.h). */
+static unsigned load_threads(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+}
+
 int mt_textio_load_buffer(struct mt_space *sp, const char *text, size_t len, const char *name,
 			  enum mt_bang_policy bangs, struct mt_load_stats *stats,
 			  struct kb_error *err)
 {
 	KBPROF_REGION_BEGIN("load");
 	struct load_ctx l = {sp, bangs, {0, 0}, name ? name : "<input>", err};
-	struct mt_parse_opts o = {l.name, 0};
+	struct mt_parse_opts o = {.filename = l.name, .threads = load_threads()};
 	int rc = mt_parse_buffer(mt_space_store(sp), text, len, &o, load_atom, &l, err);
 	KBPROF_REGION_END("load");
 	return finish(&l, rc, stats);
@@ -126,7 +134,7 @@ int mt_textio_load_file(struct mt_space *sp, const char *path, enum mt_bang_poli
 	KBPROF_REGION_BEGIN("load");
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct load_ctx l = {sp, bangs, {0, 0}, name, err};
-	struct mt_parse_opts o = {name, 0};
+	struct mt_parse_opts o = {.filename = name, .threads = load_threads()};
 	int rc = mt_parse_file(mt_space_store(sp), path, &o, load_atom, &l, err);
 	KBPROF_REGION_END("load");
 	return finish(&l, rc, stats);

@@ -3,10 +3,12 @@
  * persistence.
  *
  * Any input must give either atoms or an error, never a crash, a
- * sanitizer report or a leak. Beyond that, two oracles abort on a wrong
+ * sanitizer report or a leak. Beyond that, three oracles abort on a wrong
  * result: every atom printed and read back is the same handle (parse(print
- * (a)) == a), and the dump of the space, loaded into a fresh store and
- * dumped again, gives the same text. */
+ * (a)) == a); the dump of the space, loaded into a fresh store and dumped
+ * again, gives the same text; and a two-thread parse (of the input after
+ * enough blanks to get a second thread) delivers the same atoms, at the
+ * same places, and the same error as a one-thread parse. */
 #include "core/parse.h"
 #include "core/space.h"
 #include "core/textio.h"
@@ -69,8 +71,67 @@ out:
 	mt_store_free(st);
 }
 
+/* What a parse delivered: rc, message and every atom, in order. */
+struct delivered {
+	int rc;
+	struct kb_error err;
+	struct kb_buf log; /* per atom: handle, bang, line, col, offset, names */
+};
+
+static int log_atom(void *p, mt_term atom, int bang, const struct mt_varnames *names,
+		    struct mt_srcpos where)
+{
+	struct kb_buf *log = p;
+	/* binary, compared byte for byte; no symbol-table call (two threads) */
+	uint64_t rec[6] = {atom, (uint64_t)bang, where.line, where.col, where.offset, names->count};
+	kb_buf_add(log, rec, sizeof rec);
+	if (names->count)
+		kb_buf_add(log, names->names, names->count * sizeof *names->names);
+	return log->oom;
+}
+
+static void parse_logged(const char *text, size_t len, unsigned threads, struct delivered *d)
+{
+	memset(d, 0, sizeof *d);
+	struct mt_store *st = mt_store_new();
+	if (!st) {
+		d->rc = -2;
+		return;
+	}
+	struct mt_parse_opts o = {.filename = "fuzz", .max_depth = 200, .threads = threads};
+	d->rc = mt_parse_buffer(st, text, len, &o, log_atom, &d->log, &d->err);
+	mt_store_free(st);
+}
+
+static void check_threads_agree(const uint8_t *data, size_t size)
+{
+	size_t pad = MT_PARSE_THREADS_MIN_BYTES;
+	char *text = malloc(pad + size);
+	if (!text)
+		return;
+	memset(text, ' ', pad);
+	memcpy(text + pad, data, size);
+	struct delivered one, two;
+	parse_logged(text, pad + size, 1, &one);
+	parse_logged(text, pad + size, 2, &two);
+	int oom = one.rc == -2 || two.rc == -2 || one.log.oom || two.log.oom ||
+		  strstr(one.err.msg, "out of memory") || strstr(two.err.msg, "out of memory");
+	if (!oom && (one.rc != two.rc || strcmp(one.err.msg, two.err.msg) != 0 ||
+		     one.log.len != two.log.len ||
+		     (one.log.len && memcmp(one.log.data, two.log.data, one.log.len) != 0))) {
+		fprintf(stderr, "two threads differ from one: rc %d / %d, '%s' / '%s'\n", one.rc,
+			two.rc, one.err.msg, two.err.msg);
+		abort();
+	}
+	kb_buf_free(&one.log);
+	kb_buf_free(&two.log);
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	check_threads_agree(data, size);
+
 	struct mt_store *st = mt_store_new();
 	struct mt_space *sp = st ? mt_space_new(st) : NULL;
 	if (!sp) {
@@ -79,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct ctx c = {sp, {0}};
 	struct kb_error err;
-	struct mt_parse_opts o = {"fuzz", 200};
+	struct mt_parse_opts o = {.filename = "fuzz", .max_depth = 200};
 	int rc = mt_parse_buffer(st, (const char *)data, size, &o, on_atom, &c, &err);
 	if (rc == -1 && strncmp(err.msg, "fuzz:", 5) != 0) {
 		fprintf(stderr, "error without a position: %s\n", err.msg);

@@ -36,7 +36,7 @@ static int parse_text(struct mt_store *st, const char *text, size_t len, struct 
 		      struct kb_error *err)
 {
 	memset(c, 0, sizeof *c);
-	struct mt_parse_opts o = {"t.metta", 0};
+	struct mt_parse_opts o = {.filename = "t.metta"};
 	return mt_parse_buffer(st, text, len, &o, collect, c, err);
 }
 
@@ -338,7 +338,7 @@ Test(parser, reports_nesting_deeper_than_the_limit)
 	free(s);
 	struct mt_store *st = mt_store_new();
 	struct kb_error err;
-	struct mt_parse_opts o = {"d", 3};
+	struct mt_parse_opts o = {.filename = "d", .max_depth = 3};
 	cr_expect_eq(mt_parse_buffer(st, "(((())))", 8, &o, collect, &(struct collected){0}, &err),
 		     -1);
 	cr_expect_str_eq(err.msg, "d:1:4: expressions nested deeper than 3 levels");
@@ -394,4 +394,170 @@ Test(parser, a_byte_order_mark_is_a_symbol_so_dumps_read_back)
 	cr_expect_eq(mt_parse_one(st, "\xef\xbb\xbf", 3, &back, NULL), 0);
 	cr_expect_eq(back, c.atoms[0]);
 	mt_store_free(st);
+}
+
+/* ---- two threads (mt_parse_opts.threads = 2) ---- */
+
+/* Every atom a parse delivered, in order. The callback only stores (a
+ * two-thread parse forbids symbol-table calls in it). */
+struct seen_atoms {
+	size_t n, cap;
+	struct seen_atom {
+		mt_term atom;
+		int bang;
+		struct mt_srcpos where;
+		uint32_t nvars;
+		uint32_t names[4];
+	} * a;
+	size_t stop_after; /* 0: never */
+};
+
+static int record_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+		       struct mt_srcpos where)
+{
+	struct seen_atoms *s = ctx;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 1024;
+		s->a = realloc(s->a, s->cap * sizeof *s->a);
+		cr_assert(s->a);
+	}
+	struct seen_atom *e = &s->a[s->n++];
+	memset(e, 0, sizeof *e);
+	e->atom = atom;
+	e->bang = bang;
+	e->where = where;
+	e->nvars = names->count;
+	for (uint32_t i = 0; i < names->count && i < 4; i++)
+		e->names[i] = names->names[i];
+	return s->stop_after && s->n == s->stop_after ? 9 : 0;
+}
+
+/* Parses text into a new store with `threads`; *st is the store. */
+static int parse_threads(const char *text, size_t len, unsigned threads, struct mt_store **st,
+			 struct seen_atoms *s, struct kb_error *err)
+{
+	*st = mt_store_new();
+	cr_assert(*st);
+	struct mt_parse_opts o = {.filename = "big.metta", .threads = threads};
+	return mt_parse_buffer(*st, text, len, &o, record_atom, s, err);
+}
+
+/* Text of every token kind, `reps` times over, each copy with its own
+ * symbols (so that most are new, as in a generated KB) and some shared. */
+static char *mixed_text(int reps, size_t *len)
+{
+	size_t cap = (size_t)reps * 400 + 1, n = 0;
+	char *t = malloc(cap);
+	cr_assert(t);
+	for (int i = 0; i < reps; i++)
+		n += (size_t)snprintf(
+		    t + n, cap - n,
+		    "; copy %d\n(= (add%d zero $x) $x)\n(= (add%d (succ $x) $y) (succ (add%d $x "
+		    "$y)))\n"
+		    "!(f%d 12345678901 -4.5e3 \"s\\t\\u{e9}%d\")\n(: n%d \"two\nlines\")\n"
+		    "(m \xc3\xa9%d () (()) %d -%d 1.5 $a $b $a)\n",
+		    i, i, i, i, i, i, i, i, i, i);
+	*len = n;
+	return t;
+}
+
+Test(parser_threads, build_the_same_store_and_atoms_as_one_thread)
+{
+	size_t len;
+	char *text = mixed_text(2000, &len);
+	cr_assert_geq(len, MT_PARSE_THREADS_MIN_BYTES);
+	struct mt_store *st1, *st2;
+	struct seen_atoms s1 = {0}, s2 = {0};
+	struct kb_error err = {{0}};
+	cr_assert_eq(parse_threads(text, len, 1, &st1, &s1, &err), 0, "%s", err.msg);
+	cr_assert_eq(parse_threads(text, len, 2, &st2, &s2, &err), 0, "%s", err.msg);
+	cr_assert_eq(s1.n, 10000);
+	cr_assert_eq(s2.n, s1.n);
+	/* the stores are built in the same order, so equal terms are equal
+	 * handles, and so are symbol ids */
+	cr_expect_eq(mt_sym_count(st2), mt_sym_count(st1));
+	cr_expect_eq(mt_store_bytes(st2), mt_store_bytes(st1));
+	for (size_t i = 0; i < s1.n; i++) {
+		const struct seen_atom *a = &s1.a[i], *b = &s2.a[i];
+		cr_assert_eq(b->atom, a->atom, "atom %zu", i);
+		cr_assert_eq(b->bang, a->bang, "atom %zu", i);
+		cr_assert_eq(b->where.line, a->where.line, "atom %zu", i);
+		cr_assert_eq(b->where.col, a->where.col, "atom %zu", i);
+		cr_assert_eq(b->where.offset, a->where.offset, "atom %zu", i);
+		cr_assert_eq(b->nvars, a->nvars, "atom %zu", i);
+		cr_assert_eq(memcmp(b->names, a->names, sizeof a->names), 0, "atom %zu", i);
+	}
+	/* and the atoms are what the text says */
+	char *p = print_term(st2, s2.a[9997].atom);
+	cr_expect_str_eq(p, "(f1999 12345678901 -4500.0 \"s\\t\xc3\xa9"
+			    "1999\")");
+	free(p);
+	cr_expect_eq(s2.a[9997].bang, 1);
+	p = print_term(st2, s2.a[9999].atom);
+	cr_expect_str_eq(p, "(m \xc3\xa9"
+			    "1999 () (()) 1999 -1999 1.5 $_0 $_1 $_0)");
+	free(p);
+	cr_expect_eq(s2.a[9999].nvars, 2);
+	free(s1.a);
+	free(s2.a);
+	mt_store_free(st1);
+	mt_store_free(st2);
+	free(text);
+}
+
+/* Valid text, then `tail`: both parses fail with the same message after
+ * delivering the same atoms. */
+static void expect_same_error(const char *tail, const char *cause)
+{
+	size_t len;
+	char *valid = mixed_text(400, &len);
+	size_t tl = strlen(tail);
+	char *text = malloc(len + tl + 1);
+	cr_assert(text);
+	memcpy(text, valid, len);
+	memcpy(text + len, tail, tl + 1);
+	struct mt_store *st1, *st2;
+	struct seen_atoms s1 = {0}, s2 = {0};
+	struct kb_error e1 = {{0}}, e2 = {{0}};
+	cr_assert_eq(parse_threads(text, len + tl, 1, &st1, &s1, &e1), -1, "%s", tail);
+	cr_assert_eq(parse_threads(text, len + tl, 2, &st2, &s2, &e2), -1, "%s", tail);
+	cr_expect_str_eq(e2.msg, e1.msg);
+	cr_expect(strstr(e1.msg, cause), "'%s' in %s", cause, e1.msg);
+	cr_expect_eq(strncmp(e1.msg, "big.metta:2801:", 15), 0, "%s", e1.msg);
+	cr_expect_eq(s2.n, s1.n);
+	cr_expect_eq(s1.n, 2000);
+	free(s1.a);
+	free(s2.a);
+	mt_store_free(st1);
+	mt_store_free(st2);
+	free(text);
+	free(valid);
+}
+
+Test(parser_threads, report_the_same_errors_as_one_thread)
+{
+	expect_same_error("(a (b c)", "unclosed '(' (opened at 2801:1)");
+	expect_same_error(") x", "unexpected ')'");
+	expect_same_error("(a \"b\\q\")", "invalid escape '\\q' in string");
+	expect_same_error("(a 99999999999999999999)", "integer literal");
+	expect_same_error("(a $)", "'$' without a variable name");
+	expect_same_error("(a \xff)", "invalid UTF-8 byte 0xff");
+	expect_same_error("! !", "'!' after '!'");
+	expect_same_error("(a \"open", "unterminated string");
+}
+
+Test(parser_threads, stop_when_the_callback_says_so)
+{
+	size_t len;
+	char *text = mixed_text(2000, &len);
+	struct mt_store *st;
+	struct seen_atoms s = {0};
+	s.stop_after = 1234;
+	struct kb_error err = {{0}};
+	cr_expect_eq(parse_threads(text, len, 2, &st, &s, &err), 9);
+	cr_expect_eq(s.n, 1234);
+	cr_expect_str_eq(err.msg, "");
+	free(s.a);
+	mt_store_free(st);
+	free(text);
 }
