@@ -10,9 +10,8 @@
  * for open parentheses, a value stack for finished children): nesting is
  * bounded by max_depth and memory, never by the C stack.
  *
- * With one thread (the default) the two alternate atom by atom: the lexer
- * writes one top-level atom's words, the builder turns them into the atom
- * and calls the callback, so a callback may use the store freely. With
+ * With one thread (the default) the lexer calls the builder's functions
+ * directly, token by token, so a callback may use the store freely. With
  * mt_parse_opts.threads = 2 the lexer runs on a thread of its own, a ring
  * of blocks ahead of the builder; the symbol table then belongs to it
  * until the parse returns, so the callback must not look symbols up or
@@ -1453,8 +1452,8 @@ static int parse_with(struct mt_store *st, const char *text, size_t len, const c
 	int rc;
 	if (vmap_grow(&ps) || grow_array((void **)&b.vals, &b.vals_cap, 256, sizeof *b.vals))
 		rc = kb_error_set(err, "%s: out of memory", ps.file);
-	else if (threads < 2 || mode != MODE_ALL || len < MT_PARSE_THREADS_MIN_BYTES ||
-		 st->syms.base.count || (rc = build_threaded(&ps, &b)) == 1)
+	else if (threads < 2 || mode != MODE_ALL || st->syms.base.count ||
+		 (rc = build_threaded(&ps, &b)) == 1)
 		rc = lex_build(&ps, &b);
 	parser_free(&ps);
 	builder_free(&b);

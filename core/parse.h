@@ -21,21 +21,19 @@
 struct mt_parse_opts {
 	const char *filename; /* for messages; "<input>" if NULL */
 	uint32_t max_depth;   /* 0: MT_PARSE_DEFAULT_MAX_DEPTH */
-	/* 0 or 1: one thread. 2: for an input of at least
-	 * MT_PARSE_THREADS_MIN_BYTES, the lexer (scanning, symbol interning,
+	/* 0 or 1: one thread. 2: the lexer (scanning, symbol interning,
 	 * variable numbering, syntax errors) runs on a second thread, ahead
 	 * of the calling thread, which builds the terms and calls fn. The
 	 * result is the same: terms, symbol ids, store contents, errors. The
 	 * symbol table belongs to the lexer until the parse returns, so fn
 	 * must not intern, look up or name symbols (no mt_sym_* call, nothing
 	 * that makes one, such as evaluation or printing); adding atoms to a
-	 * space is fine. One thread all the same for a store on an image's
-	 * symbols, or if a thread cannot be started. */
+	 * space is fine. Starting the thread costs about as much as it saves
+	 * on a few megabytes (docs/core.md): the caller decides by size. One
+	 * thread all the same for a store on an image's symbols, or if a
+	 * thread cannot be started. */
 	unsigned threads;
 };
-
-/* Below this, a second thread costs more to start than it saves. */
-#define MT_PARSE_THREADS_MIN_BYTES ((size_t)64 << 10)
 
 /* Where an atom started in the input. */
 struct mt_srcpos {

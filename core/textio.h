@@ -38,8 +38,8 @@ struct mt_load_stats {
 
 /* Parses text (or a file; "-" is standard input) into the space. Returns
  * 0, or -1 with err set; atoms before an error stay added. `stats` may be
- * NULL. An input of MT_PARSE_THREADS_MIN_BYTES or more is parsed with two
- * threads when two CPUs are online (parse.h): the same space, sooner. */
+ * NULL. An input of 4 MiB or more is parsed with two threads when two
+ * CPUs are online (parse.h): the same space, sooner. */
 int mt_textio_load_buffer(struct mt_space *space, const char *text, size_t len, const char *name,
 			  enum mt_bang_policy bangs, struct mt_load_stats *stats,
 			  struct kb_error *err);

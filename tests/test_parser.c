@@ -465,7 +465,6 @@ Test(parser_threads, build_the_same_store_and_atoms_as_one_thread)
 {
 	size_t len;
 	char *text = mixed_text(2000, &len);
-	cr_assert_geq(len, MT_PARSE_THREADS_MIN_BYTES);
 	struct mt_store *st1, *st2;
 	struct seen_atoms s1 = {0}, s2 = {0};
 	struct kb_error err = {{0}};

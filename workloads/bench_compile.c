@@ -17,6 +17,12 @@
  * /proc/self/clear_refs), and the bytes the store and space hold per rule.
  * Finally the large/small ratio of time per rule.
  *
+ * Each size is compiled with one thread and with two (mt_parse_opts.threads:
+ * the lexer on a thread of its own, as `kbprof kb compile` does where two
+ * CPUs are online), the runs of the two alternating so that a change in
+ * the host's load hits both; the two-thread row also gives its speed-up
+ * over one thread (ratio of the medians).
+ *
  * Times are wall clock (what a user waits). The CPU time of the process is
  * reported beside it: on a machine shared with other work, wall time also
  * counts the time the scheduler gave to others, CPU time does not. The
@@ -24,13 +30,14 @@
  * CPU or more: it is mostly zeroing the fresh pages the compile fills, and
  * on a VM its cost moves with the host's state.
  *
- * usage: bench-compile [--sizes small,medium,large] [--runs N] */
+ * usage: bench-compile [--sizes small,medium,large] [--runs N] [--threads 1,2] */
 #include "core/parse.h"
 #include "core/space.h"
 #include "workloads/kbgen.h"
 #include "workloads/measure.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +95,20 @@ struct run {
 struct once_arg {
 	const char *label;
 	uint64_t n;
+	unsigned threads;
 };
 
 /* Compiles text into a new store and space (*st, *sp). 0, or -1 with err
  * set and nothing left allocated. */
-static int compile_text(const char *text, size_t len, struct mt_store **st, struct mt_space **sp,
-			struct kb_error *err)
+static int compile_text(const char *text, size_t len, unsigned threads, struct mt_store **st,
+			struct mt_space **sp, struct kb_error *err)
 {
 	*st = mt_store_new();
 	*sp = *st ? mt_space_new(*st) : NULL;
+	struct mt_parse_opts o = {.threads = threads};
 	if (!*sp) {
 		kb_error_set(err, "out of memory");
-	} else if (mt_parse_buffer(*st, text, len, NULL, add_atom, *sp, err) == 0) {
+	} else if (mt_parse_buffer(*st, text, len, &o, add_atom, *sp, err) == 0) {
 		return 0;
 	}
 	mt_space_free(*sp);
@@ -117,7 +126,7 @@ static int compile_text(const char *text, size_t len, struct mt_store **st, stru
  * 16 pages around each such fault; clock_gettime's libc page alone was
  * 64 KB), the same for every KB size, and count it as the compile's
  * growth. 0, or -1 with err set. */
-static int warm_up(struct kb_error *err)
+static int warm_up(unsigned threads, struct kb_error *err)
 {
 	size_t len;
 	char *text = kbgen_generate(1000, &len);
@@ -128,7 +137,7 @@ static int warm_up(struct kb_error *err)
 	(void)sys_s();
 	(void)clock_s(CLOCK_MONOTONIC);
 	(void)clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	int rc = compile_text(text, len, &st, &sp, err);
+	int rc = compile_text(text, len, threads, &st, &sp, err);
 	mt_space_free(sp);
 	mt_store_free(st);
 	free(text);
@@ -141,10 +150,11 @@ static void compile_once(void *arg, void *result)
 {
 	const char *label = ((const struct once_arg *)arg)->label;
 	uint64_t n = ((const struct once_arg *)arg)->n;
+	unsigned threads = ((const struct once_arg *)arg)->threads;
 	struct run *out = result;
 	memset(out, 0, sizeof *out);
 	struct kb_error err;
-	if (warm_up(&err)) {
+	if (warm_up(threads, &err)) {
 		snprintf(out->error, sizeof out->error, "warm-up: %s", err.msg);
 		return;
 	}
@@ -166,7 +176,7 @@ static void compile_once(void *arg, void *result)
 	double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	struct mt_store *st;
 	struct mt_space *sp;
-	if (compile_text(text, len, &st, &sp, &err)) {
+	if (compile_text(text, len, threads, &st, &sp, &err)) {
 		snprintf(out->error, sizeof out->error, "%s KB: %s", label, err.msg);
 		free(text);
 		return;
@@ -186,9 +196,9 @@ static void compile_once(void *arg, void *result)
 }
 
 /* Runs compile_once in a child process; 0, or -1 with a message. */
-static int compile_in_child(const char *label, uint64_t n, struct run *out)
+static int compile_in_child(const char *label, uint64_t n, unsigned threads, struct run *out)
 {
-	struct once_arg a = {label, n};
+	struct once_arg a = {label, n, threads};
 	struct kb_error err;
 	if (meas_in_child(compile_once, &a, out, sizeof *out, &err)) {
 		fprintf(stderr, "bench-compile: %s KB: %s\n", label, err.msg);
@@ -201,59 +211,101 @@ static int compile_in_child(const char *label, uint64_t n, struct run *out)
 	return 0;
 }
 
-static int bench_size(const char *label, uint64_t n, int runs, struct result *res)
+/* The median of one double field (at byte offset off) over n runs; v is
+ * scratch room for n values. */
+static double median_field(const struct run *runs, int n, size_t off, double *v)
 {
-	size_t len = 0;
-	double *secs = calloc((size_t)runs, sizeof *secs);
-	double *cpu = calloc((size_t)runs, sizeof *cpu);
-	double *sys = calloc((size_t)runs, sizeof *sys);
-	double *rss = calloc((size_t)runs, sizeof *rss);
-	double *bytes = calloc((size_t)runs, sizeof *bytes);
-	uint64_t rules = 0;
+	for (int r = 0; r < n; r++)
+		memcpy(&v[r], (const char *)&runs[r] + off, sizeof v[r]);
+	return median(v, n);
+}
+
+/* The medians of one size and thread count's runs. */
+static void summarize(const struct run *runs, int n, struct result *res)
+{
+	memset(res, 0, sizeof *res);
+	double *v = calloc((size_t)n, sizeof *v);
+	if (!v)
+		return;
+	res->seconds = median_field(runs, n, offsetof(struct run, seconds), v);
+	res->cpu = median_field(runs, n, offsetof(struct run, cpu), v);
+	res->sys = median_field(runs, n, offsetof(struct run, sys), v);
+	res->rss_growth = median_field(runs, n, offsetof(struct run, rss), v);
+	res->bytes = median_field(runs, n, offsetof(struct run, bytes), v);
+	res->rules = runs[0].rules;
+	res->len = runs[0].len;
+	free(v);
+}
+
+static void print_result(const char *label, unsigned threads, int runs, const struct result *res,
+			 const struct result *one)
+{
+	/* The kernel's time comes from the scheduler's tick-based split of
+	 * the CPU time (getrusage): meaningless under about 50 ticks. */
+	char kernel[16] = "  -", speedup[32] = "";
+	if (res->cpu >= 0.2)
+		snprintf(kernel, sizeof kernel, "%2.0f%%", 100 * res->sys / res->cpu);
+	if (one)
+		snprintf(speedup, sizeof speedup, " | %.2fx one thread",
+			 one->seconds / res->seconds);
+	printf("%-6s %u thread%s %7.2f MB %7lu rules %2d runs | %6.1f MB/s %9.0f rules/s %6.1f "
+	       "ns/rule (cpu %6.1f MB/s %6.1f ns/rule, kernel %s) | peak RSS +%6.1f MB = %.2fx "
+	       "source | %5.1f bytes/rule held%s\n",
+	       label, threads, threads == 1 ? " " : "s", (double)res->len / 1e6,
+	       (unsigned long)res->rules, runs, (double)res->len / 1e6 / res->seconds,
+	       (double)res->rules / res->seconds, res->seconds * 1e9 / (double)res->rules,
+	       (double)res->len / 1e6 / res->cpu, res->cpu * 1e9 / (double)res->rules, kernel,
+	       res->rss_growth / 1e6, res->rss_growth / (double)res->len,
+	       res->bytes / (double)res->rules, speedup);
+	fflush(stdout);
+}
+
+#define MAX_MODES 2
+
+/* Compiles one size `runs` times with each thread count in turn. */
+static int bench_size(const char *label, uint64_t n, int runs, const unsigned *threads, int nmodes,
+		      struct result *res)
+{
+	struct run *all = calloc((size_t)runs * MAX_MODES, sizeof *all);
+	if (!all)
+		return -1;
 	int hwm_ok = 1;
-	for (int r = 0; r < runs; r++) {
-		struct run one;
-		if (compile_in_child(label, n, &one))
-			return -1;
-		len = one.len;
-		hwm_ok &= one.hwm_ok;
-		secs[r] = one.seconds;
-		cpu[r] = one.cpu;
-		sys[r] = one.sys;
-		rss[r] = one.rss;
-		bytes[r] = one.bytes;
-		rules = one.rules;
-	}
+	for (int r = 0; r < runs; r++)
+		for (int m = 0; m < nmodes; m++) {
+			struct run *one = &all[m * runs + r];
+			if (compile_in_child(label, n, threads[m], one)) {
+				free(all);
+				return -1;
+			}
+			hwm_ok &= one->hwm_ok;
+		}
 	if (!hwm_ok)
 		fprintf(stderr, "bench-compile: cannot reset VmHWM; peak RSS growth is an "
 				"upper bound\n");
-	res->seconds = median(secs, runs);
-	res->cpu = median(cpu, runs);
-	res->sys = median(sys, runs);
-	res->rss_growth = median(rss, runs);
-	res->bytes = median(bytes, runs);
-	res->rules = rules;
-	res->len = len;
-	/* The kernel's time comes from the scheduler's tick-based split of
-	 * the CPU time (getrusage): meaningless under about 50 ticks. */
-	char kernel[16] = "  -";
-	if (res->cpu >= 0.2)
-		snprintf(kernel, sizeof kernel, "%2.0f%%", 100 * res->sys / res->cpu);
-	printf("%-6s %7.2f MB %7lu rules %2d runs | %6.1f MB/s %9.0f rules/s %6.1f ns/rule "
-	       "(cpu %6.1f MB/s %6.1f ns/rule, kernel %s) | peak RSS +%6.1f MB = %.2fx source | "
-	       "%5.1f bytes/rule held\n",
-	       label, (double)len / 1e6, (unsigned long)rules, runs,
-	       (double)len / 1e6 / res->seconds, (double)rules / res->seconds,
-	       res->seconds * 1e9 / (double)rules, (double)len / 1e6 / res->cpu,
-	       res->cpu * 1e9 / (double)rules, kernel, res->rss_growth / 1e6,
-	       res->rss_growth / (double)len, res->bytes / (double)rules);
-	fflush(stdout);
-	free(secs);
-	free(cpu);
-	free(sys);
-	free(rss);
-	free(bytes);
+	for (int m = 0; m < nmodes; m++) {
+		summarize(&all[m * runs], runs, &res[m]);
+		print_result(label, threads[m], runs, &res[m],
+			     m > 0 && threads[0] == 1 ? &res[0] : NULL);
+	}
+	free(all);
 	return 0;
+}
+
+/* "1,2" -> {1, 2}; 0, or -1 if it is not a list of 1s and 2s. */
+static int parse_threads(const char *arg, unsigned *threads, int *n)
+{
+	*n = 0;
+	for (const char *p = arg; *p;) {
+		if ((*p != '1' && *p != '2') || *n == MAX_MODES)
+			return -1;
+		threads[(*n)++] = (unsigned)(*p - '0');
+		p++;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -1;
+	}
+	return *n ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -261,12 +313,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"sizes", required_argument, NULL, 's'},
 	    {"runs", required_argument, NULL, 'r'},
+	    {"threads", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *sizes = "small,medium,large";
-	int runs = 0, c;
-	while ((c = getopt_long(argc, argv, "s:r:h", opts, NULL)) != -1) {
+	unsigned threads[MAX_MODES] = {1, 2};
+	int runs = 0, nmodes = 2, c;
+	while ((c = getopt_long(argc, argv, "s:r:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sizes = optarg;
@@ -278,8 +332,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 't':
+			if (parse_threads(optarg, threads, &nmodes)) {
+				fprintf(stderr, "bench-compile: --threads wants 1, 2 or 1,2\n");
+				return 2;
+			}
+			break;
 		case 'h':
-			printf("usage: bench-compile [--sizes small,medium,large] [--runs N]\n");
+			printf("usage: bench-compile [--sizes small,medium,large] [--runs N] "
+			       "[--threads 1,2]\n");
 			return 0;
 		default:
 			return 2;
@@ -290,21 +351,24 @@ int main(int argc, char **argv)
 		uint64_t n;
 		int runs;
 	} all[] = {{"small", 10000, 15}, {"medium", 100000, 7}, {"large", 1000000, 5}};
-	struct result res[3];
+	struct result res[3][MAX_MODES];
 	int have[3] = {0, 0, 0};
 	for (int i = 0; i < 3; i++) {
 		if (!strstr(sizes, all[i].label))
 			continue;
-		if (bench_size(all[i].label, all[i].n, runs ? runs : all[i].runs, &res[i]))
+		if (bench_size(all[i].label, all[i].n, runs ? runs : all[i].runs, threads, nmodes,
+			       res[i]))
 			return 1;
 		have[i] = 1;
 	}
-	if (have[0] && have[2]) {
-		double small = res[0].seconds / (double)res[0].rules;
-		double large = res[2].seconds / (double)res[2].rules;
-		double lc = res[2].cpu / (double)res[2].rules,
-		       sc = res[0].cpu / (double)res[0].rules;
-		printf("time per rule, large / small: %.2f (cpu %.2f)\n", large / small, lc / sc);
-	}
+	if (have[0] && have[2])
+		for (int m = 0; m < nmodes; m++) {
+			double small = res[0][m].seconds / (double)res[0][m].rules;
+			double large = res[2][m].seconds / (double)res[2][m].rules;
+			double lc = res[2][m].cpu / (double)res[2][m].rules,
+			       sc = res[0][m].cpu / (double)res[0][m].rules;
+			printf("time per rule, large / small, %u thread%s: %.2f (cpu %.2f)\n",
+			       threads[m], threads[m] == 1 ? "" : "s", large / small, lc / sc);
+		}
 	return 0;
 }
