@@ -1133,7 +1133,9 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 		}
 		/* a value is complete */
 		if (depth) {
-			ps->frames[depth - 1].count++;
+			uint32_t *count = &ps->frames[depth - 1].count;
+			if (*count <= MT_HDR_ARITY_MASK) /* stops there: never wraps */
+				++*count;
 			continue;
 		}
 		/* so is a top-level atom: its variables' names */
