@@ -874,6 +874,15 @@ static ALWAYS_INLINE int b_close(struct builder *b)
 	return b_value(b, v, (created ? V_FRESH : 0) | (fl & V_NONGROUND));
 }
 
+/* A symbol: interned before (MT_SYM) or by this look-up (W_NEWSYM). */
+static ALWAYS_INLINE int b_symbol(struct builder *b, uint32_t w)
+{
+	if ((w & MT_TAG_MASK) == MT_SYM)
+		return b_value(b, w, 0);
+	mt_store_note_symbol(b->st, mt_payload(w));
+	return b_value(b, mt_sym(mt_payload(w)), V_FRESH);
+}
+
 /* A leaf, '(' or ')'. */
 static ALWAYS_INLINE int b_word(struct builder *b, uint32_t w)
 {
@@ -970,6 +979,7 @@ static int emit_checked(struct parser *ps, uint32_t w)
 	} while (0)
 
 #define SINK_WORD(w) SINK(b_word(fb, (w)), emit(ps, (w)))
+#define SINK_SYMBOL(w) SINK(b_symbol(fb, (w)), emit(ps, (w)))
 
 #define SINK_ATOM_START()                                                                          \
 	SINK((b_atom(fb, bang, wline, wcol, woff), 0),                                             \
@@ -1065,7 +1075,7 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				if (ahead->pos < p)
 					ahead->pos = p;
 				ahead_fill(ps, ahead);
-				SINK_WORD(w);
+				SINK_SYMBOL(w);
 			} else {
 				e = scan_token(ps, p);
 				if (!e)
@@ -1085,23 +1095,26 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				}
 				if (depth == 0)
 					SINK_ATOM_START();
-				struct tok t = {0, 0, 0};
 				if (!special_start[*p]) {
-					t.w = intern_symbol(ps, p, len,
-							    mt_symtab_hash((const char *)p, len));
-					if (t.w == UINT32_MAX) {
+					uint32_t w = intern_symbol(
+					    ps, p, len, mt_symtab_hash((const char *)p, len));
+					if (w == UINT32_MAX) {
 						fail_oom(ps, p);
 						goto fail;
 					}
-				} else if (token_value(ps, p, len, &t)) {
-					goto fail;
+					p = e;
+					SINK_SYMBOL(w);
+				} else {
+					struct tok t = {0, 0, 0};
+					if (token_value(ps, p, len, &t))
+						goto fail;
+					p = e;
+					if (!t.ctrl)
+						SINK_WORD(t.w);
+					else
+						SINK(b_number(fb, t.ctrl, t.v),
+						     (emit(ps, CTRL(t.ctrl)), emit64(ps, t.v)));
 				}
-				p = e;
-				if (!t.ctrl)
-					SINK_WORD(t.w);
-				else
-					SINK(b_number(fb, t.ctrl, t.v),
-					     (emit(ps, CTRL(t.ctrl)), emit64(ps, t.v)));
 			}
 		} else if (k == C_QUOTE) {
 			if (depth == 0)
@@ -1183,6 +1196,7 @@ fail:
 }
 
 #undef SINK_ATOM_START
+#undef SINK_SYMBOL
 #undef SINK_WORD
 #undef SINK
 
