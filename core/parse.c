@@ -138,6 +138,11 @@ struct frame {
 
 /* The look-ahead's entries (see ahead_fill). */
 #define AHEAD 4
+/* The look-ahead runs only once the symbol table has this many slots
+ * (2 MiB of them): below that the slots stay in cache, and the second scan
+ * costs more than the misses it hides (small generated KB, one thread:
+ * 143 MB/s without it, 127 with it; large KB level). */
+#define AHEAD_MIN_SLOTS (1u << 19)
 
 struct ahead {
 	const unsigned char *pos; /* next byte the look-ahead examines */
@@ -1074,7 +1079,8 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				p = e;
 				if (ahead->pos < p)
 					ahead->pos = p;
-				ahead_fill(ps, ahead);
+				if (ps->syms->nslots >= AHEAD_MIN_SLOTS)
+					ahead_fill(ps, ahead);
 				SINK_SYMBOL(w);
 			} else {
 				e = scan_token(ps, p);
@@ -1083,7 +1089,8 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				size_t len = (size_t)(e - p);
 				if (ahead->pos < e)
 					ahead->pos = e;
-				ahead_fill(ps, ahead);
+				if (ps->syms->nslots >= AHEAD_MIN_SLOTS)
+					ahead_fill(ps, ahead);
 				if (len == 1 && *p == '!' && depth == 0) {
 					if (bang) {
 						fail_at(ps, p, "'!' after '!' (expected an atom)");

@@ -7,7 +7,8 @@
  * result: every atom printed and read back is the same handle (parse(print
  * (a)) == a); the dump of the space, loaded into a fresh store and dumped
  * again, gives the same text; and a two-thread parse delivers the same
- * atoms, at the same places, and the same error as a one-thread parse. */
+ * atoms, at the same places, and the same error as a one-thread parse, and
+ * so does a parse with the lexer's look-ahead on. */
 #include "core/parse.h"
 #include "core/space.h"
 #include "core/textio.h"
@@ -89,7 +90,10 @@ static int log_atom(void *p, mt_term atom, int bang, const struct mt_varnames *n
 	return log->oom;
 }
 
-static void parse_logged(const char *text, size_t len, unsigned threads, struct delivered *d)
+/* lookahead: start with a symbol table big enough (2^19 slots) for the
+ * lexer's look-ahead, which a small input would not turn on. */
+static void parse_logged(const char *text, size_t len, unsigned threads, int lookahead,
+			 struct delivered *d)
 {
 	memset(d, 0, sizeof *d);
 	struct mt_store *st = mt_store_new();
@@ -97,27 +101,45 @@ static void parse_logged(const char *text, size_t len, unsigned threads, struct 
 		d->rc = -2;
 		return;
 	}
+	if (lookahead)
+		mt_store_reserve(st, 0, (size_t)1 << 19);
 	struct mt_parse_opts o = {.filename = "fuzz", .max_depth = 200, .threads = threads};
 	d->rc = mt_parse_buffer(st, text, len, &o, log_atom, &d->log, &d->err);
 	mt_store_free(st);
 }
 
-static void check_threads_agree(const uint8_t *data, size_t size)
+static int oom_in(const struct delivered *d)
 {
-	struct delivered one, two;
-	parse_logged((const char *)data, size, 1, &one);
-	parse_logged((const char *)data, size, 2, &two);
-	int oom = one.rc == -2 || two.rc == -2 || one.log.oom || two.log.oom ||
-		  strstr(one.err.msg, "out of memory") || strstr(two.err.msg, "out of memory");
-	if (!oom && (one.rc != two.rc || strcmp(one.err.msg, two.err.msg) != 0 ||
-		     one.log.len != two.log.len ||
-		     (one.log.len && memcmp(one.log.data, two.log.data, one.log.len) != 0))) {
-		fprintf(stderr, "two threads differ from one: rc %d / %d, '%s' / '%s'\n", one.rc,
-			two.rc, one.err.msg, two.err.msg);
+	return d->rc == -2 || d->log.oom || strstr(d->err.msg, "out of memory");
+}
+
+/* A parse as `threads` and `lookahead` say delivers what the one-thread
+ * parse without the look-ahead delivered. */
+static void check_agrees(const uint8_t *data, size_t size, const struct delivered *one,
+			 unsigned threads, int lookahead)
+{
+	struct delivered two;
+	parse_logged((const char *)data, size, threads, lookahead, &two);
+	if (!oom_in(one) && !oom_in(&two) &&
+	    (one->rc != two.rc || strcmp(one->err.msg, two.err.msg) != 0 ||
+	     one->log.len != two.log.len ||
+	     (one->log.len && memcmp(one->log.data, two.log.data, one->log.len) != 0))) {
+		fprintf(stderr,
+			"%u threads, look-ahead %d differ from one thread: rc %d / %d, "
+			"'%s' / '%s'\n",
+			threads, lookahead, one->rc, two.rc, one->err.msg, two.err.msg);
 		abort();
 	}
-	kb_buf_free(&one.log);
 	kb_buf_free(&two.log);
+}
+
+static void check_threads_agree(const uint8_t *data, size_t size)
+{
+	struct delivered one;
+	parse_logged((const char *)data, size, 1, 0, &one);
+	check_agrees(data, size, &one, 2, 0);
+	check_agrees(data, size, &one, 1, 1);
+	kb_buf_free(&one.log);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -432,13 +432,27 @@ static int record_atom(void *ctx, mt_term atom, int bang, const struct mt_varnam
 	return s->stop_after && s->n == s->stop_after ? 9 : 0;
 }
 
-/* Parses text into a new store with `threads`; *st is the store. */
-static int parse_threads(const char *text, size_t len, unsigned threads, struct mt_store **st,
+/* How a parse runs: threads, and whether the store's symbol table starts
+ * big enough (2^19 slots) for the lexer's look-ahead, which a small input
+ * would not turn on. */
+struct variant {
+	unsigned threads;
+	int lookahead;
+};
+
+/* The baseline, then every other way of running the same parse. */
+static const struct variant variants[] = {{1, 0}, {1, 1}, {2, 0}, {2, 1}};
+#define NVARIANTS (sizeof variants / sizeof variants[0])
+
+/* Parses text into a new store as v says; *st is the store. */
+static int parse_threads(const char *text, size_t len, struct variant v, struct mt_store **st,
 			 struct seen_atoms *s, struct kb_error *err)
 {
 	*st = mt_store_new();
 	cr_assert(*st);
-	struct mt_parse_opts o = {.filename = "big.metta", .threads = threads};
+	if (v.lookahead)
+		mt_store_reserve(*st, 0, (size_t)1 << 19);
+	struct mt_parse_opts o = {.filename = "big.metta", .threads = v.threads};
 	return mt_parse_buffer(*st, text, len, &o, record_atom, s, err);
 }
 
@@ -465,42 +479,48 @@ Test(parser_threads, build_the_same_store_and_atoms_as_one_thread)
 {
 	size_t len;
 	char *text = mixed_text(2000, &len);
-	struct mt_store *st1, *st2;
-	struct seen_atoms s1 = {0}, s2 = {0};
+	struct mt_store *st1;
+	struct seen_atoms s1 = {0};
 	struct kb_error err = {{0}};
-	cr_assert_eq(parse_threads(text, len, 1, &st1, &s1, &err), 0, "%s", err.msg);
-	cr_assert_eq(parse_threads(text, len, 2, &st2, &s2, &err), 0, "%s", err.msg);
+	cr_assert_eq(parse_threads(text, len, variants[0], &st1, &s1, &err), 0, "%s", err.msg);
 	cr_assert_eq(s1.n, 10000);
-	cr_assert_eq(s2.n, s1.n);
-	/* the stores are built in the same order, so equal terms are equal
-	 * handles, and so are symbol ids */
-	cr_expect_eq(mt_sym_count(st2), mt_sym_count(st1));
-	cr_expect_eq(mt_store_bytes(st2), mt_store_bytes(st1));
-	for (size_t i = 0; i < s1.n; i++) {
-		const struct seen_atom *a = &s1.a[i], *b = &s2.a[i];
-		cr_assert_eq(b->atom, a->atom, "atom %zu", i);
-		cr_assert_eq(b->bang, a->bang, "atom %zu", i);
-		cr_assert_eq(b->where.line, a->where.line, "atom %zu", i);
-		cr_assert_eq(b->where.col, a->where.col, "atom %zu", i);
-		cr_assert_eq(b->where.offset, a->where.offset, "atom %zu", i);
-		cr_assert_eq(b->nvars, a->nvars, "atom %zu", i);
-		cr_assert_eq(memcmp(b->names, a->names, sizeof a->names), 0, "atom %zu", i);
+	for (size_t k = 1; k < NVARIANTS; k++) {
+		struct variant v = variants[k];
+		struct mt_store *st2;
+		struct seen_atoms s2 = {0};
+		cr_assert_eq(parse_threads(text, len, v, &st2, &s2, &err), 0, "%s", err.msg);
+		cr_assert_eq(s2.n, s1.n);
+		/* the stores are built in the same order, so equal terms are
+		 * equal handles, and so are symbol ids */
+		cr_expect_eq(mt_sym_count(st2), mt_sym_count(st1));
+		cr_expect_eq(mt_store_expr_count(st2), mt_store_expr_count(st1));
+		for (size_t i = 0; i < s1.n; i++) {
+			const struct seen_atom *a = &s1.a[i], *b = &s2.a[i];
+			cr_assert_eq(b->atom, a->atom, "%u threads, look-ahead %d: atom %zu",
+				     v.threads, v.lookahead, i);
+			cr_assert_eq(b->bang, a->bang, "atom %zu", i);
+			cr_assert_eq(b->where.line, a->where.line, "atom %zu", i);
+			cr_assert_eq(b->where.col, a->where.col, "atom %zu", i);
+			cr_assert_eq(b->where.offset, a->where.offset, "atom %zu", i);
+			cr_assert_eq(b->nvars, a->nvars, "atom %zu", i);
+			cr_assert_eq(memcmp(b->names, a->names, sizeof a->names), 0, "atom %zu", i);
+		}
+		/* and the atoms are what the text says */
+		char *p = print_term(st2, s2.a[9997].atom);
+		cr_expect_str_eq(p, "(f1999 12345678901 -4500.0 \"s\\t\xc3\xa9"
+				    "1999\")");
+		free(p);
+		cr_expect_eq(s2.a[9997].bang, 1);
+		p = print_term(st2, s2.a[9999].atom);
+		cr_expect_str_eq(p, "(m \xc3\xa9"
+				    "1999 () (()) 1999 -1999 1.5 $_0 $_1 $_0)");
+		free(p);
+		cr_expect_eq(s2.a[9999].nvars, 2);
+		free(s2.a);
+		mt_store_free(st2);
 	}
-	/* and the atoms are what the text says */
-	char *p = print_term(st2, s2.a[9997].atom);
-	cr_expect_str_eq(p, "(f1999 12345678901 -4500.0 \"s\\t\xc3\xa9"
-			    "1999\")");
-	free(p);
-	cr_expect_eq(s2.a[9997].bang, 1);
-	p = print_term(st2, s2.a[9999].atom);
-	cr_expect_str_eq(p, "(m \xc3\xa9"
-			    "1999 () (()) 1999 -1999 1.5 $_0 $_1 $_0)");
-	free(p);
-	cr_expect_eq(s2.a[9999].nvars, 2);
 	free(s1.a);
-	free(s2.a);
 	mt_store_free(st1);
-	mt_store_free(st2);
 	free(text);
 }
 
@@ -515,20 +535,26 @@ static void expect_same_error(const char *tail, const char *cause)
 	cr_assert(text);
 	memcpy(text, valid, len);
 	memcpy(text + len, tail, tl + 1);
-	struct mt_store *st1, *st2;
-	struct seen_atoms s1 = {0}, s2 = {0};
-	struct kb_error e1 = {{0}}, e2 = {{0}};
-	cr_assert_eq(parse_threads(text, len + tl, 1, &st1, &s1, &e1), -1, "%s", tail);
-	cr_assert_eq(parse_threads(text, len + tl, 2, &st2, &s2, &e2), -1, "%s", tail);
-	cr_expect_str_eq(e2.msg, e1.msg);
+	struct mt_store *st1;
+	struct seen_atoms s1 = {0};
+	struct kb_error e1 = {{0}};
+	cr_assert_eq(parse_threads(text, len + tl, variants[0], &st1, &s1, &e1), -1, "%s", tail);
 	cr_expect(strstr(e1.msg, cause), "'%s' in %s", cause, e1.msg);
 	cr_expect_eq(strncmp(e1.msg, "big.metta:2801:", 15), 0, "%s", e1.msg);
-	cr_expect_eq(s2.n, s1.n);
 	cr_expect_eq(s1.n, 2000);
+	for (size_t k = 1; k < NVARIANTS; k++) {
+		struct mt_store *st2;
+		struct seen_atoms s2 = {0};
+		struct kb_error e2 = {{0}};
+		cr_assert_eq(parse_threads(text, len + tl, variants[k], &st2, &s2, &e2), -1, "%s",
+			     tail);
+		cr_expect_str_eq(e2.msg, e1.msg);
+		cr_expect_eq(s2.n, s1.n);
+		free(s2.a);
+		mt_store_free(st2);
+	}
 	free(s1.a);
-	free(s2.a);
 	mt_store_free(st1);
-	mt_store_free(st2);
 	free(text);
 	free(valid);
 }
@@ -553,7 +579,7 @@ Test(parser_threads, stop_when_the_callback_says_so)
 	struct seen_atoms s = {0};
 	s.stop_after = 1234;
 	struct kb_error err = {{0}};
-	cr_expect_eq(parse_threads(text, len, 2, &st, &s, &err), 9);
+	cr_expect_eq(parse_threads(text, len, variants[NVARIANTS - 1], &st, &s, &err), 9);
 	cr_expect_eq(s.n, 1234);
 	cr_expect_str_eq(err.msg, "");
 	free(s.a);
