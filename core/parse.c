@@ -1495,8 +1495,11 @@ int mt_parse_buffer(struct mt_store *st, const char *text, size_t len,
 	 * under 85%, and every slot of a hash table is touched, so a high
 	 * guess costs its excess for good (docs/core.md, "Compile cost"). */
 	mt_store_reserve(st, len / 14, len / 58);
+	unsigned threads = opts ? opts->threads : 1;
+	if (threads == MT_PARSE_THREADS_AUTO)
+		threads = len >= MT_PARSE_THREADS_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 	int rc = parse_with(st, text, len, opts ? opts->filename : NULL, opts ? opts->max_depth : 0,
-			    opts ? opts->threads : 1, MODE_ALL, fn, ctx, NULL, err);
+			    threads, MODE_ALL, fn, ctx, NULL, err);
 	KBPROF_REGION_END("parse");
 	return rc;
 }

@@ -29,11 +29,15 @@ struct mt_parse_opts {
 	 * must not intern, look up or name symbols (no mt_sym_* call, nothing
 	 * that makes one, such as evaluation or printing); adding atoms to a
 	 * space is fine. Starting the thread costs about as much as it saves
-	 * on a few megabytes (docs/core.md): the caller decides by size. One
-	 * thread all the same for a store on an image's symbols, or if a
-	 * thread cannot be started. */
+	 * on a few megabytes (docs/core.md). MT_PARSE_THREADS_AUTO: two for
+	 * an input of MT_PARSE_THREADS_MIN bytes or more when two CPUs are
+	 * online, else one. One thread all the same for a store on an
+	 * image's symbols, or if a thread cannot be started. */
 	unsigned threads;
 };
+
+#define MT_PARSE_THREADS_AUTO 0xffffffffu
+#define MT_PARSE_THREADS_MIN ((size_t)4 << 20)
 
 /* Where an atom started in the input. */
 struct mt_srcpos {

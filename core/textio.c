@@ -7,8 +7,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define FLUSH_AT (64u << 10)
 
@@ -103,22 +101,13 @@ static int load_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames
 	return 0;
 }
 
+/* Loads parse with MT_PARSE_THREADS_AUTO: two threads on a large input,
+ * which load_atom allows, since it only adds atoms (parse.h). */
 static int finish(struct load_ctx *l, int rc, struct mt_load_stats *stats)
 {
 	if (stats)
 		*stats = l->stats;
 	return rc == 0 ? 0 : -1;
-}
-
-/* Two threads for an input of LOAD_THREADS_MIN bytes or more where two
- * CPUs are online: load_atom only adds atoms, which a two-thread parse
- * allows (parse.h). Below that size the thread costs about what it saves
- * (docs/core.md, "Two threads"). */
-#define LOAD_THREADS_MIN ((size_t)4 << 20)
-
-static unsigned load_threads(size_t len)
-{
-	return len >= LOAD_THREADS_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 }
 
 int mt_textio_load_buffer(struct mt_space *sp, const char *text, size_t len, const char *name,
@@ -127,7 +116,7 @@ int mt_textio_load_buffer(struct mt_space *sp, const char *text, size_t len, con
 {
 	KBPROF_REGION_BEGIN("load");
 	struct load_ctx l = {sp, bangs, {0, 0}, name ? name : "<input>", err};
-	struct mt_parse_opts o = {.filename = l.name, .threads = load_threads(len)};
+	struct mt_parse_opts o = {.filename = l.name, .threads = MT_PARSE_THREADS_AUTO};
 	int rc = mt_parse_buffer(mt_space_store(sp), text, len, &o, load_atom, &l, err);
 	KBPROF_REGION_END("load");
 	return finish(&l, rc, stats);
@@ -139,11 +128,7 @@ int mt_textio_load_file(struct mt_space *sp, const char *path, enum mt_bang_poli
 	KBPROF_REGION_BEGIN("load");
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct load_ctx l = {sp, bangs, {0, 0}, name, err};
-	struct stat sb;
-	size_t len = strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)
-			 ? (size_t)sb.st_size
-			 : 0;
-	struct mt_parse_opts o = {.filename = name, .threads = load_threads(len)};
+	struct mt_parse_opts o = {.filename = name, .threads = MT_PARSE_THREADS_AUTO};
 	int rc = mt_parse_file(mt_space_store(sp), path, &o, load_atom, &l, err);
 	KBPROF_REGION_END("load");
 	return finish(&l, rc, stats);
