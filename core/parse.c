@@ -1483,6 +1483,11 @@ static int parse_with(struct mt_store *st, const char *text, size_t len, const c
 	return rc;
 }
 
+unsigned mt_parse_threads_for(size_t len)
+{
+	return len >= MT_PARSE_THREADS_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+}
+
 int mt_parse_buffer(struct mt_store *st, const char *text, size_t len,
 		    const struct mt_parse_opts *opts, mt_atom_fn fn, void *ctx,
 		    struct kb_error *err)
@@ -1497,7 +1502,7 @@ int mt_parse_buffer(struct mt_store *st, const char *text, size_t len,
 	mt_store_reserve(st, len / 14, len / 58);
 	unsigned threads = opts ? opts->threads : 1;
 	if (threads == MT_PARSE_THREADS_AUTO)
-		threads = len >= MT_PARSE_THREADS_MIN && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+		threads = mt_parse_threads_for(len);
 	int rc = parse_with(st, text, len, opts ? opts->filename : NULL, opts ? opts->max_depth : 0,
 			    threads, MODE_ALL, fn, ctx, NULL, err);
 	KBPROF_REGION_END("parse");

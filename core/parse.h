@@ -39,6 +39,9 @@ struct mt_parse_opts {
 #define MT_PARSE_THREADS_AUTO 0xffffffffu
 #define MT_PARSE_THREADS_MIN ((size_t)4 << 20)
 
+/* The thread count MT_PARSE_THREADS_AUTO picks for an input of len bytes. */
+unsigned mt_parse_threads_for(size_t len);
+
 /* Where an atom started in the input. */
 struct mt_srcpos {
 	uint32_t line, col;

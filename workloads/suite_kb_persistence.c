@@ -435,23 +435,35 @@ struct compile_mem {
 	char error[1200];
 };
 
-/* Compiles the 4,000-rule generated KB and frees it: run in the child
- * before its baseline, so that the compile's code is mapped. A forked child
- * has no page-table entries for the parent's file-backed code, and faulting
- * it in (16 pages per fault, with the kernel's fault-around) would count as
- * the measured compile's growth: 0.1 MB on every KB size. 0, or -1 with err
- * set. */
-static int compile_warm_up(struct kb_error *err)
+static int warm_up_add(void *space, mt_term atom, int bang, const struct mt_varnames *names,
+		       struct mt_srcpos where)
 {
-	size_t len;
-	char *text = kbgen_generate(1000, &len);
+	(void)bang;
+	(void)where;
+	return mt_space_add(space, atom, names, NULL) < 0;
+}
+
+/* Compiles the 4,000-rule generated KB with the thread count a load of
+ * `len` bytes gets, and frees it: run in the child before its baseline, so
+ * that the code the compile runs is mapped. A forked child has no
+ * page-table entries for the parent's file-backed code, and faulting it in
+ * (16 pages per fault, with the kernel's fault-around) would count as the
+ * measured compile's growth: 0.1 MB on every KB size. 0, or -1 with err
+ * set. */
+static int compile_warm_up(size_t len, struct kb_error *err)
+{
+	size_t n;
+	char *text = kbgen_generate(1000, &n);
 	if (!text)
 		return kb_error_set(err, "cannot generate the warm-up KB");
-	struct kbp_compiled c;
-	int rc = compile_into(text, len, NULL, &c);
-	if (rc)
-		*err = c.err;
-	compiled_free(&c);
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = st ? mt_space_new(st) : NULL;
+	struct mt_parse_opts o = {.filename = "<warm-up>", .threads = mt_parse_threads_for(len)};
+	int rc = !sp ? kb_error_set(err, "out of memory creating a store")
+		 : mt_parse_buffer(st, text, n, &o, warm_up_add, sp, err) ? -1
+									  : 0;
+	mt_space_free(sp);
+	mt_store_free(st);
 	free(text);
 	return rc;
 }
@@ -467,7 +479,8 @@ static void compile_mem_child(void *arg, void *out)
 	struct meas_mem before, after;
 	struct kb_error err;
 	struct kbp_compiled c;
-	if (compile_warm_up(&err) || meas_hwm_reset(&err) || meas_mem_read(&before, &err)) {
+	if (compile_warm_up(kb->len, &err) || meas_hwm_reset(&err) ||
+	    meas_mem_read(&before, &err)) {
 		snprintf(m->error, sizeof m->error, "%s", err.msg);
 		return;
 	}
