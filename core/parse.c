@@ -403,8 +403,8 @@ struct tok {
 
 /* Whether the len bytes at a (an earlier token) and b (the current one)
  * are equal: up to 16 bytes with two word loads, no call. */
-static inline int same_token(const struct parser *ps, const unsigned char *a,
-			     const unsigned char *b, size_t len)
+static inline __attribute__((always_inline)) int
+same_token(const struct parser *ps, const unsigned char *a, const unsigned char *b, size_t len)
 {
 	uint64_t x, y, u, v;
 	if (len >= 8 && len <= 16) {
@@ -424,6 +424,13 @@ static inline int same_token(const struct parser *ps, const unsigned char *a,
 	return memcmp(a, b, len) == 0;
 }
 
+/* mt_symtab_hash (XXH3-64, core/symtab.c), inlined in the lexer: the
+ * symbol table finds a symbol by this hash, so the two must agree. */
+static inline __attribute__((always_inline)) uint64_t tok_hash(const char *p, size_t len)
+{
+	return XXH3_64bits(p, len);
+}
+
 /* Interns a symbol token: its word. UINT32_MAX if memory ran out. */
 static inline __attribute__((always_inline)) uint32_t
 intern_symbol(struct parser *ps, const unsigned char *tok, size_t len, uint64_t h)
@@ -439,6 +446,17 @@ intern_symbol(struct parser *ps, const unsigned char *tok, size_t len, uint64_t 
 	return created ? mt_make(W_NEWSYM, id) : mt_sym(id);
 }
 
+/* The word of a variable token `$name` (len > 1): its number in the
+ * atom. UINT32_MAX if memory ran out. */
+static inline __attribute__((always_inline)) uint32_t var_word(struct parser *ps,
+							       const unsigned char *tok, size_t len)
+{
+	uint32_t name =
+	    intern_symbol(ps, tok + 1, len - 1, tok_hash((const char *)tok + 1, len - 1));
+	uint32_t n = name == UINT32_MAX ? UINT32_MAX : var_number(ps, mt_payload(name));
+	return n == UINT32_MAX ? UINT32_MAX : mt_var(n);
+}
+
 /* Reads a token that is a variable, a number or a symbol. */
 static int token_value(struct parser *ps, const unsigned char *tok, size_t len, struct tok *out)
 {
@@ -447,13 +465,8 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 	if (c == '$') {
 		if (len == 1)
 			return fail_at(ps, tok, "'$' without a variable name");
-		uint32_t name = intern_symbol(ps, tok + 1, len - 1,
-					      mt_symtab_hash((const char *)tok + 1, len - 1));
-		uint32_t n = name == UINT32_MAX ? UINT32_MAX : var_number(ps, mt_payload(name));
-		if (n == UINT32_MAX)
-			return fail_oom(ps, tok);
-		out->w = mt_var(n);
-		return 0;
+		out->w = var_word(ps, tok, len);
+		return out->w == UINT32_MAX ? fail_oom(ps, tok) : 0;
 	}
 	if (is_digit(c) || ((c == '-' || c == '+') && len > 1 && is_digit(tok[1]))) {
 		enum numkind k = number_kind(tok, len);
@@ -488,7 +501,7 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 			return 0;
 		}
 	}
-	out->w = intern_symbol(ps, tok, len, mt_symtab_hash((const char *)tok, len));
+	out->w = intern_symbol(ps, tok, len, tok_hash((const char *)tok, len));
 	return out->w == UINT32_MAX ? fail_oom(ps, tok) : 0;
 }
 
@@ -753,7 +766,7 @@ static void ahead_fill(struct parser *ps, struct ahead *a)
 			size_t len = (size_t)(q - t);
 			if (special_start[*t] || (len == 1 && *t == '!'))
 				continue;
-			uint64_t h = mt_symtab_hash((const char *)t, len);
+			uint64_t h = tok_hash((const char *)t, len);
 			__builtin_prefetch(&syms->slots[mt_slot_home(h, syms->nslots)]);
 			unsigned j = (a->head + a->n) % AHEAD;
 			a->tp[j] = t;
@@ -1067,7 +1080,8 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 		} else if (k == C_SYM || k == C_HIGH) {
 			const unsigned char *e;
 			uint64_t h;
-			if (ahead_take(ahead, p, &e, &h)) {
+			int look = ps->syms->nslots >= AHEAD_MIN_SLOTS;
+			if (look && ahead_take(ahead, p, &e, &h)) {
 				/* a plain symbol the look-ahead has hashed */
 				if (depth == 0)
 					SINK_ATOM_START();
@@ -1079,18 +1093,20 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				p = e;
 				if (ahead->pos < p)
 					ahead->pos = p;
-				if (ps->syms->nslots >= AHEAD_MIN_SLOTS)
-					ahead_fill(ps, ahead);
+				ahead_fill(ps, ahead);
 				SINK_SYMBOL(w);
 			} else {
 				e = scan_token(ps, p);
 				if (!e)
 					goto fail;
 				size_t len = (size_t)(e - p);
-				if (ahead->pos < e)
-					ahead->pos = e;
-				if (ps->syms->nslots >= AHEAD_MIN_SLOTS)
+				if (look) {
+					/* the look-ahead starts where the parser is,
+					 * also when it has just been turned on */
+					if (ahead->pos < e)
+						ahead->pos = e;
 					ahead_fill(ps, ahead);
+				}
 				if (len == 1 && *p == '!' && depth == 0) {
 					if (bang) {
 						fail_at(ps, p, "'!' after '!' (expected an atom)");
@@ -1102,9 +1118,17 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				}
 				if (depth == 0)
 					SINK_ATOM_START();
-				if (!special_start[*p]) {
-					uint32_t w = intern_symbol(
-					    ps, p, len, mt_symtab_hash((const char *)p, len));
+				if (*p == '$' && len > 1) {
+					uint32_t w = var_word(ps, p, len);
+					if (w == UINT32_MAX) {
+						fail_oom(ps, p);
+						goto fail;
+					}
+					p = e;
+					SINK_WORD(w);
+				} else if (!special_start[*p]) {
+					uint32_t w = intern_symbol(ps, p, len,
+								   tok_hash((const char *)p, len));
 					if (w == UINT32_MAX) {
 						fail_oom(ps, p);
 						goto fail;
