@@ -193,11 +193,11 @@ static inline void mt_array_free(void *data)
 		free(b);
 }
 
-static inline int mt_grow_kind(void **p, size_t *cap, size_t need, size_t elem, size_t max,
-			       int fill)
+/* mt_grow_kind's growing half, out of line: the check that there is room
+ * is inlined at every call, this is called only when there is not. */
+static __attribute__((noinline)) int mt_grow_slow(void **p, size_t *cap, size_t need, size_t elem,
+						  size_t max, int fill)
 {
-	if (need <= *cap)
-		return 0;
 	if (need > max)
 		return -1;
 	size_t c = *cap ? *cap : 64;
@@ -229,6 +229,14 @@ static inline int mt_grow_kind(void **p, size_t *cap, size_t need, size_t elem, 
 	*p = b + 1;
 	*cap = c;
 	return 0;
+}
+
+static inline int mt_grow_kind(void **p, size_t *cap, size_t need, size_t elem, size_t max,
+			       int fill)
+{
+	if (__builtin_expect(need <= *cap, 1))
+		return 0;
+	return mt_grow_slow(p, cap, need, elem, max, fill);
 }
 
 /* Grows *p (NULL or from mt_grow/mt_table_new) to hold at least `need`
