@@ -151,16 +151,17 @@ struct ahead {
 	unsigned head, n;
 };
 
-/* The symbols the lexer interned last, by hash: a token found here is
- * compared with the earlier token's bytes in the input (recent, so in
- * cache) instead of with the name in the symbol table (a chain of
- * dependent loads: slot, reference, chunk, name). */
-#define SYM_CACHE 512u
+/* The symbols the lexer interned last, by a cheap key of their bytes
+ * (tok_key): a token found here is compared with the earlier token's
+ * bytes in the input (recent, so in cache) and needs neither the symbol
+ * table's hash nor its chain of dependent loads (slot, reference, chunk,
+ * name). */
+#define SYM_CACHE_BITS 9
+#define SYM_CACHE (1u << SYM_CACHE_BITS)
 
 struct sym_seen {
-	uint64_t hash;
 	const unsigned char *at; /* the token in the input */
-	uint32_t len, id;
+	uint32_t len, id;        /* len 0: empty */
 };
 
 /* The lexer. */
@@ -431,18 +432,46 @@ static inline __attribute__((always_inline)) uint64_t tok_hash(const char *p, si
 	return XXH3_64bits(p, len);
 }
 
-/* Interns a symbol token: its word. UINT32_MAX if memory ran out. */
-static inline __attribute__((always_inline)) uint32_t
-intern_symbol(struct parser *ps, const unsigned char *tok, size_t len, uint64_t h)
+/* The slot of a token (len >= 1) in the cache of recent symbols: its
+ * first and last 8 bytes (fewer if it is shorter) and its length, mixed.
+ * Two multiplications where the table's hash takes about 40 instructions. */
+static inline __attribute__((always_inline)) struct sym_seen *
+seen_slot(struct parser *ps, const unsigned char *tok, size_t len)
 {
-	struct sym_seen *c = &ps->seen[h >> 55 & (SYM_CACHE - 1)];
-	if (c->hash == h && c->len == len && same_token(ps, c->at, tok, len))
+	uint64_t a = 0, b = 0;
+	if (len >= 8) {
+		memcpy(&a, tok, 8);
+		memcpy(&b, tok + len - 8, 8);
+	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	else if (ps->end - tok >= 8) {
+		memcpy(&a, tok, 8);
+		a &= ((uint64_t)1 << (len * 8)) - 1;
+	}
+#endif
+	else {
+		memcpy(&a, tok, len);
+	}
+	uint64_t k = (a ^ len) * 0x9e3779b97f4a7c15ULL ^ b * 0xc2b2ae3d27d4eb4fULL;
+	return &ps->seen[k >> (64 - SYM_CACHE_BITS)];
+}
+
+/* Interns a symbol token: its word. h is its table hash (tok_hash) if
+ * have_h, else it is computed here if needed. UINT32_MAX if memory ran
+ * out. */
+static inline __attribute__((always_inline)) uint32_t
+intern_symbol(struct parser *ps, const unsigned char *tok, size_t len, int have_h, uint64_t h)
+{
+	struct sym_seen *c = seen_slot(ps, tok, len);
+	if (c->len == len && same_token(ps, c->at, tok, len))
 		return mt_sym(c->id);
+	if (!have_h)
+		h = tok_hash((const char *)tok, len);
 	int created;
 	uint32_t id = mt_symtab_intern(ps->syms, (const char *)tok, len, h, &created);
 	if (id == UINT32_MAX)
 		return UINT32_MAX;
-	*c = (struct sym_seen){h, tok, (uint32_t)len, id};
+	*c = (struct sym_seen){tok, (uint32_t)len, id};
 	return created ? mt_make(W_NEWSYM, id) : mt_sym(id);
 }
 
@@ -451,8 +480,7 @@ intern_symbol(struct parser *ps, const unsigned char *tok, size_t len, uint64_t 
 static inline __attribute__((always_inline)) uint32_t var_word(struct parser *ps,
 							       const unsigned char *tok, size_t len)
 {
-	uint32_t name =
-	    intern_symbol(ps, tok + 1, len - 1, tok_hash((const char *)tok + 1, len - 1));
+	uint32_t name = intern_symbol(ps, tok + 1, len - 1, 0, 0);
 	uint32_t n = name == UINT32_MAX ? UINT32_MAX : var_number(ps, mt_payload(name));
 	return n == UINT32_MAX ? UINT32_MAX : mt_var(n);
 }
@@ -501,7 +529,7 @@ static int token_value(struct parser *ps, const unsigned char *tok, size_t len, 
 			return 0;
 		}
 	}
-	out->w = intern_symbol(ps, tok, len, tok_hash((const char *)tok, len));
+	out->w = intern_symbol(ps, tok, len, 0, 0);
 	return out->w == UINT32_MAX ? fail_oom(ps, tok) : 0;
 }
 
@@ -1085,7 +1113,7 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				/* a plain symbol the look-ahead has hashed */
 				if (depth == 0)
 					SINK_ATOM_START();
-				uint32_t w = intern_symbol(ps, p, (size_t)(e - p), h);
+				uint32_t w = intern_symbol(ps, p, (size_t)(e - p), 1, h);
 				if (w == UINT32_MAX) {
 					fail_oom(ps, p);
 					goto fail;
@@ -1127,8 +1155,7 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 					p = e;
 					SINK_WORD(w);
 				} else if (!special_start[*p]) {
-					uint32_t w = intern_symbol(ps, p, len,
-								   tok_hash((const char *)p, len));
+					uint32_t w = intern_symbol(ps, p, len, 0, 0);
 					if (w == UINT32_MAX) {
 						fail_oom(ps, p);
 						goto fail;
