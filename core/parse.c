@@ -136,8 +136,13 @@ struct frame {
 	uint32_t count;     /* elements so far */
 };
 
-/* The look-ahead's entries (see ahead_fill). */
-#define AHEAD 4
+/* The look-ahead's entries (see ahead_fill): it is refilled to AHEAD when
+ * fewer than AHEAD_LOW are left, so one call scans several symbols and the
+ * prefetches run 4 to 8 symbols ahead (against a call per symbol, 1 to 4
+ * ahead: 5% fewer instructions on a compile with the look-ahead on, large
+ * KB one thread 141.2 -> 148.1 MB/s, five alternating runs). */
+#define AHEAD 8
+#define AHEAD_LOW 4
 /* The look-ahead runs only once the symbol table has this many slots
  * (2 MiB of them): below that the slots stay in cache, and the second scan
  * costs more than the misses it hides (small generated KB, one thread:
@@ -1121,7 +1126,8 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 				p = e;
 				if (ahead->pos < p)
 					ahead->pos = p;
-				ahead_fill(ps, ahead);
+				if (ahead->n < AHEAD_LOW)
+					ahead_fill(ps, ahead);
 				SINK_SYMBOL(w);
 			} else {
 				e = scan_token(ps, p);
@@ -1133,7 +1139,8 @@ static ALWAYS_INLINE int lex_run_impl(struct parser *ps, struct builder *fb)
 					 * also when it has just been turned on */
 					if (ahead->pos < e)
 						ahead->pos = e;
-					ahead_fill(ps, ahead);
+					if (ahead->n < AHEAD_LOW)
+						ahead_fill(ps, ahead);
 				}
 				if (len == 1 && *p == '!' && depth == 0) {
 					if (bang) {
