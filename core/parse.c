@@ -157,7 +157,7 @@ struct ahead {
 };
 
 /* The symbols the lexer interned last, by a cheap key of their bytes
- * (tok_key): a token found here is compared with the earlier token's
+ * (seen_slot): a token found here is compared with the earlier token's
  * bytes in the input (recent, so in cache) and needs neither the symbol
  * table's hash nor its chain of dependent loads (slot, reference, chunk,
  * name). */

@@ -101,8 +101,6 @@ static int load_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames
 	return 0;
 }
 
-/* Loads parse with MT_PARSE_THREADS_AUTO: two threads on a large input,
- * which load_atom allows, since it only adds atoms (parse.h). */
 static int finish(struct load_ctx *l, int rc, struct mt_load_stats *stats)
 {
 	if (stats)
@@ -110,6 +108,8 @@ static int finish(struct load_ctx *l, int rc, struct mt_load_stats *stats)
 	return rc == 0 ? 0 : -1;
 }
 
+/* Loads parse with MT_PARSE_THREADS_AUTO: two threads on a large input,
+ * which load_atom allows, since it only adds atoms (parse.h). */
 int mt_textio_load_buffer(struct mt_space *sp, const char *text, size_t len, const char *name,
 			  enum mt_bang_policy bangs, struct mt_load_stats *stats,
 			  struct kb_error *err)

@@ -460,8 +460,9 @@ static int compile_warm_up(size_t len, struct kb_error *err)
 	struct mt_space *sp = st ? mt_space_new(st) : NULL;
 	struct mt_parse_opts o = {.filename = "<warm-up>", .threads = mt_parse_threads_for(len)};
 	int rc = !sp ? kb_error_set(err, "out of memory creating a store")
-		 : mt_parse_buffer(st, text, n, &o, warm_up_add, sp, err) ? -1
-									  : 0;
+		     : mt_parse_buffer(st, text, n, &o, warm_up_add, sp, err);
+	if (rc > 0) /* warm_up_add stopped the parse */
+		rc = kb_error_set(err, "warm-up: out of memory adding atoms");
 	mt_space_free(sp);
 	mt_store_free(st);
 	free(text);
