@@ -1487,13 +1487,15 @@ static void builder_free(struct builder *b)
 	free(b->names);
 }
 
-/* Builds with the lexer on a thread of its own. 1 if the thread cannot be
- * started (nothing was lexed). */
-static int build_threaded(struct parser *ps, struct builder *b)
+/* Builds with the lexer on a thread of its own. Sets *started to 0, and
+ * returns 0, if the thread cannot be started (nothing was lexed): any
+ * return value is the parse's, the callback's 1 included. */
+static int build_threaded(struct parser *ps, struct builder *b, int *started)
 {
+	*started = 0;
 	struct pipe *pp = calloc(1, sizeof *pp);
 	if (!pp)
-		return 1;
+		return 0;
 	ps->pipe = pp;
 	ps->out = pp->blk[0].w;
 	ps->n = 0;
@@ -1504,8 +1506,9 @@ static int build_threaded(struct parser *ps, struct builder *b)
 		ps->out = NULL;
 		ps->cap = 0;
 		free(pp);
-		return 1;
+		return 0;
 	}
+	*started = 1;
 	int rc = build_stream(b, pp, ps);
 	/* after X_END or X_ERROR the lexer has ended already */
 	atomic_store(&pp->stop, 1);
@@ -1530,11 +1533,11 @@ static int parse_with(struct mt_store *st, const char *text, size_t len, const c
 			    .err = err,
 			    .file = ps.file,
 			    .atom = MT_NONE};
-	int rc;
+	int rc, started = 0;
 	if (vmap_grow(&ps) || grow_array((void **)&b.vals, &b.vals_cap, 256, sizeof *b.vals))
 		rc = kb_error_set(err, "%s: out of memory", ps.file);
 	else if (threads < 2 || mode != MODE_ALL || st->syms.base.count ||
-		 (rc = build_threaded(&ps, &b)) == 1)
+		 (rc = build_threaded(&ps, &b, &started), !started))
 		rc = lex_build(&ps, &b);
 	parser_free(&ps);
 	builder_free(&b);

@@ -410,6 +410,7 @@ struct seen_atoms {
 		uint32_t names[4];
 	} * a;
 	size_t stop_after; /* 0: never */
+	int stop_value;    /* what the callback returns then */
 };
 
 static int record_atom(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
@@ -429,7 +430,7 @@ static int record_atom(void *ctx, mt_term atom, int bang, const struct mt_varnam
 	e->nvars = names->count;
 	for (uint32_t i = 0; i < names->count && i < 4; i++)
 		e->names[i] = names->names[i];
-	return s->stop_after && s->n == s->stop_after ? 9 : 0;
+	return s->stop_after && s->n == s->stop_after ? s->stop_value : 0;
 }
 
 /* How a parse runs: threads, and whether the store's symbol table starts
@@ -575,14 +576,21 @@ Test(parser_threads, stop_when_the_callback_says_so)
 {
 	size_t len;
 	char *text = mixed_text(2000, &len);
-	struct mt_store *st;
-	struct seen_atoms s = {0};
-	s.stop_after = 1234;
-	struct kb_error err = {{0}};
-	cr_expect_eq(parse_threads(text, len, variants[NVARIANTS - 1], &st, &s, &err), 9);
-	cr_expect_eq(s.n, 1234);
-	cr_expect_str_eq(err.msg, "");
-	free(s.a);
-	mt_store_free(st);
+	/* any non-zero value stops the parse and is returned, 1 included */
+	static const int values[] = {9, 1};
+	for (size_t v = 0; v < sizeof values / sizeof values[0]; v++)
+		for (size_t k = 0; k < NVARIANTS; k++) {
+			struct mt_store *st;
+			struct seen_atoms s = {0};
+			s.stop_after = 1234;
+			s.stop_value = values[v];
+			struct kb_error err = {{0}};
+			cr_expect_eq(parse_threads(text, len, variants[k], &st, &s, &err),
+				     values[v], "variant %zu, value %d", k, values[v]);
+			cr_expect_eq(s.n, 1234, "variant %zu, value %d", k, values[v]);
+			cr_expect_str_eq(err.msg, "");
+			free(s.a);
+			mt_store_free(st);
+		}
 	free(text);
 }
