@@ -220,13 +220,14 @@ static double median_field(const struct run *runs, int n, size_t off, double *v)
 	return median(v, n);
 }
 
-/* The medians of one size and thread count's runs. */
-static void summarize(const struct run *runs, int n, struct result *res)
+/* The medians of one size and thread count's runs. 0, or -1 if memory
+ * ran out. */
+static int summarize(const struct run *runs, int n, struct result *res)
 {
 	memset(res, 0, sizeof *res);
 	double *v = calloc((size_t)n, sizeof *v);
 	if (!v)
-		return;
+		return -1;
 	res->seconds = median_field(runs, n, offsetof(struct run, seconds), v);
 	res->cpu = median_field(runs, n, offsetof(struct run, cpu), v);
 	res->sys = median_field(runs, n, offsetof(struct run, sys), v);
@@ -235,6 +236,7 @@ static void summarize(const struct run *runs, int n, struct result *res)
 	res->rules = runs[0].rules;
 	res->len = runs[0].len;
 	free(v);
+	return 0;
 }
 
 static void print_result(const char *label, unsigned threads, int runs, const struct result *res,
@@ -283,7 +285,11 @@ static int bench_size(const char *label, uint64_t n, int runs, const unsigned *t
 		fprintf(stderr, "bench-compile: cannot reset VmHWM; peak RSS growth is an "
 				"upper bound\n");
 	for (int m = 0; m < nmodes; m++) {
-		summarize(&all[m * runs], runs, &res[m]);
+		if (summarize(&all[m * runs], runs, &res[m])) {
+			fprintf(stderr, "bench-compile: out of memory\n");
+			free(all);
+			return -1;
+		}
 		print_result(label, threads[m], runs, &res[m],
 			     m > 0 && threads[0] == 1 ? &res[0] : NULL);
 	}
