@@ -21,18 +21,16 @@
 struct mt_parse_opts {
 	const char *filename; /* for messages; "<input>" if NULL */
 	uint32_t max_depth;   /* 0: MT_PARSE_DEFAULT_MAX_DEPTH */
-	/* 0 or 1: one thread. 2: the lexer (scanning, symbol interning,
-	 * variable numbering, syntax errors) runs on a second thread, ahead
-	 * of the calling thread, which builds the terms and calls fn. The
-	 * result is the same: terms, symbol ids, store contents, errors. The
-	 * symbol table belongs to the lexer until the parse returns, so fn
-	 * must not intern, look up or name symbols (no mt_sym_* call, nothing
-	 * that makes one, such as evaluation or printing); adding atoms to a
-	 * space is fine. Starting the thread costs about as much as it saves
-	 * on a few megabytes (docs/core.md). MT_PARSE_THREADS_AUTO: two for
-	 * an input of MT_PARSE_THREADS_MIN bytes or more when two CPUs are
-	 * online, else one. One thread all the same for a store on an
-	 * image's symbols, or if a thread cannot be started. */
+	/* 0 or 1: one thread. 2 (any value from 2 up but AUTO): the lexer (scanning, symbol
+	 * interning, variable numbering, syntax errors) runs on a second thread, ahead of the
+	 * calling thread, which builds the terms and calls fn. The result is the same: terms,
+	 * symbol ids, store contents, errors. The symbol table belongs to the lexer until the parse
+	 * returns, so fn must not intern, look up or name symbols (no mt_sym_* call, nothing that
+	 * makes one, such as evaluation or printing); adding atoms to a space is fine. Starting the
+	 * thread costs about as much as it saves on a few megabytes (docs/core.md).
+	 * MT_PARSE_THREADS_AUTO: two for an input of MT_PARSE_THREADS_MIN bytes or more when two
+	 * CPUs are online, else one. One thread all the same for a store on an image's symbols, or
+	 * if a thread cannot be started. */
 	unsigned threads;
 };
 
