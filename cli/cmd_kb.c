@@ -39,7 +39,8 @@ const char cmd_kb_usage[] =
     "                             time and page faults to standard error\n"
     "  kbprof kb info KB.kbi      print the image's header, counts and sections\n"
     "  kbprof kb verify KB.kbi    check the whole image: checksums, every record and\n"
-    "                             reference, the hash table and the index\n\n"
+    "                             reference, the symbol order, the homes and the\n"
+    "                             index\n\n"
     "FILE may be '-' for standard input. Top-level `!` expressions ask for an\n"
     "evaluation: compile and dump skip them and say how many there were.\n";
 

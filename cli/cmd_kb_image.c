@@ -370,12 +370,13 @@ int kb_info(int argc, char **argv)
 	else
 		printf("size:       %llu bytes\n", (unsigned long long)in.file_size);
 	printf("atoms:      %llu (%llu distinct entries)\nrules:      %llu\nsymbols:    %llu "
-	       "(hash table of %llu slots, %u bytes each)\nshared:     %llu sub-term records\n"
+	       "(ids from %llu in name-hash order)\norder:      %llu runs\nshared:     %llu "
+	       "sub-term records\n"
 	       "names:      %llu distinct variable-name lists\n",
 	       (unsigned long long)in.atoms, (unsigned long long)in.entries,
 	       (unsigned long long)in.rules, (unsigned long long)in.symbols,
-	       (unsigned long long)in.hash_slots, in.hash_width, (unsigned long long)in.shared,
-	       (unsigned long long)in.name_lists);
+	       (unsigned long long)in.hashed, (unsigned long long)in.order_runs,
+	       (unsigned long long)in.shared, (unsigned long long)in.name_lists);
 	printf("sections:   %-9s %12s %12s %7s  %s\n", "name", "offset", "bytes", "share", "xxh3");
 	for (int i = 0; i < MT_IMAGE_SECTIONS; i++) {
 		const struct mt_image_section_info *s = &in.sections[i];

@@ -38,7 +38,7 @@ enum mt_image_load {
 	MT_IMAGE_POPULATE = 1, /* MAP_POPULATE and madvise WILLNEED */
 };
 
-#define MT_IMAGE_SECTIONS 11
+#define MT_IMAGE_SECTIONS 9
 
 /* ---- writing ---- */
 
@@ -86,8 +86,8 @@ struct mt_image_info {
 	uint32_t version;
 	uint64_t file_size;
 	uint64_t entries, atoms, rules, symbols, name_lists, shared;
-	uint64_t hash_slots;
-	unsigned hash_width;
+	uint64_t hashed;     /* symbol ids from here on are in name-hash order */
+	uint64_t order_runs; /* runs of section 'order' */
 	int compressed;
 	uint64_t compressed_size;
 	struct mt_image_section_info sections[MT_IMAGE_SECTIONS];
@@ -99,7 +99,8 @@ void mt_image_get_info(const struct mt_image *img, struct mt_image_info *info);
 const void *mt_image_bytes(const struct mt_image *img, size_t *len);
 
 /* Checks the whole image: every checksum, every record, every reference,
- * the hash table and the index against the entries. */
+ * the symbol order, the homes, the order runs and the index against the
+ * entries. */
 int mt_image_verify(const struct mt_image *img, struct kb_error *err);
 
 /* ---- querying in place ---- */

@@ -17,19 +17,22 @@
 
 #define IMG_MAGIC "\x89KBI\r\n\x1a\n"
 #define IMG_MAGIC_LEN 8
-#define IMG_VERSION 3u
+#define IMG_VERSION 4u
 #define IMG_BYTE_ORDER 0x01020304u
 #define IMG_HEADER_FIXED 128u
 #define IMG_SECTION_ENTRY 32u
 #define IMG_ALIGN 64u
-#define IMG_SAMPLE_SHIFT 4u /* symidx / entidx: every 16th */
+#define IMG_SAMPLE_SHIFT 4u /* symidx, ordidx, home entry tables: every 16th */
 #define IMG_SAMPLE (1u << IMG_SAMPLE_SHIFT)
 /* a lazily opened image up to this size keeps the kernel's readahead */
 #define IMG_READAHEAD_MAX ((size_t)16 << 20)
-#define IMG_BLOCK_SHIFT 8u /* termbase / entbase: per 256 bytes */
+#define IMG_BLOCK_SHIFT 8u /* termbase: per 256 bytes */
 #define IMG_FREQ_SYMS 64u  /* ids below this are one-byte symbol items */
 #define IMG_NAMES_INLINE 62u
-#define IMG_HASH_TAG_MIN 8u /* the writer's symhash slots keep at least these tag bits */
+/* a symbol record whose index groups take at least this many bytes
+ * carries their length and its entry count (the writer's choice) */
+#define IMG_LONG_GROUPS 64u
+#define IMG_WILD_HEADER 36u /* u32 list offsets[4], u32 home positions[4], u32 home */
 
 /* header field offsets */
 #define IMG_H_VERSION 8
@@ -44,28 +47,32 @@
 #define IMG_H_NAME_LISTS 64
 #define IMG_H_SHARED 72
 #define IMG_H_WELLKNOWN 80
+#define IMG_H_HASHED 88
+#define IMG_H_ORDER_RUNS 96
+#define IMG_H_RESERVED 104
 #define IMG_H_CHECKSUM 120
 
 enum img_sec {
 	IMG_SYMTAB,
 	IMG_SYMIDX,
-	IMG_SYMHASH,
 	IMG_TERMS,
 	IMG_TERMBASE,
-	IMG_ENTRIES,
-	IMG_ENTIDX,
-	IMG_ENTBASE,
 	IMG_NAMES,
 	IMG_NAMEIDX,
 	IMG_WILD,
+	IMG_ORDER,
+	IMG_ORDIDX,
 	IMG_NSEC
 };
 
 /* On-disk section ids are enum img_sec + 1. */
 static const char *const img_sec_names[IMG_NSEC] = {
-    "symtab", "symidx",  "symhash", "terms",   "termbase", "entries",
-    "entidx", "entbase", "names",   "nameidx", "wild",
+    "symtab", "symidx", "terms", "termbase", "names", "nameidx", "wild", "order", "ordidx",
 };
+
+/* The home of an entry: the symbol record or the 'wild' section holding
+ * it (docs/kb-image.md, "Homes"). */
+#define IMG_HOME_WILD UINT32_MAX
 
 /* item codes */
 enum {
@@ -87,6 +94,10 @@ enum {
 #define IMG_E_RULE 0x80u
 #define IMG_E_MULT 0x40u
 #define IMG_E_NAMES 0x3fu
+
+/* symbol record head: (name_length << 2) | IMG_R_* */
+#define IMG_R_INDEX 1u
+#define IMG_R_LONG 2u
 
 /* index kinds */
 enum { IMG_K_RULES = 0, IMG_K_ATOMS = 1 };

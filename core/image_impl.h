@@ -26,8 +26,10 @@ struct mt_image {
 
 	struct img_section sec[IMG_NSEC];
 	uint64_t entries, atoms, rules, symbols, name_lists, shared;
-	uint64_t slots; /* symhash */
-	unsigned width, id_bits;
+	uint64_t hashed;     /* H: ids H..S-1 are in name-hash order */
+	uint64_t order_runs; /* R */
+	/* XXH3 of the names of symbols 0..H-1, read at open (H <= 64) */
+	uint64_t low_hash[IMG_FREQ_SYMS];
 
 	/* The first error met while answering queries lazily (the space API
 	 * has no error return): set once, read by mt_image_kb_status(). */
@@ -50,12 +52,11 @@ static inline struct img_cur img_cursor(const struct mt_image *img, enum img_sec
 	return c;
 }
 
-/* The symbol base of the record starting at offset rec of `terms` or
- * `entries` (sec is IMG_TERMS or IMG_ENTRIES; rec < section size). */
-static inline uint32_t img_record_base(const struct mt_image *img, enum img_sec sec, uint64_t rec)
+/* The symbol base of the shared record starting at offset rec of `terms`
+ * (rec < section size). */
+static inline uint32_t img_terms_base(const struct mt_image *img, uint64_t rec)
 {
-	const struct img_section *b = &img->sec[sec == IMG_TERMS ? IMG_TERMBASE : IMG_ENTBASE];
-	return img_le32(b->p + 4 * (rec >> IMG_BLOCK_SHIFT));
+	return img_le32(img->sec[IMG_TERMBASE].p + 4 * (rec >> IMG_BLOCK_SHIFT));
 }
 
 /* Records a lazy (query-time) error once. */
@@ -85,6 +86,11 @@ int img_skip_items(const struct mt_image *img, struct img_cur *c, uint32_t base,
 /* ---- symbols ---- */
 
 int img_sym_record(const struct mt_image *img, uint32_t id, uint64_t *pos, struct kb_error *err);
+/* Reads a symbol record's head (c at its start): name, flags; leaves c
+ * after the name. */
+int img_sym_head(struct img_cur *c, const char **name, size_t *len, unsigned *flags);
+/* Skips a whole symbol record (c at its start). */
+int img_sym_skip(struct img_cur *c);
 int img_sym_name(const struct mt_image *img, uint32_t id, const char **name, size_t *len,
 		 struct kb_error *err);
 /* Sets *id to the symbol's id, or UINT32_MAX when the image has no such
@@ -100,8 +106,13 @@ struct img_runs {
 	uint64_t rec;  /* record, for messages */
 	uint64_t left; /* runs not yet read */
 	uint64_t prev_end;
-	uint32_t base;
 	int first;
+	/* Where the listed entries live: the home (symbol id, or
+	 * IMG_HOME_WILD) and the home position of the next run's first entry;
+	 * hpos is UINT64_MAX when the list is not its entries' home (the atom
+	 * group of (=, 3), which lists every rule). */
+	uint32_t home;
+	uint64_t hpos;
 };
 
 /* Finds the (kind, arity) group of symbol id. Sets *found to 0 when the
@@ -111,26 +122,62 @@ int img_runs_find(const struct mt_image *img, uint32_t id, int kind, uint64_t ar
 /* Opens run list `list` (IMG_W_*) of section 'wild'. */
 int img_runs_wild(const struct mt_image *img, int list, struct img_runs *runs,
 		  struct kb_error *err);
-/* Next run [start, start + count); returns 1, 0 when exhausted, -1 on error. */
+/* Next run [start, start + count), and the home position of its first
+ * entry (UINT64_MAX if unknown, see struct img_runs); returns 1, 0 when
+ * exhausted, -1 on error. */
 int img_runs_next(const struct mt_image *img, struct img_runs *runs, uint64_t *start,
-		  uint64_t *count, struct kb_error *err);
+		  uint64_t *count, uint64_t *hpos, struct kb_error *err);
 
 /* ---- entries ---- */
 
 struct img_entry {
-	uint64_t rec;   /* record offset in `entries` */
-	uint64_t body;  /* offset of the first item */
-	uint64_t end;   /* offset just past the record (set by img_entry_end) */
-	uint64_t mult;  /* multiplicity */
-	uint64_t names; /* name list + 1, 0 for none */
-	int rule;       /* rule shorthand: two items L, R */
+	enum img_sec sec; /* IMG_SYMTAB or IMG_WILD */
+	uint64_t rec;     /* record offset in the section */
+	uint64_t body;    /* offset of the first item */
+	uint64_t end;     /* offset just past the record (set by img_entry_end) */
+	uint64_t mult;    /* multiplicity */
+	uint64_t names;   /* name list + 1, 0 for none */
+	int rule;         /* rule shorthand: two items L, R */
 	uint32_t base;
 };
 
-/* Reads the header of the entry record starting at `rec`. */
-int img_entry_at(const struct mt_image *img, uint64_t rec, struct img_entry *e,
-		 struct kb_error *err);
-/* Locates entry number n (entidx, then at most 15 records skipped). */
+/* A home's entry list (docs/kb-image.md, "Homes"). */
+struct img_home {
+	enum img_sec sec; /* IMG_SYMTAB or IMG_WILD */
+	uint64_t rec;     /* the symbol record or the home list, for messages */
+	uint64_t n;       /* entries */
+	uint64_t table;   /* offset of the u32 table of entries 16, 32, ... */
+	uint64_t first;   /* offset of the first entry record */
+	uint64_t end;     /* end of the home's bytes */
+	uint32_t base;    /* symbol base of its entries */
+};
+
+/* Reads the header of the entry record starting at `rec` of section sec
+ * (a home's entries, symbol base `base`). */
+int img_entry_at(const struct mt_image *img, enum img_sec sec, uint64_t rec, uint32_t base,
+		 struct img_entry *e, struct kb_error *err);
+/* Locates home `home` (a symbol id or IMG_HOME_WILD). */
+int img_home_find(const struct mt_image *img, uint32_t home, struct img_home *h,
+		  struct kb_error *err);
+/* Locates the entry at position pos of a home (its table, then at most 15
+ * records skipped). */
+int img_home_entry(const struct mt_image *img, const struct img_home *h, uint64_t pos,
+		   struct img_entry *e, struct kb_error *err);
+
+/* A position in section 'order': run k starts at byte pos and covers
+ * entries [first, first + count), home positions [hpos, hpos + count). */
+struct img_orun {
+	uint64_t k, pos, next; /* run number, its offset, the next run's offset */
+	uint64_t first, count, hpos;
+	uint32_t home;
+};
+
+/* The order run holding entry n (ordidx, then at most 15 runs read). */
+int img_order_find(const struct mt_image *img, uint64_t n, struct img_orun *r,
+		   struct kb_error *err);
+/* Reads the run at r->next (run r->k + 1) into r. */
+int img_order_next(const struct mt_image *img, struct img_orun *r, struct kb_error *err);
+/* Locates entry number n: its order run, then its home. */
 int img_entry_find(const struct mt_image *img, uint64_t n, struct img_entry *e,
 		   struct kb_error *err);
 /* Sets e->end by skipping the record's items. */

@@ -113,8 +113,9 @@ static int expect_size(const struct mt_image *img, enum img_sec s, uint64_t want
 static int check_tables(struct mt_image *img, struct kb_error *err)
 {
 	const char *f = img->file;
-	uint64_t S = img->symbols, E = img->entries;
-	static const enum img_sec u32_addressed[] = {IMG_SYMTAB, IMG_TERMS, IMG_ENTRIES, IMG_NAMES};
+	uint64_t S = img->symbols, E = img->entries, H = img->hashed, R = img->order_runs;
+	static const enum img_sec u32_addressed[] = {IMG_SYMTAB, IMG_TERMS, IMG_NAMES, IMG_WILD,
+						     IMG_ORDER};
 	for (size_t i = 0; i < sizeof u32_addressed / sizeof *u32_addressed; i++)
 		if (img->sec[u32_addressed[i]].size > UINT32_MAX)
 			return kb_error_set(err, "%s: section '%s' is %llu bytes (limit 4 GiB)", f,
@@ -126,12 +127,25 @@ static int check_tables(struct mt_image *img, struct kb_error *err)
 				    "%llu bytes; at least %d well-known symbols)",
 				    f, (unsigned long long)S,
 				    (unsigned long long)img->sec[IMG_SYMTAB].size, MT_S__COUNT);
-	if (E > img->sec[IMG_ENTRIES].size || E >= UINT32_MAX)
+	if (H < MT_S__COUNT || H > S || H > IMG_FREQ_SYMS)
 		return kb_error_set(err,
-				    "%s: header: %llu entries is impossible (section 'entries' is "
-				    "%llu bytes)",
-				    f, (unsigned long long)E,
-				    (unsigned long long)img->sec[IMG_ENTRIES].size);
+				    "%s: header: hash order from symbol %llu is impossible (%llu "
+				    "symbols, %d well-known, at most %u before the hash order)",
+				    f, (unsigned long long)H, (unsigned long long)S, MT_S__COUNT,
+				    IMG_FREQ_SYMS);
+	if (E > img->sec[IMG_SYMTAB].size + img->sec[IMG_WILD].size || E >= UINT32_MAX)
+		return kb_error_set(
+		    err,
+		    "%s: header: %llu entries is impossible (sections 'symtab' and "
+		    "'wild' hold %llu bytes)",
+		    f, (unsigned long long)E,
+		    (unsigned long long)(img->sec[IMG_SYMTAB].size + img->sec[IMG_WILD].size));
+	if (R > E || (R == 0) != (E == 0) || R > img->sec[IMG_ORDER].size)
+		return kb_error_set(err,
+				    "%s: header: %llu order runs is impossible (%llu entries, "
+				    "section 'order' is %llu bytes)",
+				    f, (unsigned long long)R, (unsigned long long)E,
+				    (unsigned long long)img->sec[IMG_ORDER].size);
 	if (img->rules > E || img->atoms < E || (E == 0 && img->atoms != 0))
 		return kb_error_set(err,
 				    "%s: header: counts disagree (%llu entries, %llu atoms, %llu "
@@ -146,54 +160,31 @@ static int check_tables(struct mt_image *img, struct kb_error *err)
 				    (unsigned long long)img->shared);
 	if (expect_size(img, IMG_SYMIDX, 8 * ceil_div(S, IMG_SAMPLE), "8 bytes per 16 symbols",
 			err) ||
-	    expect_size(img, IMG_ENTIDX, 4 * ceil_div(E, IMG_SAMPLE), "4 bytes per 16 entries",
+	    expect_size(img, IMG_ORDIDX, 8 * ceil_div(R, IMG_SAMPLE), "8 bytes per 16 order runs",
 			err) ||
 	    expect_size(img, IMG_NAMEIDX, 4 * img->name_lists, "4 bytes per name list", err) ||
 	    expect_size(img, IMG_TERMBASE,
 			4 * ceil_div(img->sec[IMG_TERMS].size, 1u << IMG_BLOCK_SHIFT),
-			"4 bytes per 256 bytes of 'terms'", err) ||
-	    expect_size(img, IMG_ENTBASE,
-			4 * ceil_div(img->sec[IMG_ENTRIES].size, 1u << IMG_BLOCK_SHIFT),
-			"4 bytes per 256 bytes of 'entries'", err))
+			"4 bytes per 256 bytes of 'terms'", err))
 		return -1;
-	if (img->sec[IMG_WILD].size < 4 * IMG_W_COUNT)
-		return kb_error_set(err,
-				    "%s: section 'wild' is %llu bytes (its offset table is %d)", f,
-				    (unsigned long long)img->sec[IMG_WILD].size, 4 * IMG_W_COUNT);
-	const struct img_section *h = &img->sec[IMG_SYMHASH];
-	if (h->size < 16)
-		return kb_error_set(err, "%s: section 'symhash' is %llu bytes (header is 16)", f,
-				    (unsigned long long)h->size);
-	img->slots = img_le64(h->p);
-	img->width = h->p[8];
-	img->id_bits = h->p[9];
-	for (int i = 10; i < 16; i++)
-		if (h->p[i])
-			return kb_error_set(
-			    err, "%s: section 'symhash': reserved byte %d is not zero", f, i);
-	if (img->width < 1 || img->width > 4 || img->id_bits < 1 || img->id_bits > 8 * img->width ||
-	    S >= (1ull << img->id_bits))
-		return kb_error_set(err,
-				    "%s: section 'symhash': slot width %u with %u id bits cannot "
-				    "hold %llu symbols",
-				    f, img->width, img->id_bits, (unsigned long long)S);
-	if (img->slots <= S || img->slots > (h->size - 16) / img->width ||
-	    16 + img->slots * img->width != h->size)
-		return kb_error_set(err,
-				    "%s: section 'symhash': %llu slots of %u bytes do not fit its "
-				    "%llu bytes or cannot hold %llu symbols",
-				    f, (unsigned long long)img->slots, img->width,
-				    (unsigned long long)h->size, (unsigned long long)S);
+	if (img->sec[IMG_WILD].size < IMG_WILD_HEADER)
+		return kb_error_set(err, "%s: section 'wild' is %llu bytes (its header is %u)", f,
+				    (unsigned long long)img->sec[IMG_WILD].size, IMG_WILD_HEADER);
 	return 0;
 }
 
-static int check_wellknown(const struct mt_image *img, struct kb_error *err)
+/* Checks the well-known names and notes the hashes of the names before
+ * the hash order (at most 64 records: constant work). */
+static int check_wellknown(struct mt_image *img, struct kb_error *err)
 {
-	for (uint32_t id = 0; id < MT_S__COUNT; id++) {
+	for (uint32_t id = 0; id < img->hashed; id++) {
 		const char *name;
 		size_t len;
 		if (img_sym_name(img, id, &name, &len, err))
 			return -1;
+		img->low_hash[id] = XXH3_64bits(name, len);
+		if (id >= MT_S__COUNT)
+			continue;
 		size_t want = strlen(wellknown_names[id]);
 		if (len != want || memcmp(name, wellknown_names[id], len) != 0)
 			return kb_error_set(
@@ -229,7 +220,7 @@ static int img_check(struct mt_image *img, struct kb_error *err)
 	uint32_t count = img_le32(h + IMG_H_SECTION_COUNT);
 	if (count != IMG_NSEC || header_size != IMG_HEADER_FIXED + count * IMG_SECTION_ENTRY)
 		return kb_error_set(err,
-				    "%s: header: %u sections in a %u-byte header (version 3 has "
+				    "%s: header: %u sections in a %u-byte header (version 4 has "
 				    "%u sections, %u bytes)",
 				    f, count, header_size, IMG_NSEC,
 				    IMG_HEADER_FIXED + IMG_NSEC * IMG_SECTION_ENTRY);
@@ -255,6 +246,8 @@ static int img_check(struct mt_image *img, struct kb_error *err)
 	img->symbols = img_le64(h + IMG_H_SYMBOLS);
 	img->name_lists = img_le64(h + IMG_H_NAME_LISTS);
 	img->shared = img_le64(h + IMG_H_SHARED);
+	img->hashed = img_le64(h + IMG_H_HASHED);
+	img->order_runs = img_le64(h + IMG_H_ORDER_RUNS);
 	uint64_t k = img_le64(h + IMG_H_WELLKNOWN);
 	if (k != MT_S__COUNT)
 		return kb_error_set(
@@ -262,7 +255,7 @@ static int img_check(struct mt_image *img, struct kb_error *err)
 		    "%s: header: the image was written with %llu well-known symbols, "
 		    "this kbprof has %d (rebuild the image with this kbprof)",
 		    f, (unsigned long long)k, MT_S__COUNT);
-	for (int i = 88; i < IMG_H_CHECKSUM; i++)
+	for (int i = IMG_H_RESERVED; i < IMG_H_CHECKSUM; i++)
 		if (h[i])
 			return kb_error_set(err, "%s: header: reserved byte %d is not zero", f, i);
 	if (check_sections(img, h, count, header_size, err) || check_tables(img, err) ||
@@ -405,8 +398,8 @@ void mt_image_get_info(const struct mt_image *img, struct mt_image_info *info)
 	info->symbols = img->symbols;
 	info->name_lists = img->name_lists;
 	info->shared = img->shared;
-	info->hash_slots = img->slots;
-	info->hash_width = img->width;
+	info->hashed = img->hashed;
+	info->order_runs = img->order_runs;
 	info->compressed = img->compressed;
 	info->compressed_size = img->compressed_size;
 	for (int i = 0; i < IMG_NSEC; i++)
@@ -545,41 +538,36 @@ int img_skip_items(const struct mt_image *img, struct img_cur *c, uint32_t base,
 
 /* ---- symbols ---- */
 
-static int skip_groups(struct img_cur *c)
-{
-	for (;;) {
-		uint64_t g, v, n = 1;
-		if (img_varint(c, &g))
-			return -1;
-		if (g & 2) {
-			if (img_varint(c, &n))
-				return -1;
-			if (n > (c->end - c->pos) / 2)
-				return img_fail(c, "index group claims %llu runs, more than fit",
-						(unsigned long long)n + 2);
-			n += 2;
-		}
-		for (uint64_t i = 0; i < 2 * n; i++)
-			if (img_varint(c, &v))
-				return -1;
-		if (!(g & 1))
-			return 0;
-	}
-}
-
-/* Reads a symbol record's first varint and name; leaves c after the name. */
-static int read_sym_head(struct img_cur *c, const char **name, size_t *len, int *has_index)
+int img_sym_head(struct img_cur *c, const char **name, size_t *len, unsigned *flags)
 {
 	uint64_t v;
 	if (img_varint(c, &v))
 		return -1;
 	const uint8_t *p = c->p + c->pos;
-	if (img_skip(c, v >> 1, "symbol name"))
+	if (img_skip(c, v >> 2, "symbol name"))
 		return -1;
 	*name = (const char *)p;
-	*len = (size_t)(v >> 1);
-	*has_index = (int)(v & 1);
+	*len = (size_t)(v >> 2);
+	*flags = (unsigned)(v & 3);
+	if ((*flags & IMG_R_LONG) && !(*flags & IMG_R_INDEX))
+		return img_fail(c, "symbol record marked long without an index");
 	return 0;
+}
+
+int img_sym_skip(struct img_cur *c)
+{
+	const char *name;
+	size_t len;
+	unsigned flags;
+	uint64_t n;
+	c->rec = c->pos;
+	if (img_sym_head(c, &name, &len, &flags))
+		return -1;
+	if (!(flags & IMG_R_INDEX))
+		return 0;
+	if (img_varint(c, &n))
+		return -1;
+	return img_skip(c, n, "symbol index");
 }
 
 int img_sym_record(const struct mt_image *img, uint32_t id, uint64_t *pos, struct kb_error *err)
@@ -596,14 +584,9 @@ int img_sym_record(const struct mt_image *img, uint32_t id, uint64_t *pos, struc
 		    &ic, "symbol record offset %llu past end of section 'symtab' (size %llu)",
 		    (unsigned long long)off, (unsigned long long)c.end);
 	}
-	for (uint32_t i = 0; i < (id & (IMG_SAMPLE - 1)); i++) {
-		const char *name;
-		size_t len;
-		int has_index;
-		c.rec = c.pos;
-		if (read_sym_head(&c, &name, &len, &has_index) || (has_index && skip_groups(&c)))
+	for (uint32_t i = 0; i < (id & (IMG_SAMPLE - 1)); i++)
+		if (img_sym_skip(&c))
 			return -1;
-	}
 	if (c.pos >= c.end) {
 		c.rec = c.pos;
 		return img_fail(&c, "record of symbol %u starts past end of section", id);
@@ -616,98 +599,201 @@ int img_sym_name(const struct mt_image *img, uint32_t id, const char **name, siz
 		 struct kb_error *err)
 {
 	uint64_t pos;
-	int has_index;
+	unsigned flags;
 	if (img_sym_record(img, id, &pos, err))
 		return -1;
 	struct img_cur c = img_cursor(img, IMG_SYMTAB, pos, pos, err);
-	return read_sym_head(&c, name, len, &has_index);
+	return img_sym_head(&c, name, len, &flags);
+}
+
+/* The hash key of sample k of 'symidx': the high 32 bits of its name's
+ * hash. */
+static uint32_t sample_key(const struct mt_image *img, uint64_t k)
+{
+	return img_le32(img->sec[IMG_SYMIDX].p + 8 * k + 4);
 }
 
 int img_sym_find(const struct mt_image *img, const char *name, size_t len, uint64_t hash,
 		 uint32_t *id, struct kb_error *err)
 {
-	const uint8_t *slots = img->sec[IMG_SYMHASH].p + 16;
-	unsigned tag_bits = 8 * img->width - img->id_bits;
-	uint64_t id_mask = (1ull << img->id_bits) - 1;
-	uint64_t tag = tag_bits ? hash & ((1ull << tag_bits) - 1) : 0;
-	uint64_t i = (uint64_t)(((unsigned __int128)hash * img->slots) >> 64);
-	for (uint64_t probes = 0; probes < img->slots; probes++) {
-		uint64_t v = img_leN(slots + i * img->width, img->width);
-		if (v == 0) {
-			*id = UINT32_MAX;
-			return 0;
-		}
-		uint64_t idp1 = v & id_mask;
-		if (idp1 == 0 || idp1 > img->symbols) {
-			struct img_cur c = img_cursor(img, IMG_SYMHASH, 16 + i * img->width,
-						      16 + i * img->width, err);
-			return img_fail(&c, "slot %llu holds symbol id %lld outside 0..%llu",
-					(unsigned long long)i, (long long)idp1 - 1,
-					(unsigned long long)img->symbols - 1);
-		}
-		if ((v >> img->id_bits) == tag) {
+	*id = UINT32_MAX;
+	for (uint32_t i = 0; i < img->hashed; i++)
+		if (img->low_hash[i] == hash) {
 			const char *n;
 			size_t l;
-			if (img_sym_name(img, (uint32_t)(idp1 - 1), &n, &l, err))
+			if (img_sym_name(img, i, &n, &l, err))
 				return -1;
 			if (l == len && memcmp(n, name, len) == 0) {
-				*id = (uint32_t)(idp1 - 1);
+				*id = i;
 				return 0;
 			}
 		}
-		if (++i == img->slots)
-			i = 0;
+	uint64_t S = img->symbols, H = img->hashed;
+	if (H == S)
+		return 0;
+	/* Samples whose first symbol is in the hash order: lo..ns-1. The
+	 * name, if present, is after the last of them whose key is below its
+	 * own (or from H on), and before the first whose key is above. */
+	uint32_t key = (uint32_t)(hash >> 32);
+	uint64_t lo = (H + IMG_SAMPLE - 1) >> IMG_SAMPLE_SHIFT, ns = ceil_div(S, IMG_SAMPLE);
+	uint64_t a = lo, b = ns; /* first sample with key >= key, in [a, b] */
+	while (a < b) {
+		uint64_t m = a + (b - a) / 2;
+		if (sample_key(img, m) < key)
+			a = m + 1;
+		else
+			b = m;
 	}
-	*id = UINT32_MAX;
+	uint64_t from = a > lo ? (a - 1) << IMG_SAMPLE_SHIFT : H;
+	uint64_t pos;
+	if (img_sym_record(img, (uint32_t)from, &pos, err))
+		return -1;
+	struct img_cur c = img_cursor(img, IMG_SYMTAB, pos, pos, err);
+	for (uint64_t i = from; i < S; i++) {
+		if (i > from && (i & (IMG_SAMPLE - 1)) == 0 &&
+		    sample_key(img, i >> IMG_SAMPLE_SHIFT) > key)
+			break;
+		uint64_t at = c.pos;
+		const char *n;
+		size_t l;
+		unsigned flags;
+		c.rec = at;
+		if (img_sym_head(&c, &n, &l, &flags))
+			return -1;
+		if (l == len && memcmp(n, name, len) == 0) {
+			*id = (uint32_t)i;
+			return 0;
+		}
+		c.pos = at;
+		if (img_sym_skip(&c))
+			return -1;
+	}
 	return 0;
 }
 
-/* ---- index runs ---- */
+/* ---- index groups ---- */
+
+/* A symbol record's index part: c positioned at its groups. */
+struct img_groups {
+	struct img_cur c;
+	uint64_t end;        /* end of the record */
+	uint64_t groups_end; /* end of the groups, 0 unless the record is long */
+	uint64_t n;          /* home entries, when long */
+	int has_index, is_long;
+};
+
+static int groups_open(const struct mt_image *img, uint32_t id, struct img_groups *g,
+		       struct kb_error *err)
+{
+	uint64_t pos, v;
+	const char *name;
+	size_t len;
+	unsigned flags;
+	if (img_sym_record(img, id, &pos, err))
+		return -1;
+	g->c = img_cursor(img, IMG_SYMTAB, pos, pos, err);
+	if (img_sym_head(&g->c, &name, &len, &flags))
+		return -1;
+	g->has_index = (flags & IMG_R_INDEX) != 0;
+	g->is_long = (flags & IMG_R_LONG) != 0;
+	g->groups_end = 0;
+	g->n = 0;
+	if (!g->has_index)
+		return 0;
+	if (img_varint(&g->c, &v))
+		return -1;
+	if (v > g->c.end - g->c.pos)
+		return img_fail(&g->c, "symbol index of %llu bytes runs past end of section",
+				(unsigned long long)v);
+	g->end = g->c.pos + v;
+	g->c.end = g->end; /* nothing of this record reads past it */
+	if (g->is_long) {
+		if (img_varint(&g->c, &v) || img_varint(&g->c, &g->n))
+			return -1;
+		if (v > g->end - g->c.pos)
+			return img_fail(&g->c, "index groups of %llu bytes run past the record",
+					(unsigned long long)v);
+		g->groups_end = g->c.pos + v;
+		if (g->n > g->end - g->groups_end)
+			return img_fail(&g->c, "home of %llu entries does not fit the record",
+					(unsigned long long)g->n);
+	}
+	return 0;
+}
+
+/* Reads a group header: g = (arity << 3) | (kind << 2) | (multi << 1) |
+ * more, and its run count. */
+static int group_head(struct img_cur *c, uint64_t *g, uint64_t *nruns)
+{
+	if (img_varint(c, g))
+		return -1;
+	*nruns = 1;
+	if (*g & 2) {
+		if (img_varint(c, nruns))
+			return -1;
+		if (*nruns > (c->end - c->pos) / 2)
+			return img_fail(c, "index group claims %llu runs, more than fit",
+					(unsigned long long)*nruns + 2);
+		*nruns += 2;
+	}
+	return 0;
+}
+
+/* Whether group g of symbol id lists entries that live elsewhere: the atom
+ * group of (=, 3) lists every rule, and rules live with their heads. */
+static int listing_only(uint32_t id, uint64_t g)
+{
+	return id == MT_S_EQUAL && ((g >> 2) & 1) == IMG_K_ATOMS && (g >> 3) == 3;
+}
+
+/* Skips a group's runs, adding their entries to *count. */
+static int skip_runs(struct img_cur *c, uint64_t nruns, uint64_t *count)
+{
+	for (uint64_t i = 0; i < nruns; i++) {
+		uint64_t s, n;
+		if (img_varint(c, &s) || img_varint(c, &n))
+			return -1;
+		if (n >= UINT32_MAX || *count > UINT32_MAX)
+			return img_fail(c, "index run of %llu entries is too long",
+					(unsigned long long)n + 1);
+		*count += n + 1;
+	}
+	return 0;
+}
 
 int img_runs_find(const struct mt_image *img, uint32_t id, int kind, uint64_t arity,
 		  struct img_runs *runs, int *found, struct kb_error *err)
 {
-	uint64_t pos;
-	const char *name;
-	size_t len;
-	int has_index;
+	struct img_groups gr;
 	*found = 0;
-	if (img_sym_record(img, id, &pos, err))
+	if (groups_open(img, id, &gr, err))
 		return -1;
-	struct img_cur c = img_cursor(img, IMG_SYMTAB, pos, pos, err);
-	if (read_sym_head(&c, &name, &len, &has_index))
-		return -1;
-	if (!has_index)
+	if (!gr.has_index)
 		return 0;
+	uint64_t hpos = 0;
 	for (;;) {
-		uint64_t g, n = 0, v;
-		if (img_varint(&c, &g))
+		uint64_t g, n;
+		if (group_head(&gr.c, &g, &n))
 			return -1;
-		if (g & 2) {
-			if (img_varint(&c, &n))
-				return -1;
-			if (n > (c.end - c.pos) / 2)
-				return img_fail(&c, "index group claims %llu runs, more than fit",
-						(unsigned long long)n + 2);
-			n += 2;
-		} else {
-			n = 1;
-		}
 		if ((uint64_t)((g >> 2) & 1) == (uint64_t)kind && (g >> 3) == arity) {
-			runs->wild = 0;
-			runs->pos = c.pos;
-			runs->rec = pos;
-			runs->left = n;
-			runs->prev_end = 0;
-			runs->first = 1;
-			runs->base =
-			    img_le32(img->sec[IMG_SYMIDX].p + 8 * (id >> IMG_SAMPLE_SHIFT) + 4);
+			*runs = (struct img_runs){
+			    .wild = 0,
+			    .pos = gr.c.pos,
+			    .rec = gr.c.rec,
+			    .left = n,
+			    .prev_end = 0,
+			    .first = 1,
+			    .home = id,
+			    .hpos = listing_only(id, g) ? UINT64_MAX : hpos,
+			};
 			*found = 1;
 			return 0;
 		}
-		for (uint64_t i = 0; i < 2 * n; i++)
-			if (img_varint(&c, &v))
-				return -1;
+		uint64_t count = 0;
+		if (skip_runs(&gr.c, n, &count))
+			return -1;
+		if (!listing_only(id, g))
+			hpos += count;
 		if (!(g & 1))
 			return 0;
 	}
@@ -715,7 +801,8 @@ int img_runs_find(const struct mt_image *img, uint32_t id, int kind, uint64_t ar
 
 int img_runs_wild(const struct mt_image *img, int list, struct img_runs *runs, struct kb_error *err)
 {
-	uint64_t off = img_le32(img->sec[IMG_WILD].p + 4 * list);
+	const uint8_t *w = img->sec[IMG_WILD].p;
+	uint64_t off = img_le32(w + 4 * list);
 	struct img_cur c = img_cursor(img, IMG_WILD, off, off, err);
 	uint64_t n;
 	if (img_varint(&c, &n))
@@ -723,13 +810,19 @@ int img_runs_wild(const struct mt_image *img, int list, struct img_runs *runs, s
 	if (n > (c.end - c.pos) / 2)
 		return img_fail(&c, "run list %d claims %llu runs, more than fit", list,
 				(unsigned long long)n);
-	*runs = (struct img_runs){
-	    .wild = 1, .pos = c.pos, .rec = off, .left = n, .prev_end = 0, .base = 0, .first = 1};
+	*runs = (struct img_runs){.wild = 1,
+				  .pos = c.pos,
+				  .rec = off,
+				  .left = n,
+				  .prev_end = 0,
+				  .first = 1,
+				  .home = IMG_HOME_WILD,
+				  .hpos = img_le32(w + 16 + 4 * list)};
 	return 0;
 }
 
 int img_runs_next(const struct mt_image *img, struct img_runs *runs, uint64_t *start,
-		  uint64_t *count, struct kb_error *err)
+		  uint64_t *count, uint64_t *hpos, struct kb_error *err)
 {
 	if (!runs->left)
 		return 0;
@@ -739,13 +832,11 @@ int img_runs_next(const struct mt_image *img, struct img_runs *runs, uint64_t *s
 	if (img_varint(&c, &a) || img_varint(&c, &b))
 		return -1;
 	if (runs->first) {
-		s = (uint64_t)runs->base + a;
-		if (s < a)
-			goto overflow;
+		s = a;
 	} else {
 		s = runs->prev_end + a + 1;
 		if (s <= runs->prev_end)
-			goto overflow;
+			return img_fail(&c, "index run start overflows");
 	}
 	if (s >= img->entries || b >= img->entries - s)
 		return img_fail(&c, "index run [%llu, +%llu] outside entries 0..%llu",
@@ -757,17 +848,94 @@ int img_runs_next(const struct mt_image *img, struct img_runs *runs, uint64_t *s
 	runs->left--;
 	*start = s;
 	*count = b + 1;
+	*hpos = runs->hpos;
+	if (runs->hpos != UINT64_MAX)
+		runs->hpos += b + 1;
 	return 1;
-overflow:
-	return img_fail(&c, "index run start overflows");
 }
 
-/* ---- entries ---- */
+/* ---- homes and entries ---- */
 
-int img_entry_at(const struct mt_image *img, uint64_t rec, struct img_entry *e,
-		 struct kb_error *err)
+int img_home_find(const struct mt_image *img, uint32_t home, struct img_home *h,
+		  struct kb_error *err)
 {
-	struct img_cur c = img_cursor(img, IMG_ENTRIES, rec, rec, err);
+	struct img_cur c;
+	if (home == IMG_HOME_WILD) {
+		uint64_t off = img_le32(img->sec[IMG_WILD].p + 32);
+		c = img_cursor(img, IMG_WILD, off, off, err);
+		if (off >= c.end)
+			return img_fail(&c, "the wild home starts past end of section (size %llu)",
+					(unsigned long long)c.end);
+		if (img_varint(&c, &h->n))
+			return -1;
+		h->sec = IMG_WILD;
+		h->rec = off;
+		h->end = c.end;
+		h->base = 0;
+	} else {
+		struct img_groups gr;
+		if (groups_open(img, home, &gr, err))
+			return -1;
+		c = gr.c;
+		if (!gr.has_index)
+			return img_fail(&c, "symbol %u holds no entries", home);
+		if (gr.is_long) {
+			h->n = gr.n;
+			c.pos = gr.groups_end;
+		} else {
+			uint64_t g = 0, nruns, n = 0;
+			do {
+				uint64_t count = 0;
+				if (group_head(&c, &g, &nruns) || skip_runs(&c, nruns, &count))
+					return -1;
+				if (!listing_only(home, g))
+					n += count;
+			} while (g & 1);
+			h->n = n;
+		}
+		h->sec = IMG_SYMTAB;
+		h->rec = c.rec;
+		h->end = gr.end;
+		h->base = home;
+	}
+	uint64_t tab = h->n > IMG_SAMPLE ? (h->n - 1) / IMG_SAMPLE : 0;
+	h->table = c.pos;
+	if (tab > (h->end - c.pos) / 4)
+		return img_fail(&c, "home of %llu entries does not fit its record",
+				(unsigned long long)h->n);
+	h->first = c.pos + 4 * tab;
+	return 0;
+}
+
+int img_home_entry(const struct mt_image *img, const struct img_home *h, uint64_t pos,
+		   struct img_entry *e, struct kb_error *err)
+{
+	struct img_cur c = img_cursor(img, h->sec, h->table, h->rec, err);
+	if (pos >= h->n)
+		return img_fail(&c, "home position %llu outside its %llu entries",
+				(unsigned long long)pos, (unsigned long long)h->n);
+	uint64_t off = h->first;
+	if (pos >= IMG_SAMPLE) {
+		off += img_le32(img->sec[h->sec].p + h->table + 4 * (pos / IMG_SAMPLE - 1));
+		if (off < h->first || off >= h->end)
+			return img_fail(&c, "entry %llu of the home at offset %llu is outside it",
+					(unsigned long long)pos, (unsigned long long)off);
+	}
+	for (uint64_t i = 0; i < pos % IMG_SAMPLE; i++) {
+		if (img_entry_at(img, h->sec, off, h->base, e, err) || img_entry_end(img, e, err))
+			return -1;
+		off = e->end;
+	}
+	if (off >= h->end)
+		return img_fail(&c, "entry %llu of the home starts past its end",
+				(unsigned long long)pos);
+	return img_entry_at(img, h->sec, off, h->base, e, err);
+}
+
+int img_entry_at(const struct mt_image *img, enum img_sec sec, uint64_t rec, uint32_t base,
+		 struct img_entry *e, struct kb_error *err)
+{
+	struct img_cur c = img_cursor(img, sec, rec, rec, err);
 	uint8_t h;
 	uint64_t v;
 	if (rec >= c.end)
@@ -775,6 +943,7 @@ int img_entry_at(const struct mt_image *img, uint64_t rec, struct img_entry *e,
 				(unsigned long long)c.end);
 	if (img_u8(&c, &h))
 		return -1;
+	e->sec = sec;
 	e->rec = rec;
 	e->rule = (h & IMG_E_RULE) != 0;
 	e->mult = 1;
@@ -800,39 +969,106 @@ int img_entry_at(const struct mt_image *img, uint64_t rec, struct img_entry *e,
 	e->names = n;
 	e->body = c.pos;
 	e->end = 0;
-	e->base = img_record_base(img, IMG_ENTRIES, rec);
+	e->base = base;
 	return 0;
 }
 
 int img_entry_end(const struct mt_image *img, struct img_entry *e, struct kb_error *err)
 {
-	struct img_cur c = img_cursor(img, IMG_ENTRIES, e->body, e->rec, err);
+	struct img_cur c = img_cursor(img, e->sec, e->body, e->rec, err);
 	if (img_skip_items(img, &c, e->base, e->rule ? 2 : 1))
 		return -1;
 	e->end = c.pos;
 	return 0;
 }
 
-int img_entry_find(const struct mt_image *img, uint64_t n, struct img_entry *e,
-		   struct kb_error *err)
+/* ---- order ---- */
+
+/* Reads the order run at r->pos whose first entry is r->first. */
+static int order_read(const struct mt_image *img, struct img_orun *r, struct kb_error *err)
+{
+	struct img_cur c = img_cursor(img, IMG_ORDER, r->pos, r->pos, err);
+	uint64_t h, v, p = 0;
+	if (r->pos >= c.end)
+		return img_fail(&c, "order run %llu starts past end of section (size %llu)",
+				(unsigned long long)r->k, (unsigned long long)c.end);
+	if (img_varint(&c, &h) || img_varint(&c, &v) || ((v & 1) && img_varint(&c, &p)))
+		return -1;
+	if (h > img->symbols)
+		return img_fail(&c, "order run %llu: home symbol %llu outside 0..%llu",
+				(unsigned long long)r->k, (unsigned long long)h - 1,
+				(unsigned long long)img->symbols - 1);
+	if ((v >> 1) >= img->entries - r->first || p >= UINT32_MAX)
+		return img_fail(&c,
+				"order run %llu of %llu entries from entry %llu (home position "
+				"%llu) runs past the %llu entries",
+				(unsigned long long)r->k, (unsigned long long)(v >> 1) + 1,
+				(unsigned long long)r->first, (unsigned long long)p,
+				(unsigned long long)img->entries);
+	r->home = h ? (uint32_t)(h - 1) : IMG_HOME_WILD;
+	r->count = (v >> 1) + 1;
+	r->hpos = p;
+	r->next = c.pos;
+	return 0;
+}
+
+int img_order_find(const struct mt_image *img, uint64_t n, struct img_orun *r, struct kb_error *err)
 {
 	if (n >= img->entries)
 		return kb_error_set(err, "%s: entry %llu outside 0..%lld", img->file,
 				    (unsigned long long)n, (long long)img->entries - 1);
-	uint64_t k = n >> IMG_SAMPLE_SHIFT;
-	uint64_t off = img_le32(img->sec[IMG_ENTIDX].p + 4 * k);
-	if (off >= img->sec[IMG_ENTRIES].size) {
-		struct img_cur ic = img_cursor(img, IMG_ENTIDX, 4 * k, 4 * k, err);
-		return img_fail(
-		    &ic, "entry record offset %llu past end of section 'entries' (size %llu)",
-		    (unsigned long long)off, (unsigned long long)img->sec[IMG_ENTRIES].size);
+	const uint8_t *idx = img->sec[IMG_ORDIDX].p;
+	uint64_t a = 0, b = ceil_div(img->order_runs, IMG_SAMPLE); /* last sample <= n */
+	while (b - a > 1) {
+		uint64_t m = a + (b - a) / 2;
+		if (img_le32(idx + 8 * m + 4) <= n)
+			a = m;
+		else
+			b = m;
 	}
-	for (uint64_t i = 0; i < (n & (IMG_SAMPLE - 1)); i++) {
-		if (img_entry_at(img, off, e, err) || img_entry_end(img, e, err))
+	r->k = a << IMG_SAMPLE_SHIFT;
+	r->pos = img_le32(idx + 8 * a);
+	r->first = img_le32(idx + 8 * a + 4);
+	if (r->first > n) {
+		struct img_cur ic = img_cursor(img, IMG_ORDIDX, 8 * a, 8 * a, err);
+		return img_fail(&ic, "order sample %llu starts at entry %llu, past entry %llu",
+				(unsigned long long)a, (unsigned long long)r->first,
+				(unsigned long long)n);
+	}
+	for (int i = 0;; i++) {
+		if (order_read(img, r, err))
 			return -1;
-		off = e->end;
+		if (n < r->first + r->count)
+			return 0;
+		if (i == IMG_SAMPLE - 1 || r->k + 1 >= img->order_runs) {
+			struct img_cur c = img_cursor(img, IMG_ORDER, r->pos, r->pos, err);
+			return img_fail(&c, "entry %llu is in no order run", (unsigned long long)n);
+		}
+		r->k++;
+		r->first += r->count;
+		r->pos = r->next;
 	}
-	return img_entry_at(img, off, e, err);
+}
+
+int img_order_next(const struct mt_image *img, struct img_orun *r, struct kb_error *err)
+{
+	if (r->k + 1 >= img->order_runs)
+		return kb_error_set(err, "%s: no order run after run %llu", img->file,
+				    (unsigned long long)r->k);
+	r->k++;
+	r->first += r->count;
+	r->pos = r->next;
+	return order_read(img, r, err);
+}
+
+int img_entry_find(const struct mt_image *img, uint64_t n, struct img_entry *e,
+		   struct kb_error *err)
+{
+	struct img_orun r;
+	struct img_home h;
+	if (img_order_find(img, n, &r, err) || img_home_find(img, r.home, &h, err))
+		return -1;
+	return img_home_entry(img, &h, r.hpos + (n - r.first), e, err);
 }
 
 /* Reads the item at c, following references to shared records; leaves c
@@ -845,7 +1081,7 @@ static int resolve_item(const struct mt_image *img, struct img_cur *c, uint32_t 
 	while (it->kind == IK_REF) {
 		uint64_t t = it->v;
 		*c = img_cursor(img, IMG_TERMS, t, t, c->err);
-		*base = img_record_base(img, IMG_TERMS, t);
+		*base = img_terms_base(img, t);
 		if (img_read_item(img, c, *base, it))
 			return -1;
 	}
@@ -898,7 +1134,7 @@ static int item_ground(const struct mt_image *img, struct img_cur c, uint32_t ba
 			stack[n++] = (struct saved){c, base, owed};
 			uint64_t t = it.v;
 			c = img_cursor(img, IMG_TERMS, t, t, c.err);
-			base = img_record_base(img, IMG_TERMS, t);
+			base = img_terms_base(img, t);
 			owed = 1;
 		}
 	}
@@ -966,7 +1202,7 @@ static int term_class(const struct mt_image *img, struct img_cur *c, uint32_t *b
 int img_entry_keys(const struct mt_image *img, const struct img_entry *e, struct img_keys *k,
 		   struct kb_error *err)
 {
-	struct img_cur c = img_cursor(img, IMG_ENTRIES, e->body, e->rec, err);
+	struct img_cur c = img_cursor(img, e->sec, e->body, e->rec, err);
 	uint32_t base = e->base;
 	memset(k, 0, sizeof *k);
 	k->rule = IC_NONE;
@@ -1167,7 +1403,7 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 		     struct kb_error *err)
 {
 	const struct mt_image *img = d->img;
-	enum img_sec sec = IMG_ENTRIES;
+	enum img_sec sec = e->sec;
 	struct img_cur c = img_cursor(img, sec, e->body, e->rec, err);
 	uint32_t base = e->base;
 	struct img_item it;
@@ -1240,7 +1476,7 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 				goto deep;
 			sec = IMG_TERMS;
 			c = img_cursor(img, sec, it.v, it.v, err);
-			base = img_record_base(img, IMG_TERMS, it.v);
+			base = img_terms_base(img, it.v);
 			continue;
 		}
 		mt_term t = leaf_term(d, &it);

@@ -2,10 +2,13 @@
  * in-memory overlay (core/image.h, core/space_layer.h).
  *
  * The store's symbol table sits on the image's symbols (ids 0..S-1, names
- * read from the mapping, look-ups through the on-disk hash table). Entries
- * 0..E-1 are the image's; a candidate is found through the on-disk index
- * runs and its atom decoded on demand into the store (hash-consed, so equal
- * atoms are equal handles) and kept in a small direct-mapped cache. Atoms
+ * read from the mapping, look-ups by name through the hash order of the
+ * symbol records). Entries 0..E-1 are the image's; a candidate is found
+ * through the on-disk index runs, read from its home (the record of its
+ * key's symbol, where the runs were found: no other page is read) and its
+ * atom decoded on demand into the store (hash-consed, so equal atoms are
+ * equal handles) and kept in a small direct-mapped cache. An entry asked
+ * for by number is found through section 'order' first. Atoms
  * added afterwards go to an ordinary in-memory space on the same store
  * (entries E, E+1, ...); adding or removing an atom the image holds changes
  * a per-entry multiplicity delta instead.
@@ -43,8 +46,14 @@ struct img_space {
 	uint32_t E;
 	struct img_decoder dec;
 	struct cached cache[1u << CACHE_BITS];
-	/* the record after the last entry located, for sequential scans */
-	uint64_t seq_entry, seq_off;
+	/* for scans in entry order: the order run last used */
+	struct img_orun seq;
+	int seq_ok;
+	/* the home last used, and the record after the last entry read in it */
+	struct img_home home;
+	uint32_t home_id;
+	int home_ok;
+	uint64_t home_next_pos, home_next_off;
 	/* multiplicity changes to image entries: entry + 1 -> delta */
 	uint32_t *dkeys;
 	int64_t *dvals;
@@ -116,32 +125,82 @@ static int delta_add(struct img_space *s, uint32_t e, int64_t d)
 
 /* ---- entries ---- */
 
-/* Locates, decodes and caches image entry e. Returns NULL (error recorded)
- * if the image is damaged there. */
-static const struct cached *load(struct img_space *s, uint32_t e)
+/* The home and home position of entry e, through section 'order'. */
+static int locate(struct img_space *s, uint32_t e, uint32_t *home, uint64_t *hpos,
+		  struct kb_error *err)
+{
+	struct img_orun *r = &s->seq;
+	int ok = s->seq_ok && e >= r->first && e < r->first + r->count;
+	if (!ok && s->seq_ok && e == r->first + r->count && r->k + 1 < s->img->order_runs) {
+		s->seq_ok = 0;
+		if (img_order_next(s->img, r, err))
+			return -1;
+		s->seq_ok = ok = 1;
+	}
+	if (!ok) {
+		s->seq_ok = 0;
+		if (img_order_find(s->img, e, r, err))
+			return -1;
+		s->seq_ok = 1;
+	}
+	*home = r->home;
+	*hpos = r->hpos + (e - r->first);
+	return 0;
+}
+
+/* Reads the entry at position hpos of a home; an entry right after the
+ * last one read in the same home is found without the home's table. */
+static int home_entry(struct img_space *s, uint32_t home, uint64_t hpos, struct img_entry *ent,
+		      struct kb_error *err)
+{
+	int r;
+	if (s->home_ok && s->home_id == home && hpos == s->home_next_pos && s->home_next_off) {
+		r = img_entry_at(s->img, s->home.sec, s->home_next_off, s->home.base, ent, err);
+	} else {
+		if (!s->home_ok || s->home_id != home) {
+			s->home_ok = 0;
+			if (img_home_find(s->img, home, &s->home, err))
+				return -1;
+			s->home_ok = 1;
+			s->home_id = home;
+		}
+		r = img_home_entry(s->img, &s->home, hpos, ent, err);
+	}
+	s->home_next_off = 0;
+	if (r)
+		return -1;
+	if (img_entry_end(s->img, ent, err))
+		return -1;
+	if (hpos + 1 < s->home.n && ent->end < s->home.end) {
+		s->home_next_pos = hpos + 1;
+		s->home_next_off = ent->end;
+	}
+	return 0;
+}
+
+/* Locates, decodes and caches image entry e, at home position hpos of
+ * home (hpos UINT64_MAX: found through section 'order'). Returns NULL
+ * (error recorded) if the image is damaged there. */
+static const struct cached *load_at(struct img_space *s, uint32_t e, uint32_t home, uint64_t hpos)
 {
 	struct cached *c = &s->cache[e & ((1u << CACHE_BITS) - 1)];
 	if (c->entry_p1 == e + 1)
 		return c;
 	struct kb_error err;
 	struct img_entry ent;
-	int r = (s->seq_entry == e && s->seq_off) ? img_entry_at(s->img, s->seq_off, &ent, &err)
-						  : img_entry_find(s->img, e, &ent, &err);
 	mt_term atom;
-	if (r || img_decode_entry(&s->dec, &ent, &atom, &err)) {
+	if ((hpos == UINT64_MAX && locate(s, e, &home, &hpos, &err)) ||
+	    home_entry(s, home, hpos, &ent, &err) || img_decode_entry(&s->dec, &ent, &atom, &err)) {
 		lazy(s, &err);
 		return NULL;
 	}
-	/* The record after this one, so that a scan in entry order never goes
-	 * back to the sampled table. */
-	if (img_entry_end(s->img, &ent, &err) == 0 && ent.end < s->img->sec[IMG_ENTRIES].size) {
-		s->seq_entry = e + 1;
-		s->seq_off = ent.end;
-	} else {
-		s->seq_off = 0;
-	}
 	*c = (struct cached){e + 1, atom, (uint32_t)ent.mult, (uint32_t)ent.names};
 	return c;
+}
+
+static const struct cached *load(struct img_space *s, uint32_t e)
+{
+	return load_at(s, e, 0, UINT64_MAX);
 }
 
 static uint32_t eff_mult(struct img_space *s, const struct cached *c, uint32_t e)
@@ -239,15 +298,17 @@ static int64_t image_find(struct img_space *s, mt_term atom)
 	if (open_runs(s, cls, sym, arity, kind, &runs, &none) || none)
 		return -1;
 	for (;;) {
-		uint64_t start, count;
+		uint64_t start, count, hpos;
 		struct kb_error err;
-		int r = img_runs_next(s->img, &runs, &start, &count, &err);
+		int r = img_runs_next(s->img, &runs, &start, &count, &hpos, &err);
 		if (r < 0)
 			lazy(s, &err);
 		if (r <= 0)
 			return -1;
 		for (uint64_t e = start; e < start + count; e++) {
-			const struct cached *c = load(s, (uint32_t)e);
+			const struct cached *c =
+			    load_at(s, (uint32_t)e, runs.home,
+				    hpos == UINT64_MAX ? hpos : hpos + (e - start));
 			if (c && mt_term_equal(st, c->atom, atom))
 				return eff_mult(s, c, (uint32_t)e) ? (int64_t)e : -1;
 		}
@@ -409,17 +470,19 @@ static size_t l_bytes(void *ctx)
 /* ---- iteration ----
  * layer[0]: mode; RUNS: streams A and B in layer[1..2] and layer[3..4]
  * (pos | left << 32, cur | end << 32), layer[5] bit i: stream i reads
- * section 'wild'. SCAN: layer[1] is the next entry. */
+ * section 'wild', layer[6 + i]: the home position of stream i's cur
+ * (UINT64_MAX when unknown), layer[8]: the homes of A | B << 32. SCAN:
+ * layer[1] is the next entry. */
 
 enum { M_OVERLAY, M_RUNS, M_SCAN };
 
 static void stream_init(struct img_space *s, struct mt_space_iter *it, int i, struct img_runs *runs,
 			int none)
 {
-	uint64_t start = 0, count = 0;
+	uint64_t start = 0, count = 0, hpos = UINT64_MAX;
 	struct kb_error err;
 	if (!none) {
-		int r = img_runs_next(s->img, runs, &start, &count, &err);
+		int r = img_runs_next(s->img, runs, &start, &count, &hpos, &err);
 		if (r < 0)
 			lazy(s, &err);
 		if (r <= 0)
@@ -432,6 +495,8 @@ static void stream_init(struct img_space *s, struct mt_space_iter *it, int i, st
 	}
 	it->layer[1 + 2 * i] = runs->pos | runs->left << 32;
 	it->layer[2 + 2 * i] = start | (start + count) << 32;
+	it->layer[6 + i] = hpos;
+	it->layer[8] |= (uint64_t)runs->home << (32 * i);
 	if (runs->wild)
 		it->layer[5] |= 1u << i;
 }
@@ -448,6 +513,10 @@ static void stream_advance(struct img_space *s, struct mt_space_iter *it, int i)
 {
 	uint64_t ce = it->layer[2 + 2 * i];
 	uint64_t cur = (uint32_t)ce + 1, end = ce >> 32;
+	uint64_t hpos = it->layer[6 + i];
+	if (hpos != UINT64_MAX)
+		hpos++;
+	it->layer[6 + i] = hpos;
 	if (cur < end) {
 		it->layer[2 + 2 * i] = cur | end << 32;
 		return;
@@ -460,10 +529,12 @@ static void stream_advance(struct img_space *s, struct mt_space_iter *it, int i)
 	    .left = pl >> 32,
 	    .prev_end = end,
 	    .first = 0,
+	    .home = (uint32_t)(it->layer[8] >> (32 * i)),
+	    .hpos = hpos,
 	};
 	uint64_t start, count;
 	struct kb_error err;
-	int r = img_runs_next(s->img, &runs, &start, &count, &err);
+	int r = img_runs_next(s->img, &runs, &start, &count, &hpos, &err);
 	if (r < 0)
 		lazy(s, &err);
 	if (r <= 0) {
@@ -472,6 +543,7 @@ static void stream_advance(struct img_space *s, struct mt_space_iter *it, int i)
 	}
 	it->layer[1 + 2 * i] = runs.pos | runs.left << 32;
 	it->layer[2 + 2 * i] = start | (start + count) << 32;
+	it->layer[6 + i] = hpos;
 }
 
 static void image_begin(struct img_space *s, mt_term t, int kind, struct mt_space_iter *it)
@@ -481,6 +553,7 @@ static void image_begin(struct img_space *s, mt_term t, int kind, struct mt_spac
 	struct img_runs a, b;
 	int none_a, none_b;
 	it->layer[5] = 0;
+	it->layer[8] = 0;
 	if (cls == IC_WILD && kind == IMG_K_ATOMS) {
 		it->layer[0] = M_SCAN;
 		it->layer[1] = 0;
@@ -532,9 +605,17 @@ static int l_next(void *ctx, struct mt_space_iter *it, uint32_t *entry)
 			}
 			int i = pb < pa;
 			e = i ? pb : pa;
+			uint32_t home = (uint32_t)(it->layer[8] >> (32 * i));
+			uint64_t hpos = it->layer[6 + i];
 			stream_advance(s, it, i);
 			if (e >= s->E)
 				continue;
+			const struct cached *c = load_at(s, (uint32_t)e, home, hpos);
+			if (c && eff_mult(s, c, (uint32_t)e) > 0) {
+				*entry = (uint32_t)e;
+				return 1;
+			}
+			continue;
 		} else {
 			const struct mt_space *self = it->space;
 			struct mt_space_iter own = *it;

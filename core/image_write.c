@@ -4,13 +4,15 @@
  * Passes over the live entries, reading the space only through space.h and
  * term.h (so an image with an overlay is written the same way):
  *  1. count references to every distinct expression and box (what is
- *     shared), symbol frequencies (the 54 most used get one-byte ids) and
- *     the distinct variable-name lists;
- *  2. encode the entries in order, writing each shared sub-term's record to
- *     'terms' (post-order, before its first user) and numbering the other
- *     symbols in order of first appearance;
- *  3. build the index runs, the symbol records, the hash table and the
- *     sampled tables, then the header.
+ *     shared), symbol frequencies (the most used get one-byte ids, the
+ *     others are numbered in the order of their names' hashes) and the
+ *     distinct variable-name lists;
+ *  2. write each shared sub-term's record to 'terms' (post-order, before
+ *     its first user), in entry order;
+ *  3. build the index runs and give every entry its home (the record of
+ *     its index key's symbol, or the wild home) and its place there;
+ *  4. write the symbol records with their home entries, the wild section,
+ *     the order runs and the sampled tables, then the header.
  * Every structure here is temporary, owned by struct writer and freed by
  * writer_free(); the result is one malloc'd buffer the caller owns. */
 #include "core/image_impl.h"
@@ -282,6 +284,14 @@ struct writer {
 	uint32_t *sym_freq;      /* store id -> uses */
 	struct u32vec sym_store; /* image id -> store id */
 	uint32_t next_sym;
+	uint32_t hashed;   /* ids from here on are in name-hash order */
+	uint8_t *sym_used; /* store id -> used by a name list */
+	int missed;        /* a symbol was met that was not numbered */
+	uint32_t cur_base; /* symbol base of new 'terms' blocks */
+	uint32_t *live;    /* image entry -> space entry */
+	uint32_t *home_of; /* image entry -> home (symbol id, IMG_HOME_WILD) */
+	uint32_t *pos_of;  /* image entry -> position in its home */
+	uint64_t order_runs;
 
 	uint32_t *einfo, *binfo; /* per heap word, per box (see R_*) */
 	size_t heap_len, nboxes;
@@ -296,7 +306,7 @@ struct writer {
 	struct u32vec work;  /* shared records waiting to be written */
 
 	struct wbuf sec[IMG_NSEC];
-	struct u32vec termbase, entbase;
+	struct u32vec termbase;
 	uint64_t entries, atoms, rules, shared;
 	int oom;
 };
@@ -325,7 +335,10 @@ static void writer_free(struct writer *w)
 	for (int i = 0; i < IMG_NSEC; i++)
 		free(w->sec[i].p);
 	free(w->termbase.v);
-	free(w->entbase.v);
+	free(w->sym_used);
+	free(w->live);
+	free(w->home_of);
+	free(w->pos_of);
 }
 
 static int w_oom(struct writer *w)
@@ -467,13 +480,25 @@ static int count_atom(struct writer *w, mt_term atom)
 	return 0;
 }
 
-static uint32_t image_sym(struct writer *w, uint32_t store_id)
+/* Numbers a symbol (the next id) if it has no id yet. */
+static uint32_t number_sym(struct writer *w, uint32_t store_id)
 {
 	uint32_t id = w->sym_img[store_id];
 	if (id == UINT32_MAX) {
 		id = w->next_sym++;
 		w->sym_img[store_id] = id;
 		uv_push(&w->sym_store, store_id);
+	}
+	return id;
+}
+
+/* The image id of a symbol numbered before encoding started. */
+static uint32_t image_sym(struct writer *w, uint32_t store_id)
+{
+	uint32_t id = w->sym_img[store_id];
+	if (id == UINT32_MAX) {
+		w->missed = 1;
+		return 0;
 	}
 	return id;
 }
@@ -638,7 +663,7 @@ static size_t push_unwritten_deps(struct writer *w, mt_term root)
 static uint32_t block_base(struct writer *w, struct u32vec *bases, size_t rec)
 {
 	while (bases->len <= rec >> IMG_BLOCK_SHIFT)
-		uv_push(bases, w->next_sym);
+		uv_push(bases, w->cur_base);
 	return bases->oom ? 0 : bases->v[rec >> IMG_BLOCK_SHIFT];
 }
 
@@ -722,6 +747,15 @@ static int pass_count(struct writer *w)
 	}
 	if (w->entries >= UINT32_MAX)
 		return kb_error_set(w->err, "image: too many entries");
+	w->live = malloc((w->entries + 1) * sizeof *w->live);
+	w->home_of = malloc((w->entries + 1) * sizeof *w->home_of);
+	w->pos_of = malloc((w->entries + 1) * sizeof *w->pos_of);
+	if (!w->live || !w->home_of || !w->pos_of)
+		return w_oom(w);
+	uint32_t live = 0;
+	for (uint32_t e = 0; e < n; e++)
+		if (mt_space_multiplicity(w->space, e))
+			w->live[live++] = e;
 	return 0;
 }
 
@@ -731,7 +765,7 @@ static int assign_frequent(struct writer *w)
 	uint32_t top[IMG_FREQ_SYMS], ntop = 0;
 	uint32_t slots = MT_S__COUNT < IMG_FREQ_SYMS ? IMG_FREQ_SYMS - MT_S__COUNT : 0;
 	for (uint32_t s = 0; s < MT_S__COUNT; s++)
-		image_sym(w, s);
+		number_sym(w, s);
 	for (uint32_t s = MT_S__COUNT; s < w->nstore_syms; s++) {
 		uint32_t f = w->sym_freq[s];
 		if (f < 2 || slots == 0 || (ntop == slots && f <= w->sym_freq[top[ntop - 1]]))
@@ -744,7 +778,62 @@ static int assign_frequent(struct writer *w)
 		top[i] = s;
 	}
 	for (uint32_t i = 0; i < ntop; i++)
-		image_sym(w, top[i]);
+		number_sym(w, top[i]);
+	return w->sym_store.oom ? w_oom(w) : 0;
+}
+
+struct hashed_sym {
+	uint64_t hash;
+	uint32_t store_id;
+};
+
+static const struct mt_store *sort_store; /* for hashed_cmp's ties only */
+
+static int hashed_cmp(const void *a, const void *b)
+{
+	const struct hashed_sym *x = a, *y = b;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	size_t lx, ly;
+	const char *nx = mt_sym_name(sort_store, x->store_id, &lx);
+	const char *ny = mt_sym_name(sort_store, y->store_id, &ly);
+	int c = memcmp(nx, ny, lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* Numbers every other symbol the image holds (used by an atom or a name
+ * list) in the order of XXH3 of its name, ties by name: a look-up by name
+ * then finds the symbol's record, and its entries, where a search of the
+ * sampled hash keys leads (docs/kb-image.md, "Symbols"). */
+static int assign_hashed(struct writer *w)
+{
+	w->hashed = w->next_sym;
+	w->sym_used = calloc((size_t)w->nstore_syms + 1, 1);
+	if (!w->sym_used)
+		return w_oom(w);
+	for (size_t l = 0; l < w->names.start.len; l++) {
+		const uint32_t *p = w->names.pool.v + w->names.start.v[l];
+		for (uint32_t i = 0; i < p[0]; i++)
+			w->sym_used[p[1 + i]] = 1;
+	}
+	size_t n = 0;
+	for (uint32_t s = 0; s < w->nstore_syms; s++)
+		n += w->sym_img[s] == UINT32_MAX && (w->sym_freq[s] || w->sym_used[s]);
+	struct hashed_sym *v = malloc((n + 1) * sizeof *v);
+	if (!v)
+		return w_oom(w);
+	n = 0;
+	for (uint32_t s = 0; s < w->nstore_syms; s++)
+		if (w->sym_img[s] == UINT32_MAX && (w->sym_freq[s] || w->sym_used[s])) {
+			size_t len;
+			const char *name = mt_sym_name(w->store, s, &len);
+			v[n++] = (struct hashed_sym){XXH3_64bits(name, len), s};
+		}
+	sort_store = w->store;
+	qsort(v, n, sizeof *v, hashed_cmp);
+	for (size_t i = 0; i < n; i++)
+		number_sym(w, v[i].store_id);
+	free(v);
 	return w->sym_store.oom ? w_oom(w) : 0;
 }
 
@@ -783,54 +872,50 @@ static int rank_names(struct writer *w)
 	return 0;
 }
 
-static int pass_encode(struct writer *w)
+/* Writes the shared records of every entry, in entry order, each before
+ * its first user. */
+static int pass_shared(struct writer *w)
 {
-	uint32_t n = mt_space_entries(w->space);
-	uint64_t live = 0;
-	struct wbuf *b = &w->sec[IMG_ENTRIES];
-	for (uint32_t e = 0; e < n; e++) {
-		uint32_t mult = mt_space_multiplicity(w->space, e);
-		if (!mult)
+	for (uint64_t live = 0; live < w->entries; live++) {
+		if (!(w->needs_shared[live / 8] >> (live % 8) & 1))
 			continue;
-		mt_term atom = mt_space_atom(w->space, e);
-		int shared_root = is_shared(w, atom);
-		if ((w->needs_shared[live / 8] >> (live % 8) & 1) &&
-		    write_shared_for(w, atom, shared_root))
+		mt_term atom = mt_space_atom(w->space, w->live[live]);
+		w->cur_base = w->home_of[live] == IMG_HOME_WILD ? 0 : w->home_of[live];
+		if (write_shared_for(w, atom, is_shared(w, atom)))
 			return -1;
-		if (b->len >= UINT32_MAX - 16)
-			return kb_error_set(w->err, "image: section 'entries' would exceed 4 GiB");
-		if (live % IMG_SAMPLE == 0) {
-			uint8_t *p = wb_room(&w->sec[IMG_ENTIDX], 4);
-			if (p) {
-				img_put32(p, (uint32_t)b->len);
-				w->sec[IMG_ENTIDX].len += 4;
-			}
-		}
-		live++;
-		uint32_t base = block_base(w, &w->entbase, b->len);
-		int rule = !shared_root && is_rule(w->store, atom);
-		int none;
-		uint32_t l = names_of(w, e, &none);
-		if (!none && l == UINT32_MAX)
-			return w_oom(w);
-		uint64_t names = none ? 0 : (uint64_t)w->names.rank[l] + 1;
-		uint8_t h = (uint8_t)((rule ? IMG_E_RULE : 0) | (mult > 1 ? IMG_E_MULT : 0) |
-				      (names > IMG_NAMES_INLINE ? IMG_E_NAMES : names));
-		wb_u8(b, h);
-		if (mult > 1)
-			wb_varint(b, mult - 2);
-		if (names > IMG_NAMES_INLINE)
-			wb_varint(b, names - IMG_NAMES_INLINE - 1);
-		if (shared_root) {
-			put_ref(b, *shared_off(w, atom));
-		} else if (rule) {
-			const mt_term *a = mt_expr_args(w->store, atom);
-			mt_term lhs = a[1], rhs = a[2]; /* copy: encoding does not allocate */
-			if (encode_item(w, b, base, lhs, 0) || encode_item(w, b, base, rhs, 0))
-				return -1;
-		} else if (encode_item(w, b, base, atom, 0)) {
+	}
+	return 0;
+}
+
+/* Encodes image entry `live` (header and items, symbol base `base`). */
+static int encode_entry(struct writer *w, struct wbuf *b, uint32_t live, uint32_t base)
+{
+	uint32_t e = w->live[live];
+	uint32_t mult = mt_space_multiplicity(w->space, e);
+	mt_term atom = mt_space_atom(w->space, e);
+	int shared_root = is_shared(w, atom);
+	int rule = !shared_root && is_rule(w->store, atom);
+	int none;
+	uint32_t l = names_of(w, e, &none);
+	if (!none && l == UINT32_MAX)
+		return w_oom(w);
+	uint64_t names = none ? 0 : (uint64_t)w->names.rank[l] + 1;
+	uint8_t h = (uint8_t)((rule ? IMG_E_RULE : 0) | (mult > 1 ? IMG_E_MULT : 0) |
+			      (names > IMG_NAMES_INLINE ? IMG_E_NAMES : names));
+	wb_u8(b, h);
+	if (mult > 1)
+		wb_varint(b, mult - 2);
+	if (names > IMG_NAMES_INLINE)
+		wb_varint(b, names - IMG_NAMES_INLINE - 1);
+	if (shared_root) {
+		put_ref(b, *shared_off(w, atom));
+	} else if (rule) {
+		const mt_term *a = mt_expr_args(w->store, atom);
+		mt_term lhs = a[1], rhs = a[2]; /* copy: encoding does not allocate */
+		if (encode_item(w, b, base, lhs, 0) || encode_item(w, b, base, rhs, 0))
 			return -1;
-		}
+	} else if (encode_item(w, b, base, atom, 0)) {
+		return -1;
 	}
 	return 0;
 }
@@ -853,6 +938,18 @@ static int pass_names(struct writer *w)
 
 /* Keys of the special run lists of section 'wild' sort after every symbol. */
 #define WILD_KEY(list) ((uint64_t)((1u << 29) + (list)) << 33)
+#define KEY_EQ3 ((uint64_t)MT_S_EQUAL << 33 | (uint64_t)IMG_K_ATOMS << 32 | 3)
+
+/* The atom key (=, 3) lists every rule; rules live with their rule keys. */
+static int listing_key(uint64_t key)
+{
+	return key == KEY_EQ3;
+}
+
+static uint32_t key_home(uint64_t key)
+{
+	return (key >> 33) >= (1u << 29) ? IMG_HOME_WILD : (uint32_t)(key >> 33);
+}
 
 /* The index key of t for `kind` (docs/kb-image.md, "Indexes"): a symbol
  * key, or the 'wild' list of terms whose head is not ground (`wild`) or is
@@ -909,16 +1006,36 @@ static int pass_index(struct writer *w)
 	}
 	if (w->post.nkeys)
 		qsort(w->post.keys, w->post.nkeys, sizeof *w->post.keys, key_cmp);
+	/* Homes: every entry is listed by exactly one key that is not the
+	 * atom key (=, 3); its home is that key's symbol (or the wild home),
+	 * and a home holds its keys' entries key by key, in key order. */
+	uint32_t home = UINT32_MAX - 1, pos = 0;
+	for (size_t j = 0; j < w->post.nkeys; j++) {
+		const struct key *key = &w->post.keys[j];
+		if (listing_key(key->key))
+			continue;
+		uint32_t h = key_home(key->key);
+		if (h != home) {
+			home = h;
+			pos = 0;
+		}
+		for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next)
+			for (uint32_t i = 0; i < w->post.runs[r].count; i++) {
+				uint32_t e = w->post.runs[r].start + i;
+				w->home_of[e] = h;
+				w->pos_of[e] = pos++;
+			}
+	}
 	return 0;
 }
 
-static void put_runs(struct writer *w, struct wbuf *b, const struct key *key, uint32_t base)
+static void put_runs(struct writer *w, struct wbuf *b, const struct key *key)
 {
 	int first = 1;
 	uint64_t prev_end = 0;
 	for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next) {
 		const struct run *run = &w->post.runs[r];
-		wb_varint(b, first ? run->start - base : run->start - prev_end - 1);
+		wb_varint(b, first ? run->start : run->start - prev_end - 1);
 		wb_varint(b, run->count - 1);
 		prev_end = (uint64_t)run->start + run->count;
 		first = 0;
@@ -933,120 +1050,199 @@ static uint64_t count_runs(struct writer *w, const struct key *key)
 	return n;
 }
 
-static void pass_wild(struct writer *w)
+static uint64_t key_entries(struct writer *w, const struct key *key)
+{
+	uint64_t n = 0;
+	for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next)
+		n += w->post.runs[r].count;
+	return n;
+}
+
+/* Writes a home's entries (the keys [k0, k) of one home, skipping the
+ * listing key) as `varint n` (when with_count), the table of every 16th
+ * entry's offset and the entry records, into out. */
+static int put_home(struct writer *w, struct wbuf *out, size_t k0, size_t k, uint32_t base,
+		    int with_count, uint64_t *count)
+{
+	struct wbuf ent = {0};
+	struct u32vec tab = {0};
+	uint64_t n = 0;
+	int rc = 0;
+	w->cur_base = base;
+	for (size_t j = k0; j < k && !rc; j++) {
+		const struct key *key = &w->post.keys[j];
+		if (listing_key(key->key))
+			continue;
+		for (uint32_t r = key->first; r != UINT32_MAX && !rc; r = w->post.runs[r].next)
+			for (uint32_t i = 0; i < w->post.runs[r].count && !rc; i++, n++) {
+				if (n && n % IMG_SAMPLE == 0)
+					uv_push(&tab, (uint32_t)ent.len);
+				rc = encode_entry(w, &ent, w->post.runs[r].start + i, base);
+				if (ent.len > UINT32_MAX)
+					rc = kb_error_set(w->err,
+							  "image: a home's entries exceed 4 GiB");
+			}
+	}
+	if (!rc && (ent.oom || tab.oom))
+		rc = w_oom(w);
+	if (!rc) {
+		if (with_count)
+			wb_varint(out, n);
+		for (size_t i = 0; i < tab.len; i++)
+			wb_u32(out, tab.v[i]);
+		wb_bytes(out, ent.p, ent.len);
+	}
+	*count = n;
+	free(ent.p);
+	free(tab.v);
+	return rc;
+}
+
+/* Section 'wild': the four run lists, where each list's entries start in
+ * the wild home, and the wild home. */
+static int pass_wild(struct writer *w)
 {
 	struct wbuf *b = &w->sec[IMG_WILD];
-	uint8_t *offs = wb_room(b, 4 * IMG_W_COUNT);
-	if (!offs)
-		return;
-	memset(offs, 0, 4 * IMG_W_COUNT);
-	b->len = 4 * IMG_W_COUNT;
+	uint8_t *head = wb_room(b, IMG_WILD_HEADER);
+	if (!head)
+		return w_oom(w);
+	memset(head, 0, IMG_WILD_HEADER);
+	b->len = IMG_WILD_HEADER;
+	size_t k0 = w->post.nkeys;
+	uint64_t hpos = 0;
 	for (int list = 0; list < IMG_W_COUNT; list++) {
 		img_put32(b->p + 4 * list, (uint32_t)b->len);
+		img_put32(b->p + 16 + 4 * list, (uint32_t)hpos);
 		const struct key *key = NULL;
 		for (size_t j = 0; j < w->post.nkeys; j++)
-			if (w->post.keys[j].key == WILD_KEY(list))
+			if (w->post.keys[j].key == WILD_KEY(list)) {
 				key = &w->post.keys[j];
+				if (j < k0)
+					k0 = j;
+			}
 		if (!key) {
 			wb_varint(b, 0);
 			continue;
 		}
 		wb_varint(b, count_runs(w, key));
-		put_runs(w, b, key, 0);
+		put_runs(w, b, key);
+		hpos += key_entries(w, key);
 	}
+	if (b->oom)
+		return w_oom(w);
+	img_put32(b->p + 32, (uint32_t)b->len);
+	uint64_t n;
+	if (put_home(w, b, k0, w->post.nkeys, 0, 1, &n))
+		return -1;
+	if (b->len > UINT32_MAX)
+		return kb_error_set(w->err, "image: section 'wild' would exceed 4 GiB");
+	return 0;
 }
 
+/* The symbol records, each with its index groups and home entries, and
+ * 'symidx'. */
 static int pass_symbols(struct writer *w)
 {
 	uint32_t S = w->next_sym;
 	struct wbuf *tab = &w->sec[IMG_SYMTAB], *idx = &w->sec[IMG_SYMIDX];
+	struct wbuf grp = {0}, home = {0};
 	size_t k = 0; /* next key (sorted by symbol) */
-	for (uint32_t id = 0; id < S; id++) {
-		if (id % IMG_SAMPLE == 0) {
-			uint32_t ebase = UINT32_MAX;
-			for (size_t j = k; j < w->post.nkeys &&
-					   (w->post.keys[j].key >> 33) < (uint64_t)id + IMG_SAMPLE;
-			     j++) {
-				uint32_t s = w->post.runs[w->post.keys[j].first].start;
-				if (s < ebase)
-					ebase = s;
-			}
-			if (ebase == UINT32_MAX)
-				ebase = 0;
-			if (tab->len > UINT32_MAX)
-				return kb_error_set(w->err,
-						    "image: section 'symtab' would exceed 4 GiB");
-			wb_u32(idx, (uint32_t)tab->len);
-			wb_u32(idx, ebase);
-		}
-		uint32_t ebase = img_le32(idx->p + idx->len - 4);
+	int rc = 0;
+	for (uint32_t id = 0; id < S && !rc; id++) {
 		size_t len;
 		const char *name = mt_sym_name(w->store, w->sym_store.v[id], &len);
+		if (id % IMG_SAMPLE == 0) {
+			if (tab->len > UINT32_MAX) {
+				rc = kb_error_set(w->err,
+						  "image: section 'symtab' would exceed 4 GiB");
+				break;
+			}
+			wb_u32(idx, (uint32_t)tab->len);
+			wb_u32(idx, (uint32_t)(XXH3_64bits(name, len) >> 32));
+		}
 		size_t k0 = k;
 		while (k < w->post.nkeys && (w->post.keys[k].key >> 33) == id)
 			k++;
-		wb_varint(tab, (uint64_t)len << 1 | (k > k0));
-		wb_bytes(tab, name, len);
+		if (k == k0) {
+			wb_varint(tab, (uint64_t)len << 2);
+			wb_bytes(tab, name, len);
+			continue;
+		}
+		grp.len = home.len = 0;
 		for (size_t j = k0; j < k; j++) {
 			const struct key *key = &w->post.keys[j];
 			uint64_t arity = key->key & 0xffffffffu, kind = (key->key >> 32) & 1;
 			uint64_t nruns = count_runs(w, key);
 			int multi = nruns > 1;
-			wb_varint(tab, arity << 3 | kind << 2 | (uint64_t)multi << 1 |
-					   (uint64_t)(j + 1 < k));
+			wb_varint(&grp, arity << 3 | kind << 2 | (uint64_t)multi << 1 |
+					    (uint64_t)(j + 1 < k));
 			if (multi)
-				wb_varint(tab, nruns - 2);
-			put_runs(w, tab, key, ebase);
+				wb_varint(&grp, nruns - 2);
+			put_runs(w, &grp, key);
 		}
+		uint64_t n;
+		if ((rc = put_home(w, &home, k0, k, id, 0, &n)) != 0)
+			break;
+		if (grp.oom || home.oom) {
+			rc = w_oom(w);
+			break;
+		}
+		int is_long = grp.len >= IMG_LONG_GROUPS;
+		uint8_t lens[20];
+		size_t nl = 0;
+		if (is_long) {
+			nl = img_varint_put(lens, grp.len);
+			nl += img_varint_put(lens + nl, n);
+		}
+		wb_varint(tab, (uint64_t)len << 2 | (is_long ? IMG_R_LONG : 0) | IMG_R_INDEX);
+		wb_bytes(tab, name, len);
+		wb_varint(tab, nl + grp.len + home.len);
+		wb_bytes(tab, lens, nl);
+		wb_bytes(tab, grp.p, grp.len);
+		wb_bytes(tab, home.p, home.len);
 	}
-	if (tab->len > UINT32_MAX)
-		return kb_error_set(w->err, "image: section 'symtab' would exceed 4 GiB");
-	return 0;
+	free(grp.p);
+	free(home.p);
+	if (!rc && tab->len > UINT32_MAX)
+		rc = kb_error_set(w->err, "image: section 'symtab' would exceed 4 GiB");
+	return rc;
 }
 
-static int pass_hash(struct writer *w)
+/* Section 'order': the entries in insertion order as runs of consecutive
+ * places in one home, and 'ordidx', every 16th run. */
+static int pass_order(struct writer *w)
 {
-	uint64_t S = w->next_sym;
-	unsigned id_bits = img_bitlen(S);
-	/* at least 8 tag bits, so that a probe reads a wrong symbol's name
-	 * (a random page of 'symtab') for at most 1 in 256 occupied slots */
-	unsigned width = (id_bits + IMG_HASH_TAG_MIN + 7) / 8;
-	if (width > 4)
-		width = 4;
-	uint64_t slots = S + S / 3 + 1;
-	unsigned tag_bits = 8 * width - id_bits;
-	struct wbuf *b = &w->sec[IMG_SYMHASH];
-	size_t bytes = 16 + (size_t)slots * width;
-	uint8_t *p = wb_room(b, bytes);
-	if (!p)
-		return w_oom(w);
-	memset(p, 0, bytes);
-	img_put64(p, slots);
-	p[8] = (uint8_t)width;
-	p[9] = (uint8_t)id_bits;
-	b->len = bytes;
-	uint8_t *s = p + 16;
-	for (uint64_t id = 0; id < S; id++) {
-		size_t len;
-		const char *name = mt_sym_name(w->store, w->sym_store.v[id], &len);
-		uint64_t h = XXH3_64bits(name, len);
-		uint64_t tag = tag_bits ? h & ((1ull << tag_bits) - 1) : 0;
-		uint64_t v = tag << id_bits | (id + 1);
-		uint64_t i = (uint64_t)(((unsigned __int128)h * slots) >> 64);
-		while (img_leN(s + i * width, width) != 0)
-			if (++i == slots)
-				i = 0;
-		for (unsigned j = 0; j < width; j++)
-			s[i * width + j] = (uint8_t)(v >> (8 * j));
+	struct wbuf *b = &w->sec[IMG_ORDER], *idx = &w->sec[IMG_ORDIDX];
+	uint64_t R = 0;
+	for (uint32_t e = 0; e < w->entries;) {
+		uint32_t h = w->home_of[e], p = w->pos_of[e], c = 1;
+		while (e + c < w->entries && w->home_of[e + c] == h && w->pos_of[e + c] == p + c)
+			c++;
+		if (R % IMG_SAMPLE == 0) {
+			if (b->len > UINT32_MAX)
+				return kb_error_set(w->err,
+						    "image: section 'order' would exceed 4 GiB");
+			wb_u32(idx, (uint32_t)b->len);
+			wb_u32(idx, e);
+		}
+		wb_varint(b, h == IMG_HOME_WILD ? 0 : (uint64_t)h + 1);
+		wb_varint(b, (uint64_t)(c - 1) << 1 | (p != 0));
+		if (p)
+			wb_varint(b, p);
+		R++;
+		e += c;
 	}
-	return 0;
+	w->order_runs = R;
+	if (b->len > UINT32_MAX)
+		return kb_error_set(w->err, "image: section 'order' would exceed 4 GiB");
+	return b->oom || idx->oom ? w_oom(w) : 0;
 }
 
 static void put_bases(struct writer *w, struct u32vec *bases, size_t section_len, struct wbuf *out)
 {
 	size_t blocks = (section_len + (1u << IMG_BLOCK_SHIFT) - 1) >> IMG_BLOCK_SHIFT;
 	while (bases->len < blocks)
-		uv_push(bases, w->next_sym);
+		uv_push(bases, 0);
 	for (size_t i = 0; i < blocks && !bases->oom; i++)
 		wb_u32(out, bases->v[i]);
 }
@@ -1080,6 +1276,8 @@ static int assemble(struct writer *w, uint8_t **bytes, size_t *len,
 	img_put64(out + IMG_H_NAME_LISTS, w->names.start.len);
 	img_put64(out + IMG_H_SHARED, w->shared);
 	img_put64(out + IMG_H_WELLKNOWN, MT_S__COUNT);
+	img_put64(out + IMG_H_HASHED, w->hashed);
+	img_put64(out + IMG_H_ORDER_RUNS, w->order_runs);
 	for (int i = 0; i < IMG_NSEC; i++) {
 		uint8_t *e = out + IMG_HEADER_FIXED + i * IMG_SECTION_ENTRY;
 		img_put32(e, (uint32_t)i + 1);
@@ -1136,23 +1334,22 @@ int mt_image_build(const struct mt_space *space, uint8_t **bytes, size_t *len,
 	}
 	memset(w.sym_img, 0xff, ((size_t)w.nstore_syms + 1) * sizeof *w.sym_img);
 	if (pass_count(&w) || mark_shared(&w) || assign_frequent(&w) || rank_names(&w) ||
-	    pass_encode(&w) || pass_names(&w) || pass_index(&w))
+	    assign_hashed(&w))
 		goto out;
-	if (w.sym_store.oom || w.termbase.oom || w.entbase.oom) {
-		w_oom(&w);
-		goto out;
-	}
 	if (w.next_sym > (1u << 29) - 2) {
 		kb_error_set(err, "image: %u symbols exceed the store's id range", w.next_sym);
 		goto out;
 	}
-	if (pass_symbols(&w) || pass_hash(&w))
+	if (pass_index(&w) || pass_shared(&w) || pass_names(&w) || pass_symbols(&w) ||
+	    pass_wild(&w) || pass_order(&w))
 		goto out;
-	pass_wild(&w);
 	put_bases(&w, &w.termbase, w.sec[IMG_TERMS].len, &w.sec[IMG_TERMBASE]);
-	put_bases(&w, &w.entbase, w.sec[IMG_ENTRIES].len, &w.sec[IMG_ENTBASE]);
-	if (w.termbase.oom || w.entbase.oom) {
+	if (w.sym_store.oom || w.termbase.oom) {
 		w_oom(&w);
+		goto out;
+	}
+	if (w.missed) {
+		kb_error_set(err, "image: internal error: a symbol was not numbered");
 		goto out;
 	}
 	rc = assemble(&w, bytes, len, stats);

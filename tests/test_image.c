@@ -739,8 +739,8 @@ Test(image, crafted_headers_and_section_tables_are_refused_at_open)
 	expect_open_error(p, len, "section 'terms' ends past end of file");
 
 	memcpy(p, bytes, len);
-	img_put64(section_entry(p, IMG_ENTRIES) + 16, UINT64_MAX - 8);
-	expect_open_error(p, len, "section 'entries' ends past end of file");
+	img_put64(section_entry(p, IMG_ORDER) + 16, UINT64_MAX - 8);
+	expect_open_error(p, len, "section 'order' ends past end of file");
 
 	memcpy(p, bytes, len);
 	img_put64(section_entry(p, IMG_SYMTAB) + 8, img_le64(section_entry(p, IMG_SYMIDX) + 8));
@@ -771,8 +771,21 @@ Test(image, crafted_headers_and_section_tables_are_refused_at_open)
 	expect_open_error(p, len, "is not supported (this kbprof reads version");
 
 	memcpy(p, bytes, len);
-	img_put32(p + IMG_H_VERSION, 2); /* version 2: sampled every 64th */
-	expect_open_error(p, len, "format version 2 is not supported");
+	img_put32(p + IMG_H_VERSION, 3); /* version 3: a hash table, entries in their own section */
+	expect_open_error(p, len, "format version 3 is not supported");
+
+	memcpy(p, bytes, len);
+	img_put64(p + IMG_H_HASHED, IMG_FREQ_SYMS + 1);
+	expect_open_error(p, len, "hash order from symbol 65 is impossible");
+
+	memcpy(p, bytes, len);
+	img_put64(p + IMG_H_ORDER_RUNS, img_le64(p + IMG_H_ENTRIES) + 1);
+	expect_open_error(p, len, "order runs is impossible");
+
+	memcpy(p, bytes, len);
+	img_put64(section_entry(p, IMG_ORDIDX) + 16,
+		  img_le64(section_entry(p, IMG_ORDIDX) + 16) - 8);
+	expect_open_error(p, len, "section 'ordidx' is 0 bytes, expected 8");
 
 	memcpy(p, bytes, len);
 	img_put64(p + IMG_H_WELLKNOWN, 10);
@@ -801,7 +814,7 @@ Test(image, crafted_reference_past_the_end_names_section_and_offset)
 	load_text(&l, text, sizeof text - 1);
 	size_t len;
 	uint8_t *p = build(l.space, &len);
-	uint8_t *ent = section_entry(p, IMG_ENTRIES);
+	uint8_t *ent = section_entry(p, IMG_SYMTAB); /* the entry lives with f */
 	uint64_t off = img_le64(ent + 8), size = img_le64(ent + 16);
 	int patched = 0;
 	for (uint64_t i = 0; i < size; i++)
@@ -815,7 +828,7 @@ Test(image, crafted_reference_past_the_end_names_section_and_offset)
 	reseal(p, len);
 	struct kb_error err;
 	cr_expect_eq(exercise(p, len, &err), -1);
-	cr_expect_not_null(strstr(err.msg, "section 'entries' record at offset 0"), "%s", err.msg);
+	cr_expect_not_null(strstr(err.msg, "section 'symtab' record at offset "), "%s", err.msg);
 	cr_expect_not_null(strstr(err.msg, "past end of section 'terms'"), "%s", err.msg);
 
 	/* the same through the query path: the error is kept for the caller */
@@ -829,7 +842,7 @@ Test(image, crafted_reference_past_the_end_names_section_and_offset)
 	uint32_t e;
 	cr_expect_eq(mt_space_next(&it, &e), 0, "the damaged entry is skipped");
 	cr_expect_eq(mt_image_kb_status(&kb, &err), -1);
-	cr_expect_not_null(strstr(err.msg, "bad.kbi: section 'entries'"), "%s", err.msg);
+	cr_expect_not_null(strstr(err.msg, "bad.kbi: section 'symtab'"), "%s", err.msg);
 	mt_image_kb_close(&kb);
 	free(p);
 	loaded_free(&l);
@@ -839,13 +852,13 @@ Test(image, verify_reports_a_corrupted_section_by_name)
 {
 	size_t len;
 	uint8_t *p = small_image(&len);
-	uint8_t *ent = section_entry(p, IMG_ENTRIES);
+	uint8_t *ent = section_entry(p, IMG_ORDER);
 	p[img_le64(ent + 8) + 1] ^= 0x10;
 	struct mt_image *img;
 	struct kb_error err;
 	cr_assert_eq(mt_image_open_mem(p, len, "flip.kbi", &img, &err), 0, "%s", err.msg);
 	cr_expect_eq(mt_image_verify(img, &err), -1);
-	cr_expect_not_null(strstr(err.msg, "section 'entries' checksum mismatch"), "%s", err.msg);
+	cr_expect_not_null(strstr(err.msg, "section 'order' checksum mismatch"), "%s", err.msg);
 	mt_image_close(img);
 	free(p);
 }
@@ -888,7 +901,7 @@ Test(image, kb_commands_compile_query_info_and_verify_an_image)
 	cr_expect_not_null(strstr(out, "rules:      4000"), "%s", out);
 	free(out);
 	out = kbprof_out(0, "kb", "info", kbi, NULL);
-	cr_expect_not_null(strstr(out, "format:     kbprof image version 3"), "%s", out);
+	cr_expect_not_null(strstr(out, "format:     kbprof image version 4"), "%s", out);
 	cr_expect_not_null(strstr(out, "entries"), "%s", out);
 	free(out);
 	out = kbprof_out(0, "kb", "verify", kbi, NULL);
@@ -928,7 +941,8 @@ Test(image, kb_commands_report_damaged_images_and_bad_input)
 	free(kbprof_out(0, "kb", "compile", src, "-o", kbi, NULL));
 	size_t len;
 	char *bytes = read_file(kbi, &len);
-	bytes[img_le64(section_entry((uint8_t *)bytes, IMG_ENTRIES) + 8) + 1] ^= 0x55;
+	uint8_t *tab = section_entry((uint8_t *)bytes, IMG_SYMTAB);
+	bytes[img_le64(tab + 8) + img_le64(tab + 16) - 1] ^= 0x55; /* an entry's last item */
 	cr_assert_eq(write_file(kbi, bytes, len), 0);
 	char *out = kbprof_out(1, "kb", "verify", kbi, NULL);
 	cr_expect_not_null(strstr(out, "checksum mismatch"), "%s", out);
