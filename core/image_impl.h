@@ -89,8 +89,8 @@ int img_sym_record(const struct mt_image *img, uint32_t id, uint64_t *pos, struc
 /* Reads a symbol record's head (c at its start): name, flags; leaves c
  * after the name. */
 int img_sym_head(struct img_cur *c, const char **name, size_t *len, unsigned *flags);
-/* Skips a whole symbol record (c at its start). */
-int img_sym_skip(struct img_cur *c);
+/* Skips the whole record of symbol id (c at its start). */
+int img_sym_skip(const struct mt_image *img, struct img_cur *c, uint64_t id);
 int img_sym_name(const struct mt_image *img, uint32_t id, const char **name, size_t *len,
 		 struct kb_error *err);
 /* Sets *id to the symbol's id, or UINT32_MAX when the image has no such

@@ -554,7 +554,7 @@ int img_sym_head(struct img_cur *c, const char **name, size_t *len, unsigned *fl
 	return 0;
 }
 
-int img_sym_skip(struct img_cur *c)
+int img_sym_skip(const struct mt_image *img, struct img_cur *c, uint64_t id)
 {
 	const char *name;
 	size_t len;
@@ -565,6 +565,8 @@ int img_sym_skip(struct img_cur *c)
 		return -1;
 	if (!(flags & IMG_R_INDEX))
 		return 0;
+	if (id < img->hashed) /* the index part is elsewhere: its u32 offset */
+		return img_skip(c, 4, "symbol index offset");
 	if (img_varint(c, &n))
 		return -1;
 	return img_skip(c, n, "symbol index");
@@ -585,7 +587,7 @@ int img_sym_record(const struct mt_image *img, uint32_t id, uint64_t *pos, struc
 		    (unsigned long long)off, (unsigned long long)c.end);
 	}
 	for (uint32_t i = 0; i < (id & (IMG_SAMPLE - 1)); i++)
-		if (img_sym_skip(&c))
+		if (img_sym_skip(img, &c, (id & ~(IMG_SAMPLE - 1)) + i))
 			return -1;
 	if (c.pos >= c.end) {
 		c.rec = c.pos;
@@ -665,7 +667,7 @@ int img_sym_find(const struct mt_image *img, const char *name, size_t len, uint6
 			return 0;
 		}
 		c.pos = at;
-		if (img_sym_skip(&c))
+		if (img_sym_skip(img, &c, i))
 			return -1;
 	}
 	return 0;
@@ -700,6 +702,17 @@ static int groups_open(const struct mt_image *img, uint32_t id, struct img_group
 	g->n = 0;
 	if (!g->has_index)
 		return 0;
+	if (id < img->hashed) {
+		/* the index parts of the symbols before the hash order follow the
+		 * last record, so that those records stay small */
+		if (g->c.end - g->c.pos < 4)
+			return img_fail(&g->c, "symbol index offset runs past end of section");
+		uint64_t at = img_le32(g->c.p + g->c.pos);
+		if (at >= g->c.end)
+			return img_fail(&g->c, "symbol index at offset %llu past end of section",
+					(unsigned long long)at);
+		g->c.pos = at;
+	}
 	if (img_varint(&g->c, &v))
 		return -1;
 	if (v > g->c.end - g->c.pos)

@@ -197,7 +197,8 @@ static int read_groups(struct verifier *v, uint32_t id, struct img_cur *c, uint6
 	do {
 		if (img_varint(c, &g))
 			return -1;
-		int64_t kk = (int64_t)((g >> 3) << 1 | ((g >> 2) & 1));
+		/* groups sorted by (kind, arity) */
+		int64_t kk = (int64_t)(((g >> 2) & 1) << 40 | (g >> 3));
 		if ((g >> 3) > MT_HDR_ARITY_MASK || kk <= prev)
 			return img_fail(c, "index groups out of order or arity too large");
 		prev = kk;
@@ -229,6 +230,43 @@ static int name_order(uint64_t ha, const char *a, size_t la, uint64_t hb, const 
 	if (m)
 		return m < 0 ? -1 : 1;
 	return (la > lb) - (la < lb);
+}
+
+/* The index part of symbol id at c (its length, groups and home); leaves
+ * c after it. */
+static int check_index_part(struct verifier *v, uint32_t id, unsigned flags, struct img_cur *c)
+{
+	const struct mt_image *img = v->img;
+	uint64_t ilen;
+	if (img_varint(c, &ilen))
+		return -1;
+	if (ilen > c->end - c->pos)
+		return img_fail(c, "symbol index of %llu bytes runs past end of section",
+				(unsigned long long)ilen);
+	uint64_t end = c->pos + ilen;
+	struct img_home h;
+	if (img_home_find(img, id, &h, v->err))
+		return -1;
+	struct img_cur gc = *c;
+	gc.end = end;
+	if (flags & IMG_R_LONG) {
+		uint64_t glen, n;
+		if (img_varint(&gc, &glen) || img_varint(&gc, &n))
+			return -1;
+	}
+	uint64_t n;
+	if (read_groups(v, id, &gc, &n))
+		return -1;
+	if (gc.pos != h.table)
+		return img_fail(&gc, "the index groups end at %llu, the record says %llu",
+				(unsigned long long)gc.pos, (unsigned long long)h.table);
+	if (h.end != end)
+		return img_fail(&gc, "the home ends at %llu, the record at %llu",
+				(unsigned long long)h.end, (unsigned long long)end);
+	if (check_home(v, id, &h, n))
+		return -1;
+	c->pos = end;
+	return 0;
 }
 
 /* Pass 1 over the symbols: sampled offsets and hash keys, the hash order,
@@ -278,35 +316,36 @@ static int check_symbols(struct verifier *v)
 			    found == UINT32_MAX ? -1LL : (long long)found);
 		if (!(flags & IMG_R_INDEX))
 			continue;
-		uint64_t ilen;
-		if (img_varint(&c, &ilen))
-			return -1;
-		if (ilen > c.end - c.pos)
-			return img_fail(&c, "symbol index of %llu bytes runs past end of section",
-					(unsigned long long)ilen);
-		uint64_t end = c.pos + ilen;
-		struct img_home h;
-		if (img_home_find(img, (uint32_t)id, &h, v->err))
-			return -1;
-		struct img_cur gc = c;
-		gc.end = end;
-		if (flags & IMG_R_LONG) {
-			uint64_t glen, n;
-			if (img_varint(&gc, &glen) || img_varint(&gc, &n))
+		if (id < img->hashed) { /* checked below, after the last record */
+			if (img_skip(&c, 4, "symbol index offset"))
 				return -1;
+			continue;
 		}
-		uint64_t n;
-		if (read_groups(v, (uint32_t)id, &gc, &n))
+		if (check_index_part(v, (uint32_t)id, flags, &c))
 			return -1;
-		if (gc.pos != h.table)
-			return img_fail(&gc, "the index groups end at %llu, the record says %llu",
-					(unsigned long long)gc.pos, (unsigned long long)h.table);
-		if (h.end != end)
-			return img_fail(&gc, "the home ends at %llu, the record at %llu",
-					(unsigned long long)h.end, (unsigned long long)end);
-		if (check_home(v, (uint32_t)id, &h, n))
+	}
+	/* the index parts of the symbols before the hash order, in id order */
+	for (uint64_t id = 0; id < img->hashed; id++) {
+		uint64_t pos;
+		const char *name;
+		size_t len;
+		unsigned flags;
+		if (img_sym_record(img, (uint32_t)id, &pos, v->err))
 			return -1;
-		c.pos = end;
+		struct img_cur rc = img_cursor(img, IMG_SYMTAB, pos, pos, v->err);
+		if (img_sym_head(&rc, &name, &len, &flags))
+			return -1;
+		if (!(flags & IMG_R_INDEX))
+			continue;
+		if (rc.end - rc.pos < 4 || img_le32(rc.p + rc.pos) != c.pos)
+			return img_fail(
+			    &rc,
+			    "the index part of symbol %llu is not at offset %llu, right "
+			    "after the previous one",
+			    (unsigned long long)id, (unsigned long long)c.pos);
+		c.rec = c.pos;
+		if (check_index_part(v, (uint32_t)id, flags, &c))
+			return -1;
 	}
 	if (c.pos != c.end)
 		return img_fail(&c, "%llu bytes after the last symbol record",
@@ -363,6 +402,8 @@ static int check_index(struct verifier *v)
 			return -1;
 		if (!(flags & IMG_R_INDEX))
 			continue;
+		if (id < img->hashed) /* checked in pass 1: inside the section */
+			c.pos = img_le32(c.p + c.pos);
 		if (img_varint(&c, &x) ||
 		    ((flags & IMG_R_LONG) && (img_varint(&c, &x) || img_varint(&c, &x))))
 			return -1;
@@ -510,7 +551,7 @@ static int check_order(struct verifier *v)
 						(unsigned long long)k, (unsigned long long)e);
 			}
 	}
-	if (k != img->order_runs || (k && r.next != img->sec[IMG_ORDER].size)) {
+	if (k != img->order_runs || (k ? r.next : 0) != img->sec[IMG_ORDER].size) {
 		struct img_cur c = img_cursor(img, IMG_ORDER, r.next, r.next, v->err);
 		return img_fail(&c, "%llu order runs and %llu bytes after the last entry's",
 				(unsigned long long)(img->order_runs - k),

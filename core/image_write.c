@@ -284,13 +284,18 @@ struct writer {
 	uint32_t *sym_freq;      /* store id -> uses */
 	struct u32vec sym_store; /* image id -> store id */
 	uint32_t next_sym;
-	uint32_t hashed;   /* ids from here on are in name-hash order */
-	uint8_t *sym_used; /* store id -> used by a name list */
-	int missed;        /* a symbol was met that was not numbered */
-	uint32_t cur_base; /* symbol base of new 'terms' blocks */
-	uint32_t *live;    /* image entry -> space entry */
-	uint32_t *home_of; /* image entry -> home (symbol id, IMG_HOME_WILD) */
-	uint32_t *pos_of;  /* image entry -> position in its home */
+	uint32_t hashed;          /* ids from here on are in name-hash order */
+	uint8_t *sym_used;        /* store id -> used by a name list */
+	int missed;               /* a symbol was met that was not numbered */
+	struct hashed_sym *hsyms; /* ids hashed..S-1: hash and name */
+	uint32_t cur_base;        /* symbol base of new 'terms' blocks */
+	uint32_t *live;           /* image entry -> space entry */
+	uint32_t *home_of;        /* image entry -> home (symbol id, IMG_HOME_WILD) */
+	uint32_t *pos_of;         /* image entry -> position in its home */
+	struct wbuf ebuf;         /* every entry record, in entry order */
+	uint32_t *eoff;           /* image entry -> offset in ebuf (E + 1 of them) */
+	struct wbuf hent;         /* scratch: one home's entries */
+	struct u32vec htab;       /* scratch: one home's table */
 	uint64_t order_runs;
 
 	uint32_t *einfo, *binfo; /* per heap word, per box (see R_*) */
@@ -336,9 +341,14 @@ static void writer_free(struct writer *w)
 		free(w->sec[i].p);
 	free(w->termbase.v);
 	free(w->sym_used);
+	free(w->hsyms);
 	free(w->live);
 	free(w->home_of);
 	free(w->pos_of);
+	free(w->ebuf.p);
+	free(w->eoff);
+	free(w->hent.p);
+	free(w->htab.v);
 }
 
 static int w_oom(struct writer *w)
@@ -784,21 +794,17 @@ static int assign_frequent(struct writer *w)
 
 struct hashed_sym {
 	uint64_t hash;
-	uint32_t store_id;
+	const char *name;
+	uint32_t len, store_id;
 };
-
-static const struct mt_store *sort_store; /* for hashed_cmp's ties only */
 
 static int hashed_cmp(const void *a, const void *b)
 {
 	const struct hashed_sym *x = a, *y = b;
 	if (x->hash != y->hash)
 		return x->hash < y->hash ? -1 : 1;
-	size_t lx, ly;
-	const char *nx = mt_sym_name(sort_store, x->store_id, &lx);
-	const char *ny = mt_sym_name(sort_store, y->store_id, &ly);
-	int c = memcmp(nx, ny, lx < ly ? lx : ly);
-	return c ? c : (lx > ly) - (lx < ly);
+	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 /* Numbers every other symbol the image holds (used by an atom or a name
@@ -819,7 +825,7 @@ static int assign_hashed(struct writer *w)
 	size_t n = 0;
 	for (uint32_t s = 0; s < w->nstore_syms; s++)
 		n += w->sym_img[s] == UINT32_MAX && (w->sym_freq[s] || w->sym_used[s]);
-	struct hashed_sym *v = malloc((n + 1) * sizeof *v);
+	struct hashed_sym *v = w->hsyms = malloc((n + 1) * sizeof *v);
 	if (!v)
 		return w_oom(w);
 	n = 0;
@@ -827,13 +833,14 @@ static int assign_hashed(struct writer *w)
 		if (w->sym_img[s] == UINT32_MAX && (w->sym_freq[s] || w->sym_used[s])) {
 			size_t len;
 			const char *name = mt_sym_name(w->store, s, &len);
-			v[n++] = (struct hashed_sym){XXH3_64bits(name, len), s};
+			if (len > UINT32_MAX)
+				return kb_error_set(w->err, "image: a symbol name exceeds 4 GiB");
+			v[n++] =
+			    (struct hashed_sym){XXH3_64bits(name, len), name, (uint32_t)len, s};
 		}
-	sort_store = w->store;
 	qsort(v, n, sizeof *v, hashed_cmp);
 	for (size_t i = 0; i < n; i++)
 		number_sym(w, v[i].store_id);
-	free(v);
 	return w->sym_store.oom ? w_oom(w) : 0;
 }
 
@@ -872,19 +879,32 @@ static int rank_names(struct writer *w)
 	return 0;
 }
 
-/* Writes the shared records of every entry, in entry order, each before
- * its first user. */
-static int pass_shared(struct writer *w)
+static int encode_entry(struct writer *w, struct wbuf *b, uint32_t live, uint32_t base);
+
+/* Encodes every entry in entry order (the space's memory is read in the
+ * order it was written) into w->ebuf, each with its home's symbol base,
+ * writing the shared records each needs before it; the homes are then
+ * assembled from these bytes. */
+static int pass_encode(struct writer *w)
 {
-	for (uint64_t live = 0; live < w->entries; live++) {
-		if (!(w->needs_shared[live / 8] >> (live % 8) & 1))
-			continue;
+	w->eoff = malloc((w->entries + 1) * sizeof *w->eoff);
+	if (!w->eoff)
+		return w_oom(w);
+	for (uint32_t live = 0; live < w->entries; live++) {
+		uint32_t home = w->home_of[live] == IMG_HOME_WILD ? 0 : w->home_of[live];
 		mt_term atom = mt_space_atom(w->space, w->live[live]);
-		w->cur_base = w->home_of[live] == IMG_HOME_WILD ? 0 : w->home_of[live];
-		if (write_shared_for(w, atom, is_shared(w, atom)))
+		w->cur_base = home;
+		if ((w->needs_shared[live / 8] >> (live % 8) & 1) &&
+		    write_shared_for(w, atom, is_shared(w, atom)))
+			return -1;
+		if (w->ebuf.len > UINT32_MAX - 16)
+			return kb_error_set(w->err, "image: the entries would exceed 4 GiB");
+		w->eoff[live] = (uint32_t)w->ebuf.len;
+		if (encode_entry(w, &w->ebuf, live, home))
 			return -1;
 	}
-	return 0;
+	w->eoff[w->entries] = (uint32_t)w->ebuf.len;
+	return w->ebuf.oom ? w_oom(w) : 0;
 }
 
 /* Encodes image entry `live` (header and items, symbol base `base`). */
@@ -1064,38 +1084,34 @@ static uint64_t key_entries(struct writer *w, const struct key *key)
 static int put_home(struct writer *w, struct wbuf *out, size_t k0, size_t k, uint32_t base,
 		    int with_count, uint64_t *count)
 {
-	struct wbuf ent = {0};
-	struct u32vec tab = {0};
+	struct wbuf *ent = &w->hent;
+	struct u32vec *tab = &w->htab;
 	uint64_t n = 0;
-	int rc = 0;
-	w->cur_base = base;
-	for (size_t j = k0; j < k && !rc; j++) {
+	(void)base; /* the entries were encoded with their home's base */
+	ent->len = tab->len = 0;
+	for (size_t j = k0; j < k; j++) {
 		const struct key *key = &w->post.keys[j];
 		if (listing_key(key->key))
 			continue;
-		for (uint32_t r = key->first; r != UINT32_MAX && !rc; r = w->post.runs[r].next)
-			for (uint32_t i = 0; i < w->post.runs[r].count && !rc; i++, n++) {
+		for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next)
+			for (uint32_t i = 0; i < w->post.runs[r].count; i++, n++) {
+				uint32_t e = w->post.runs[r].start + i;
 				if (n && n % IMG_SAMPLE == 0)
-					uv_push(&tab, (uint32_t)ent.len);
-				rc = encode_entry(w, &ent, w->post.runs[r].start + i, base);
-				if (ent.len > UINT32_MAX)
-					rc = kb_error_set(w->err,
-							  "image: a home's entries exceed 4 GiB");
+					uv_push(tab, (uint32_t)ent->len);
+				wb_bytes(ent, w->ebuf.p + w->eoff[e], w->eoff[e + 1] - w->eoff[e]);
 			}
 	}
-	if (!rc && (ent.oom || tab.oom))
-		rc = w_oom(w);
-	if (!rc) {
-		if (with_count)
-			wb_varint(out, n);
-		for (size_t i = 0; i < tab.len; i++)
-			wb_u32(out, tab.v[i]);
-		wb_bytes(out, ent.p, ent.len);
-	}
+	if (ent->len > UINT32_MAX)
+		return kb_error_set(w->err, "image: a home's entries exceed 4 GiB");
+	if (ent->oom || tab->oom)
+		return w_oom(w);
+	if (with_count)
+		wb_varint(out, n);
+	for (size_t i = 0; i < tab->len; i++)
+		wb_u32(out, tab->v[i]);
+	wb_bytes(out, ent->p, ent->len);
 	*count = n;
-	free(ent.p);
-	free(tab.v);
-	return rc;
+	return 0;
 }
 
 /* Section 'wild': the four run lists, where each list's entries start in
@@ -1145,12 +1161,23 @@ static int pass_symbols(struct writer *w)
 {
 	uint32_t S = w->next_sym;
 	struct wbuf *tab = &w->sec[IMG_SYMTAB], *idx = &w->sec[IMG_SYMIDX];
-	struct wbuf grp = {0}, home = {0};
-	size_t k = 0; /* next key (sorted by symbol) */
+	struct wbuf grp = {0}, home = {0}, low = {0};
+	struct u32vec lows = {0}; /* per symbol below hashed: offset of its u32, of its part */
+	size_t k = 0;             /* next key (sorted by symbol) */
 	int rc = 0;
 	for (uint32_t id = 0; id < S && !rc; id++) {
 		size_t len;
-		const char *name = mt_sym_name(w->store, w->sym_store.v[id], &len);
+		const char *name;
+		uint64_t hash;
+		if (id >= w->hashed) { /* in hash order: no random read of the store */
+			const struct hashed_sym *h = &w->hsyms[id - w->hashed];
+			name = h->name;
+			len = h->len;
+			hash = h->hash;
+		} else {
+			name = mt_sym_name(w->store, w->sym_store.v[id], &len);
+			hash = XXH3_64bits(name, len);
+		}
 		if (id % IMG_SAMPLE == 0) {
 			if (tab->len > UINT32_MAX) {
 				rc = kb_error_set(w->err,
@@ -1158,7 +1185,7 @@ static int pass_symbols(struct writer *w)
 				break;
 			}
 			wb_u32(idx, (uint32_t)tab->len);
-			wb_u32(idx, (uint32_t)(XXH3_64bits(name, len) >> 32));
+			wb_u32(idx, (uint32_t)(hash >> 32));
 		}
 		size_t k0 = k;
 		while (k < w->post.nkeys && (w->post.keys[k].key >> 33) == id)
@@ -1196,15 +1223,33 @@ static int pass_symbols(struct writer *w)
 		}
 		wb_varint(tab, (uint64_t)len << 2 | (is_long ? IMG_R_LONG : 0) | IMG_R_INDEX);
 		wb_bytes(tab, name, len);
-		wb_varint(tab, nl + grp.len + home.len);
-		wb_bytes(tab, lens, nl);
-		wb_bytes(tab, grp.p, grp.len);
-		wb_bytes(tab, home.p, home.len);
+		struct wbuf *part = tab;
+		if (id < w->hashed) {
+			/* the frequent symbols' records stay small (open reads their
+			 * names): their index parts follow the last record */
+			uv_push(&lows, (uint32_t)tab->len);
+			uv_push(&lows, (uint32_t)low.len);
+			wb_u32(tab, 0);
+			part = &low;
+		}
+		wb_varint(part, nl + grp.len + home.len);
+		wb_bytes(part, lens, nl);
+		wb_bytes(part, grp.p, grp.len);
+		wb_bytes(part, home.p, home.len);
+	}
+	if (!rc && (low.oom || lows.oom || tab->oom))
+		rc = w_oom(w);
+	if (!rc && tab->len + low.len > UINT32_MAX)
+		rc = kb_error_set(w->err, "image: section 'symtab' would exceed 4 GiB");
+	if (!rc) {
+		for (size_t i = 0; i < lows.len; i += 2)
+			img_put32(tab->p + lows.v[i], (uint32_t)(tab->len + lows.v[i + 1]));
+		wb_bytes(tab, low.p, low.len);
 	}
 	free(grp.p);
 	free(home.p);
-	if (!rc && tab->len > UINT32_MAX)
-		rc = kb_error_set(w->err, "image: section 'symtab' would exceed 4 GiB");
+	free(low.p);
+	free(lows.v);
 	return rc;
 }
 
@@ -1340,7 +1385,7 @@ int mt_image_build(const struct mt_space *space, uint8_t **bytes, size_t *len,
 		kb_error_set(err, "image: %u symbols exceed the store's id range", w.next_sym);
 		goto out;
 	}
-	if (pass_index(&w) || pass_shared(&w) || pass_names(&w) || pass_symbols(&w) ||
+	if (pass_index(&w) || pass_encode(&w) || pass_names(&w) || pass_symbols(&w) ||
 	    pass_wild(&w) || pass_order(&w))
 		goto out;
 	put_bases(&w, &w.termbase, w.sec[IMG_TERMS].len, &w.sec[IMG_TERMBASE]);
