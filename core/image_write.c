@@ -267,12 +267,6 @@ static int post_add(struct postings *p, uint64_t key, uint32_t entry)
 	return 0;
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	uint64_t x = ((const struct key *)a)->key, y = ((const struct key *)b)->key;
-	return (x > y) - (x < y);
-}
-
 /* ---- the writer ---- */
 
 struct writer {
@@ -294,8 +288,6 @@ struct writer {
 	uint32_t *pos_of;         /* image entry -> position in its home */
 	struct wbuf ebuf;         /* every entry record, in entry order */
 	uint32_t *eoff;           /* image entry -> offset in ebuf (E + 1 of them) */
-	struct wbuf hent;         /* scratch: one home's entries */
-	struct u32vec htab;       /* scratch: one home's table */
 	uint64_t order_runs;
 
 	uint32_t *einfo, *binfo; /* per heap word, per box (see R_*) */
@@ -347,8 +339,6 @@ static void writer_free(struct writer *w)
 	free(w->pos_of);
 	free(w->ebuf.p);
 	free(w->eoff);
-	free(w->hent.p);
-	free(w->htab.v);
 }
 
 static int w_oom(struct writer *w)
@@ -1004,6 +994,44 @@ static uint64_t key_of(struct writer *w, mt_term t, int kind, int wild, int othe
 	}
 }
 
+/* Sorts the keys by (symbol, kind, arity), the wild lists last: counted
+ * into one bucket per symbol, then each bucket's few keys in place. */
+static int sort_keys(struct writer *w)
+{
+	size_t n = w->post.nkeys, S = w->next_sym, nb = S + IMG_W_COUNT;
+	uint32_t *at = calloc(nb + 1, sizeof *at);
+	struct key *out = malloc((n + 1) * sizeof *out);
+	if (!at || !out) {
+		free(at);
+		free(out);
+		return w_oom(w);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sym = w->post.keys[i].key >> 33;
+		at[(sym < S ? sym : S + (sym - (1u << 29))) + 1]++;
+	}
+	for (size_t b = 0; b < nb; b++)
+		at[b + 1] += at[b];
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sym = w->post.keys[i].key >> 33;
+		out[at[sym < S ? sym : S + (sym - (1u << 29))]++] = w->post.keys[i];
+	}
+	/* at[b] is now the end of bucket b: sort each bucket's keys */
+	for (size_t b = 0, lo = 0; b < nb; lo = at[b++])
+		for (size_t i = lo + 1; i < at[b]; i++) {
+			struct key k = out[i];
+			size_t j = i;
+			for (; j > lo && out[j - 1].key > k.key; j--)
+				out[j] = out[j - 1];
+			out[j] = k;
+		}
+	free(at);
+	free(w->post.keys);
+	w->post.keys = out;
+	w->post.keys_cap = n + 1;
+	return 0;
+}
+
 static int pass_index(struct writer *w)
 {
 	uint32_t n = mt_space_entries(w->space);
@@ -1024,8 +1052,8 @@ static int pass_index(struct writer *w)
 			return w_oom(w);
 		live++;
 	}
-	if (w->post.nkeys)
-		qsort(w->post.keys, w->post.nkeys, sizeof *w->post.keys, key_cmp);
+	if (sort_keys(w))
+		return -1;
 	/* Homes: every entry is listed by exactly one key that is not the
 	 * atom key (=, 3); its home is that key's symbol (or the wild home),
 	 * and a home holds its keys' entries key by key, in key order. */
@@ -1078,40 +1106,49 @@ static uint64_t key_entries(struct writer *w, const struct key *key)
 	return n;
 }
 
-/* Writes a home's entries (the keys [k0, k) of one home, skipping the
- * listing key) as `varint n` (when with_count), the table of every 16th
- * entry's offset and the entry records, into out. */
-static int put_home(struct writer *w, struct wbuf *out, size_t k0, size_t k, uint32_t base,
-		    int with_count, uint64_t *count)
-{
-	struct wbuf *ent = &w->hent;
-	struct u32vec *tab = &w->htab;
-	uint64_t n = 0;
-	(void)base; /* the entries were encoded with their home's base */
-	ent->len = tab->len = 0;
-	for (size_t j = k0; j < k; j++) {
-		const struct key *key = &w->post.keys[j];
-		if (listing_key(key->key))
-			continue;
-		for (uint32_t r = key->first; r != UINT32_MAX; r = w->post.runs[r].next)
-			for (uint32_t i = 0; i < w->post.runs[r].count; i++, n++) {
-				uint32_t e = w->post.runs[r].start + i;
-				if (n && n % IMG_SAMPLE == 0)
-					uv_push(tab, (uint32_t)ent->len);
-				wb_bytes(ent, w->ebuf.p + w->eoff[e], w->eoff[e + 1] - w->eoff[e]);
-			}
+/* Calls fn(w, out, entry, index) for every entry of a home (the keys
+ * [k0, k) of one home, the listing key left out), in home order. */
+#define FOR_HOME(w, k0, k, e, body)                                                                \
+	for (size_t j_ = (k0); j_ < (k); j_++) {                                                   \
+		const struct key *key_ = &(w)->post.keys[j_];                                      \
+		if (listing_key(key_->key))                                                        \
+			continue;                                                                  \
+		for (uint32_t r_ = key_->first; r_ != UINT32_MAX; r_ = (w)->post.runs[r_].next)    \
+			for (uint32_t i_ = 0; i_ < (w)->post.runs[r_].count; i_++) {               \
+				uint32_t e = (w)->post.runs[r_].start + i_;                        \
+				body                                                               \
+			}                                                                          \
 	}
-	if (ent->len > UINT32_MAX)
-		return kb_error_set(w->err, "image: a home's entries exceed 4 GiB");
-	if (ent->oom || tab->oom)
-		return w_oom(w);
-	if (with_count)
-		wb_varint(out, n);
-	for (size_t i = 0; i < tab->len; i++)
-		wb_u32(out, tab->v[i]);
-	wb_bytes(out, ent->p, ent->len);
-	*count = n;
-	return 0;
+
+/* A home's entry count, and the bytes of its table and entry records. */
+static void home_size(struct writer *w, size_t k0, size_t k, uint64_t *n, uint64_t *bytes)
+{
+	uint64_t count = 0, len = 0;
+	FOR_HOME(w, k0, k, e, {
+		count++;
+		len += w->eoff[e + 1] - w->eoff[e];
+	})
+	*n = count;
+	*bytes = len + 4 * (count > IMG_SAMPLE ? (count - 1) / IMG_SAMPLE : 0);
+}
+
+/* Writes a home: the table of every 16th entry's offset, then the entry
+ * records (encoded in pass_encode with the home's symbol base). */
+static int put_home(struct writer *w, struct wbuf *out, size_t k0, size_t k)
+{
+	uint64_t n = 0, off = 0;
+	FOR_HOME(w, k0, k, e, {
+		if (n && n % IMG_SAMPLE == 0) {
+			if (off > UINT32_MAX)
+				return kb_error_set(w->err, "image: a home's entries exceed 4 GiB");
+			wb_u32(out, (uint32_t)off);
+		}
+		n++;
+		off += w->eoff[e + 1] - w->eoff[e];
+	})
+	FOR_HOME(w, k0, k, e,
+		 { wb_bytes(out, w->ebuf.p + w->eoff[e], w->eoff[e + 1] - w->eoff[e]); })
+	return out->oom ? w_oom(w) : 0;
 }
 
 /* Section 'wild': the four run lists, where each list's entries start in
@@ -1147,8 +1184,10 @@ static int pass_wild(struct writer *w)
 	if (b->oom)
 		return w_oom(w);
 	img_put32(b->p + 32, (uint32_t)b->len);
-	uint64_t n;
-	if (put_home(w, b, k0, w->post.nkeys, 0, 1, &n))
+	uint64_t n, bytes;
+	home_size(w, k0, w->post.nkeys, &n, &bytes);
+	wb_varint(b, n);
+	if (put_home(w, b, k0, w->post.nkeys))
 		return -1;
 	if (b->len > UINT32_MAX)
 		return kb_error_set(w->err, "image: section 'wild' would exceed 4 GiB");
@@ -1161,7 +1200,7 @@ static int pass_symbols(struct writer *w)
 {
 	uint32_t S = w->next_sym;
 	struct wbuf *tab = &w->sec[IMG_SYMTAB], *idx = &w->sec[IMG_SYMIDX];
-	struct wbuf grp = {0}, home = {0}, low = {0};
+	struct wbuf grp = {0}, low = {0};
 	struct u32vec lows = {0}; /* per symbol below hashed: offset of its u32, of its part */
 	size_t k = 0;             /* next key (sorted by symbol) */
 	int rc = 0;
@@ -1195,7 +1234,7 @@ static int pass_symbols(struct writer *w)
 			wb_bytes(tab, name, len);
 			continue;
 		}
-		grp.len = home.len = 0;
+		grp.len = 0;
 		for (size_t j = k0; j < k; j++) {
 			const struct key *key = &w->post.keys[j];
 			uint64_t arity = key->key & 0xffffffffu, kind = (key->key >> 32) & 1;
@@ -1207,10 +1246,9 @@ static int pass_symbols(struct writer *w)
 				wb_varint(&grp, nruns - 2);
 			put_runs(w, &grp, key);
 		}
-		uint64_t n;
-		if ((rc = put_home(w, &home, k0, k, id, 0, &n)) != 0)
-			break;
-		if (grp.oom || home.oom) {
+		uint64_t n, hbytes;
+		home_size(w, k0, k, &n, &hbytes);
+		if (grp.oom) {
 			rc = w_oom(w);
 			break;
 		}
@@ -1232,10 +1270,11 @@ static int pass_symbols(struct writer *w)
 			wb_u32(tab, 0);
 			part = &low;
 		}
-		wb_varint(part, nl + grp.len + home.len);
+		wb_varint(part, nl + grp.len + hbytes);
 		wb_bytes(part, lens, nl);
 		wb_bytes(part, grp.p, grp.len);
-		wb_bytes(part, home.p, home.len);
+		if ((rc = put_home(w, part, k0, k)) != 0)
+			break;
 	}
 	if (!rc && (low.oom || lows.oom || tab->oom))
 		rc = w_oom(w);
@@ -1247,7 +1286,6 @@ static int pass_symbols(struct writer *w)
 		wb_bytes(tab, low.p, low.len);
 	}
 	free(grp.p);
-	free(home.p);
 	free(low.p);
 	free(lows.v);
 	return rc;
