@@ -638,9 +638,30 @@ int img_sym_find(const struct mt_image *img, const char *name, size_t len, uint6
 	 * own (or from H on), and before the first whose key is above. */
 	uint32_t key = (uint32_t)(hash >> 32);
 	uint64_t lo = (H + IMG_SAMPLE - 1) >> IMG_SAMPLE_SHIFT, ns = ceil_div(S, IMG_SAMPLE);
-	uint64_t a = lo, b = ns; /* first sample with key >= key, in [a, b] */
-	while (a < b) {
+	/* The first sample with key >= key, in [a, b]: samples below a have
+	 * smaller keys, samples from b on have no smaller one. The keys are
+	 * uniform, so interpolation finds it in a few probes on one or two
+	 * pages of 'symidx' (a binary search reads a page per halving, the
+	 * first query after a cold open waits for each); a few steps, then
+	 * halving, so that a crafted table costs no more than a search. */
+	uint64_t a = lo, b = ns;
+	for (int step = 0; a < b; step++) {
 		uint64_t m = a + (b - a) / 2;
+		if (step < 4) {
+			uint32_t ka = sample_key(img, a), kb = sample_key(img, b - 1);
+			if (key <= ka) {
+				b = a;
+				break;
+			}
+			if (key > kb) {
+				a = b;
+				break;
+			}
+			m = a + (uint64_t)((double)(key - ka) / ((double)(kb - ka) + 1) *
+					   (double)(b - a));
+			if (m >= b)
+				m = b - 1;
+		}
 		if (sample_key(img, m) < key)
 			a = m + 1;
 		else
