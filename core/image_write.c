@@ -823,6 +823,8 @@ static int assign_hashed(struct writer *w)
 		if (w->sym_img[s] == UINT32_MAX && (w->sym_freq[s] || w->sym_used[s])) {
 			size_t len;
 			const char *name = mt_sym_name(w->store, s, &len);
+			if (!name) /* a damaged image under an overlay: its error is kept */
+				name = "", len = 0;
 			if (len > UINT32_MAX)
 				return kb_error_set(w->err, "image: a symbol name exceeds 4 GiB");
 			v[n++] =
