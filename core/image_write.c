@@ -1169,7 +1169,8 @@ static int pass_wild(struct writer *w)
 		img_put32(b->p + 4 * list, (uint32_t)b->len);
 		img_put32(b->p + 16 + 4 * list, (uint32_t)hpos);
 		const struct key *key = NULL;
-		for (size_t j = 0; j < w->post.nkeys; j++)
+		/* the wild keys sort last */
+		for (size_t j = w->post.nkeys; j-- > 0 && w->post.keys[j].key >= WILD_KEY(0);)
 			if (w->post.keys[j].key == WILD_KEY(list)) {
 				key = &w->post.keys[j];
 				if (j < k0)
