@@ -169,6 +169,13 @@ static void expect_same_results(struct mt_space *mem, struct mt_space *img, cons
 	kb_buf_free(&b);
 }
 
+static void expect_same_for_all(struct mt_space *mem, struct mt_space *img,
+				const char *const *queries, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_same_results(mem, img, queries[i]);
+}
+
 static void generated(struct loaded *l, uint64_t n)
 {
 	size_t len;
@@ -240,8 +247,7 @@ Test(image, queries_on_the_generated_kb_image_match_the_in_memory_kb)
 	    "(add99999 zero zero)",
 	    "(nosuchsymbol 1 2)",
 	};
-	for (size_t i = 0; i < sizeof queries / sizeof *queries; i++)
-		expect_same_results(l.space, kb.space, queries[i]);
+	expect_same_for_all(l.space, kb.space, queries, sizeof queries / sizeof *queries);
 	struct kb_error err;
 	cr_expect_eq(mt_image_kb_status(&kb, &err), 0, "%s", err.msg);
 	mt_image_kb_close(&kb);
@@ -322,8 +328,7 @@ Test(image, round_trip_keeps_numbers_strings_names_and_multiplicities)
 	    "42",
 	    "((f a) b)",
 	};
-	for (size_t i = 0; i < sizeof queries / sizeof *queries; i++)
-		expect_same_results(l.space, kb.space, queries[i]);
+	expect_same_for_all(l.space, kb.space, queries, sizeof queries / sizeof *queries);
 	mt_image_kb_close(&kb);
 	free(bytes);
 	loaded_free(&l);
@@ -356,8 +361,7 @@ Test(image, homes_of_every_shape_verify_and_answer_like_the_source)
 	    "(match &self (= (= $a $b) $c) ($a $c))",
 	    "(= a b)",
 	};
-	for (size_t i = 0; i < sizeof queries / sizeof *queries; i++)
-		expect_same_results(l.space, kb.space, queries[i]);
+	expect_same_for_all(l.space, kb.space, queries, sizeof queries / sizeof *queries);
 	/* the records before the hash order stay small: their index parts (the
 	 * 1000 declarations of `:`) follow the last record, so open reads the
 	 * well-known names from the section's first page or two */
