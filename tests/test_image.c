@@ -379,6 +379,37 @@ Test(image, homes_of_every_shape_verify_and_answer_like_the_source)
 	kb_buf_free(&text);
 }
 
+/* A term whose tree is 2^40 leaves is 41 shared records: (T40 end), with
+ * T0 = (a b) and Ti = (Ti-1 Ti-1). Reading its index key asks whether the
+ * head T40 is ground; that walk must visit each shared record once. */
+Test(image, a_term_exponentially_larger_than_its_image_is_verified_in_linear_time, .timeout = 60)
+{
+	struct loaded l;
+	load_text(&l, "", 0);
+	struct mt_store *st = mt_space_store(l.space);
+	mt_term ab[2] = {mt_sym(mt_sym_intern(st, "a", 1)), mt_sym(mt_sym_intern(st, "b", 1))};
+	mt_term t = mt_expr(st, ab, 2);
+	for (int i = 0; i < 40; i++) {
+		mt_term pair[2] = {t, t};
+		t = mt_expr(st, pair, 2);
+	}
+	mt_term atom_args[2] = {t, mt_sym(mt_sym_intern(st, "end", 3))};
+	mt_term atom = mt_expr(st, atom_args, 2);
+	struct kb_error err;
+	cr_assert_geq(mt_space_add(l.space, atom, NULL, &err), 0, "%s", err.msg);
+	size_t len;
+	uint8_t *bytes = build(l.space, &len);
+	struct mt_image_kb kb;
+	open_kb(bytes, len, &kb); /* verifies the whole image */
+	cr_expect_eq(mt_space_entries(kb.space), 1);
+	mt_term got = mt_space_atom(kb.space, 0);
+	cr_assert_neq(got, MT_NONE);
+	cr_expect_eq(mt_expr_arity(kb.store, got), 2);
+	mt_image_kb_close(&kb);
+	free(bytes);
+	loaded_free(&l);
+}
+
 Test(image, empty_space_round_trips)
 {
 	struct loaded l;
