@@ -186,6 +186,18 @@ int kb_image_compile(int argc, char **argv)
 			return cli_fail(cmd, "%s", err.msg);
 		}
 	}
+	/* Read every atom of the base before anything is written: a damaged
+	 * record must stop the compile here, not drop out of the new image
+	 * (which may replace the base itself). */
+	if (q.image.space) {
+		uint32_t n = mt_space_entries(q.space);
+		for (uint32_t e = 0; e < n; e++)
+			(void)mt_space_atom(q.space, e);
+	}
+	if ((rc = qkb_status(&q, cmd))) {
+		qkb_close(&q);
+		return rc;
+	}
 	double t1 = now();
 	struct mt_image_write_stats ws;
 	if (mt_image_write(q.space, output, &wo, &ws, &err)) {

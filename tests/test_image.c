@@ -1035,6 +1035,25 @@ Test(image, kb_commands_report_damaged_images_and_bad_input)
 	free(out);
 	out = kbprof_out(2, "kb", "compile", src, "--zstd", NULL);
 	free(out);
+
+	/* An unreadable entry in a base image stops a compile on top of it
+	 * before anything is written: the base is not replaced by an image
+	 * without that entry. g is used twice, so it is a frequent symbol
+	 * whose index part ends the section; its home's last entry is
+	 * (= (g a) b), whose last item becomes the invalid code 0xff. */
+	free(bytes);
+	free(kbprof_out(0, "kb", "compile", src, "-o", kbi, NULL));
+	bytes = read_file(kbi, &len);
+	tab = section_entry((uint8_t *)bytes, IMG_SYMTAB);
+	bytes[img_le64(tab + 8) + img_le64(tab + 16) - 1] = (char)0xff;
+	cr_assert_eq(write_file(kbi, bytes, len), 0);
+	out = kbprof_out(1, "kb", "compile", kbi, src, "-o", kbi, NULL);
+	cr_expect_not_null(strstr(out, "invalid item code 0xff"), "%s", out);
+	free(out);
+	size_t len2;
+	char *after = read_file(kbi, &len2);
+	cr_expect(len2 == len && memcmp(after, bytes, len) == 0, "the damaged base was replaced");
+	free(after);
 	free(bytes);
 	rm_rf(dir);
 	free(dir);
