@@ -1160,7 +1160,8 @@ static int refset_add(struct refset *s, uint64_t t)
  * shared record is walked once: the terms form a DAG whose tree can be
  * exponentially larger than the file (a record of two references to the
  * previous one, 40 times over, is a term of 2^40 leaves in 1 KB). */
-static int item_ground(const struct mt_image *img, struct img_cur c, uint32_t base, int *ground)
+static int item_ground(const struct mt_image *img, struct img_cur c, uint32_t base,
+		       const uint8_t *ground_refs, int *ground)
 {
 	struct refset seen = {0};
 	struct saved {
@@ -1192,6 +1193,11 @@ static int item_ground(const struct mt_image *img, struct img_cur c, uint32_t ba
 		}
 		if (it.kind == IK_EXPR) {
 			owed += it.v;
+		} else if (it.kind == IK_REF && ground_refs) {
+			if (!((ground_refs[it.v >> 3] >> (it.v & 7)) & 1)) {
+				*ground = 0;
+				break;
+			}
 		} else if (it.kind == IK_REF) {
 			int again = refset_add(&seen, it.v);
 			if (again < 0) {
@@ -1227,7 +1233,8 @@ out:
 /* Class of the term at c (see struct img_keys); leaves c after the term's
  * head when the term is an expression. */
 static int term_class(const struct mt_image *img, struct img_cur *c, uint32_t *base,
-		      enum img_class *cls, uint32_t *sym, uint64_t *arity)
+		      const uint8_t *ground_refs, enum img_class *cls, uint32_t *sym,
+		      uint64_t *arity)
 {
 	struct img_item it;
 	if (resolve_item(img, c, base, &it))
@@ -1265,7 +1272,7 @@ static int term_class(const struct mt_image *img, struct img_cur *c, uint32_t *b
 		*cls = IC_WILD;
 	} else if (it.kind == IK_EXPR) {
 		int ground;
-		if (item_ground(img, head, head_base, &ground))
+		if (item_ground(img, head, head_base, ground_refs, &ground))
 			return -1;
 		*cls = ground ? IC_OTHER : IC_WILD;
 		/* leave c after the head expression */
@@ -1279,8 +1286,8 @@ static int term_class(const struct mt_image *img, struct img_cur *c, uint32_t *b
 	return 0;
 }
 
-int img_entry_keys(const struct mt_image *img, const struct img_entry *e, struct img_keys *k,
-		   struct kb_error *err)
+int img_entry_keys(const struct mt_image *img, const struct img_entry *e,
+		   const uint8_t *ground_refs, struct img_keys *k, struct kb_error *err)
 {
 	struct img_cur c = img_cursor(img, e->sec, e->body, e->rec, err);
 	uint32_t base = e->base;
@@ -1290,13 +1297,15 @@ int img_entry_keys(const struct mt_image *img, const struct img_entry *e, struct
 		k->atom = IC_SYM;
 		k->atom_sym = MT_S_EQUAL;
 		k->atom_arity = 3;
-		return term_class(img, &c, &base, &k->rule, &k->rule_sym, &k->rule_arity);
+		return term_class(img, &c, &base, ground_refs, &k->rule, &k->rule_sym,
+				  &k->rule_arity);
 	}
-	if (term_class(img, &c, &base, &k->atom, &k->atom_sym, &k->atom_arity))
+	if (term_class(img, &c, &base, ground_refs, &k->atom, &k->atom_sym, &k->atom_arity))
 		return -1;
 	/* c is past the head symbol of an expression: L follows. */
 	if (k->atom == IC_SYM && k->atom_sym == MT_S_EQUAL && k->atom_arity == 3)
-		return term_class(img, &c, &base, &k->rule, &k->rule_sym, &k->rule_arity);
+		return term_class(img, &c, &base, ground_refs, &k->rule, &k->rule_sym,
+				  &k->rule_arity);
 	return 0;
 }
 

@@ -20,6 +20,7 @@ struct verifier {
 	const struct mt_image *img;
 	struct kb_error *err;
 	uint8_t *starts;       /* bitmap of shared record starts in 'terms' */
+	uint8_t *ground;       /* bitmap of the shared records holding no variable */
 	struct img_keys *keys; /* per entry */
 	uint8_t *seen;         /* per entry: bit 0 atom index, bit 1 rule index, bit 2 homed */
 	uint32_t *home, *hpos; /* per entry: where it lives */
@@ -35,9 +36,10 @@ static int bit(const uint8_t *map, uint64_t i)
 
 /* Walks n items at c like img_skip_items, also checking that every
  * reference points at a shared record start. */
-static int walk_items(struct verifier *v, struct img_cur *c, uint32_t base, uint64_t n)
+static int walk_items(struct verifier *v, struct img_cur *c, uint32_t base, uint64_t n, int *ground)
 {
 	struct img_item it;
+	int g = 1;
 	while (n) {
 		uint64_t at = c->pos;
 		if (img_read_item(v->img, c, base, &it))
@@ -45,12 +47,18 @@ static int walk_items(struct verifier *v, struct img_cur *c, uint32_t base, uint
 		n--;
 		if (it.kind == IK_EXPR)
 			n += it.v;
+		else if (it.kind == IK_VAR)
+			g = 0;
 		else if (it.kind == IK_REF && !bit(v->starts, it.v))
 			return img_fail(c,
 					"reference at offset %llu to offset %llu, which is not the "
 					"start of an earlier shared record",
 					(unsigned long long)at, (unsigned long long)it.v);
+		else if (it.kind == IK_REF && !bit(v->ground, it.v))
+			g = 0;
 	}
+	if (ground)
+		*ground = g;
 	return 0;
 }
 
@@ -111,8 +119,11 @@ static int check_terms(struct verifier *v)
 	while (c.pos < size) {
 		c.rec = c.pos;
 		v->starts[c.pos >> 3] |= (uint8_t)(1u << (c.pos & 7));
-		if (walk_items(v, &c, img_terms_base(img, c.rec), 1))
+		int ground;
+		if (walk_items(v, &c, img_terms_base(img, c.rec), 1, &ground))
 			return -1;
+		if (ground) /* its references point backwards: known already */
+			v->ground[c.rec >> 3] |= (uint8_t)(1u << (c.rec & 7));
 		records++;
 	}
 	if (records != img->shared)
@@ -168,14 +179,14 @@ static int check_home(struct verifier *v, uint32_t home, const struct img_home *
 		if (img_entry_at(img, h->sec, off, h->base, &e, v->err))
 			return -1;
 		struct img_cur ec = img_cursor(img, h->sec, e.body, e.rec, v->err);
-		if (walk_items(v, &ec, e.base, e.rule ? 2 : 1))
+		if (walk_items(v, &ec, e.base, e.rule ? 2 : 1, NULL))
 			return -1;
 		if (v->seen[en] & 4)
 			return img_fail(&ec, "entry %u has two homes", en);
 		v->seen[en] |= 4;
 		v->home[en] = home;
 		v->hpos[en] = (uint32_t)i;
-		if (img_entry_keys(img, &e, &v->keys[en], v->err))
+		if (img_entry_keys(img, &e, v->ground, &v->keys[en], v->err))
 			return -1;
 		v->atoms += e.mult;
 		v->rules += v->keys[en].rule != IC_NONE;
@@ -599,12 +610,13 @@ int mt_image_verify(const struct mt_image *img, struct kb_error *err)
 	if (check_checksums(&v) || check_padding(&v))
 		return -1;
 	v.starts = calloc(img->sec[IMG_TERMS].size / 8 + 1, 1);
+	v.ground = calloc(img->sec[IMG_TERMS].size / 8 + 1, 1);
 	v.keys = calloc(img->entries + 1, sizeof *v.keys);
 	v.seen = calloc(img->entries + 1, 1);
 	v.home = calloc(img->entries + 1, sizeof *v.home);
 	v.hpos = calloc(img->entries + 1, sizeof *v.hpos);
 	v.list = calloc(img->entries + 1, sizeof *v.list);
-	if (!v.starts || !v.keys || !v.seen || !v.home || !v.hpos || !v.list) {
+	if (!v.starts || !v.ground || !v.keys || !v.seen || !v.home || !v.hpos || !v.list) {
 		kb_error_set(err, "%s: out of memory", img->file);
 		goto out;
 	}
@@ -615,6 +627,7 @@ int mt_image_verify(const struct mt_image *img, struct kb_error *err)
 	rc = 0;
 out:
 	free(v.starts);
+	free(v.ground);
 	free(v.keys);
 	free(v.seen);
 	free(v.home);
