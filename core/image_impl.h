@@ -196,9 +196,8 @@ struct img_keys {
 	uint32_t rule_sym, atom_sym;
 	uint64_t rule_arity, atom_arity;
 };
-/* ground_refs, when not NULL, has bit r set for each shared record at
- * offset r of 'terms' that holds no variable (verify computes it once);
- * without it, each call walks the shared records it meets. */
+/* ground_refs has bit r set for each shared record at offset r of 'terms'
+ * that holds no variable (verify works it out once, in 'terms' order). */
 int img_entry_keys(const struct mt_image *img, const struct img_entry *e,
 		   const uint8_t *ground_refs, struct img_keys *k, struct kb_error *err);
 

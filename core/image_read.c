@@ -1122,112 +1122,31 @@ static int resolve_item(const struct mt_image *img, struct img_cur *c, uint32_t 
 	return 0;
 }
 
-/* A set of shared-record offsets (open addressing, offset + 1; 0 empty). */
-struct refset {
-	uint64_t *v;
-	size_t mask, n;
-};
-
-/* Adds t; returns 1 if it was there already, -1 when out of memory. */
-static int refset_add(struct refset *s, uint64_t t)
-{
-	if (!s->v || (s->n + 1) * 2 > s->mask + 1) {
-		size_t cap = s->v ? (s->mask + 1) * 2 : 64;
-		uint64_t *v = calloc(cap, sizeof *v);
-		if (!v)
-			return -1;
-		for (size_t i = 0; s->v && i <= s->mask; i++)
-			if (s->v[i]) {
-				size_t j = (s->v[i] * 0x9e3779b97f4a7c15ULL >> 20) & (cap - 1);
-				while (v[j])
-					j = (j + 1) & (cap - 1);
-				v[j] = s->v[i];
-			}
-		free(s->v);
-		s->v = v;
-		s->mask = cap - 1;
-	}
-	size_t j = ((t + 1) * 0x9e3779b97f4a7c15ULL >> 20) & s->mask;
-	for (; s->v[j]; j = (j + 1) & s->mask)
-		if (s->v[j] == t + 1)
-			return 1;
-	s->v[j] = t + 1;
-	s->n++;
-	return 0;
-}
-
-/* Whether the item at c (references followed) holds no variable. Each
- * shared record is walked once: the terms form a DAG whose tree can be
- * exponentially larger than the file (a record of two references to the
- * previous one, 40 times over, is a term of 2^40 leaves in 1 KB). */
+/* Whether the item at c holds no variable. A reference is ground when
+ * ground_refs (verify's bitmap of the shared records that hold no
+ * variable, worked out once in 'terms' order) says so: the walk never
+ * follows references, so a term exponentially larger than the file (a
+ * record of two references to the one before, 40 times over) costs its
+ * own items only. */
 static int item_ground(const struct mt_image *img, struct img_cur c, uint32_t base,
 		       const uint8_t *ground_refs, int *ground)
 {
-	struct refset seen = {0};
-	struct saved {
-		struct img_cur c;
-		uint32_t base;
-		uint64_t owed;
-	};
-	struct saved *stack = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t owed = 1;
 	struct img_item it;
-	int rc = -1;
+	uint64_t owed = 1;
 	*ground = 1;
-	for (;;) {
-		while (owed == 0 && n > 0) {
-			n--;
-			c = stack[n].c;
-			base = stack[n].base;
-			owed = stack[n].owed;
-		}
-		if (owed == 0)
-			break;
+	while (owed) {
 		if (img_read_item(img, &c, base, &it))
-			goto out;
+			return -1;
 		owed--;
-		if (it.kind == IK_VAR) {
+		if (it.kind == IK_VAR ||
+		    (it.kind == IK_REF && !((ground_refs[it.v >> 3] >> (it.v & 7)) & 1))) {
 			*ground = 0;
-			break;
+			return 0;
 		}
-		if (it.kind == IK_EXPR) {
+		if (it.kind == IK_EXPR)
 			owed += it.v;
-		} else if (it.kind == IK_REF && ground_refs) {
-			if (!((ground_refs[it.v >> 3] >> (it.v & 7)) & 1)) {
-				*ground = 0;
-				break;
-			}
-		} else if (it.kind == IK_REF) {
-			int again = refset_add(&seen, it.v);
-			if (again < 0) {
-				img_fail(&c, "out of memory");
-				goto out;
-			}
-			if (again) /* walked already, and ground: else we had stopped */
-				continue;
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct saved *p = realloc(stack, ncap * sizeof *p);
-				if (!p) {
-					img_fail(&c, "out of memory");
-					goto out;
-				}
-				stack = p;
-				cap = ncap;
-			}
-			stack[n++] = (struct saved){c, base, owed};
-			uint64_t t = it.v;
-			c = img_cursor(img, IMG_TERMS, t, t, c.err);
-			base = img_terms_base(img, t);
-			owed = 1;
-		}
 	}
-	rc = 0;
-out:
-	free(stack);
-	free(seen.v);
-	return rc;
+	return 0;
 }
 
 /* Class of the term at c (see struct img_keys); leaves c after the term's
