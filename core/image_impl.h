@@ -196,6 +196,24 @@ struct img_keys {
 	uint32_t rule_sym, atom_sym;
 	uint64_t rule_arity, atom_arity;
 };
+/* How a run of items numbers its variables (docs/kb-image.md, "Variable
+ * names"). Read from a state m where variables 0..m-1 have occurred, the
+ * run is in first-occurrence order exactly when m >= need, and leaves the
+ * state at max(m, end). A variable n is the run need n, end n+1; runs
+ * compose item by item, so a shared record's summary serves every entry
+ * that refers to it, and an entry is numbered right when its need is 0. */
+struct img_vars {
+	uint32_t need, end;
+};
+
+static inline void img_vars_add(struct img_vars *s, uint32_t need, uint32_t end)
+{
+	if (need > s->end && need > s->need)
+		s->need = need;
+	if (end > s->end)
+		s->end = end;
+}
+
 /* ground_refs has bit r set for each shared record at offset r of 'terms'
  * that holds no variable (verify works it out once, in 'terms' order). */
 int img_entry_keys(const struct mt_image *img, const struct img_entry *e,
@@ -209,6 +227,10 @@ int img_name_list(const struct mt_image *img, uint64_t list, uint32_t *ids, uint
 /* ---- decoding into a term store ---- */
 
 struct img_dframe;
+struct img_memo {
+	mt_term t;
+	struct img_vars vars;
+};
 
 struct img_decoder {
 	const struct mt_image *img;
@@ -217,9 +239,10 @@ struct img_decoder {
 	size_t nframes, frames_cap;
 	mt_term *args;
 	size_t nargs, args_cap;
-	/* memo: shared record offset + 1 -> persistent term */
+	/* memo: shared record offset + 1 -> persistent term and how the
+	 * record numbers its variables */
 	uint64_t *memo_keys;
-	mt_term *memo_vals;
+	struct img_memo *memo_vals;
 	size_t memo_count, memo_mask;
 };
 

@@ -1271,10 +1271,12 @@ struct img_dframe {
 	uint32_t arity;
 	uint64_t left;
 	size_t args;
-	/* DF_REF: where to resume, and the record being decoded */
+	/* DF_REF: where to resume, the record being decoded, and the variable
+	 * summary of the items read before it (its own starts empty) */
 	uint64_t ret_pos, ret_rec, target;
 	uint32_t ret_base;
 	enum img_sec ret_sec;
+	struct img_vars ret_vars;
 };
 
 void img_decoder_init(struct img_decoder *d, const struct mt_image *img, struct mt_store *store)
@@ -1301,24 +1303,24 @@ static uint64_t memo_hash(uint64_t k)
 	return k;
 }
 
-static mt_term memo_get(const struct img_decoder *d, uint64_t off)
+static const struct img_memo *memo_get(const struct img_decoder *d, uint64_t off)
 {
 	if (!d->memo_keys)
-		return MT_NONE;
+		return NULL;
 	for (size_t i = memo_hash(off + 1) & d->memo_mask;; i = (i + 1) & d->memo_mask) {
 		if (d->memo_keys[i] == off + 1)
-			return d->memo_vals[i];
+			return &d->memo_vals[i];
 		if (d->memo_keys[i] == 0)
-			return MT_NONE;
+			return NULL;
 	}
 }
 
-static int memo_put(struct img_decoder *d, uint64_t off, mt_term t)
+static int memo_put(struct img_decoder *d, uint64_t off, struct img_memo m)
 {
 	if ((d->memo_count + 1) * 2 > d->memo_mask + 1 || !d->memo_keys) {
 		size_t cap = d->memo_keys ? (d->memo_mask + 1) * 2 : 1024;
 		uint64_t *keys = calloc(cap, sizeof *keys);
-		mt_term *vals = malloc(cap * sizeof *vals);
+		struct img_memo *vals = malloc(cap * sizeof *vals);
 		if (!keys || !vals) {
 			free(keys);
 			free(vals);
@@ -1346,7 +1348,7 @@ static int memo_put(struct img_decoder *d, uint64_t off, mt_term t)
 	if (!d->memo_keys[i])
 		d->memo_count++;
 	d->memo_keys[i] = off + 1;
-	d->memo_vals[i] = t;
+	d->memo_vals[i] = m;
 	return 0;
 }
 
@@ -1415,6 +1417,7 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 	struct img_cur c = img_cursor(img, sec, e->body, e->rec, err);
 	uint32_t base = e->base;
 	struct img_item it;
+	struct img_vars vars = {0, 0}; /* of the entry, or of the record being read */
 	d->nframes = 0;
 	d->nargs = 0;
 	if (push_frame(d, (struct img_dframe){.kind = DF_ROOT, .left = 1}))
@@ -1429,6 +1432,17 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 		if (top->left == 0) {
 			mt_term t;
 			if (top->kind == DF_ROOT) {
+				/* a verified image is numbered right; this keeps an
+				 * unverified one from claiming variable 2^29 */
+				if (vars.need) {
+					c = img_cursor(img, e->sec, e->body, e->rec, err);
+					return img_fail(
+					    &c,
+					    "the entry numbers its variables out of "
+					    "order: variable %u occurs before variables "
+					    "0..%u all have",
+					    vars.need, vars.need - 1);
+				}
 				*atom = d->args[top->args];
 				return 0;
 			}
@@ -1438,11 +1452,14 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 					return img_fail(&c, "the term store is full");
 			} else {
 				t = d->args[top->args];
-				if (memo_put(d, top->target, t))
+				if (memo_put(d, top->target, (struct img_memo){t, vars}))
 					goto oom;
 				sec = top->ret_sec;
 				c = img_cursor(img, sec, top->ret_pos, top->ret_rec, err);
 				base = top->ret_base;
+				struct img_vars inner = vars;
+				vars = top->ret_vars;
+				img_vars_add(&vars, inner.need, inner.end);
 			}
 			d->nargs = top->args;
 			d->nframes--;
@@ -1467,9 +1484,10 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 			continue;
 		}
 		if (it.kind == IK_REF) {
-			mt_term t = memo_get(d, it.v);
-			if (t != MT_NONE) {
-				if (deliver(d, t))
+			const struct img_memo *m = memo_get(d, it.v);
+			if (m) {
+				img_vars_add(&vars, m->vars.need, m->vars.end);
+				if (deliver(d, m->t))
 					goto oom;
 				continue;
 			}
@@ -1480,13 +1498,17 @@ int img_decode_entry(struct img_decoder *d, const struct img_entry *e, mt_term *
 							      .ret_rec = c.rec,
 							      .ret_base = base,
 							      .ret_sec = sec,
-							      .target = it.v}))
+							      .target = it.v,
+							      .ret_vars = vars}))
 				goto deep;
+			vars = (struct img_vars){0, 0};
 			sec = IMG_TERMS;
 			c = img_cursor(img, sec, it.v, it.v, err);
 			base = img_terms_base(img, it.v);
 			continue;
 		}
+		if (it.kind == IK_VAR)
+			img_vars_add(&vars, (uint32_t)it.v, (uint32_t)it.v + 1);
 		mt_term t = leaf_term(d, &it);
 		if (t == MT_NONE || deliver(d, t))
 			goto oom;

@@ -21,6 +21,9 @@ struct verifier {
 	struct kb_error *err;
 	uint8_t *starts;       /* bitmap of shared record starts in 'terms' */
 	uint8_t *ground;       /* bitmap of the shared records holding no variable */
+	uint32_t *rank_base;   /* shared records before each 64 bytes of 'terms' */
+	struct img_vars *vars; /* per shared record, in 'terms' order */
+	uint64_t records;      /* shared records seen so far */
 	struct img_keys *keys; /* per entry */
 	uint8_t *seen;         /* per entry: bit 0 atom index, bit 1 rule index, bit 2 homed */
 	uint32_t *home, *hpos; /* per entry: where it lives */
@@ -34,12 +37,23 @@ static int bit(const uint8_t *map, uint64_t i)
 	return (map[i >> 3] >> (i & 7)) & 1;
 }
 
+/* The number of the shared record at offset off of 'terms' (a start). */
+static uint64_t record_rank(const struct verifier *v, uint64_t off)
+{
+	uint64_t r = v->rank_base[off >> 6];
+	for (uint64_t b = (off & ~(uint64_t)63) >> 3; b < off >> 3; b++)
+		r += (uint64_t)__builtin_popcount(v->starts[b]);
+	return r + (uint64_t)__builtin_popcount(v->starts[off >> 3] & ((1u << (off & 7)) - 1));
+}
+
 /* Walks n items at c like img_skip_items, also checking that every
- * reference points at a shared record start. */
-static int walk_items(struct verifier *v, struct img_cur *c, uint32_t base, uint64_t n, int *ground)
+ * reference points at a shared record start, and sums up how they number
+ * their variables. */
+static int walk_items(struct verifier *v, struct img_cur *c, uint32_t base, uint64_t n,
+		      struct img_vars *vars)
 {
 	struct img_item it;
-	int g = 1;
+	*vars = (struct img_vars){0, 0};
 	while (n) {
 		uint64_t at = c->pos;
 		if (img_read_item(v->img, c, base, &it))
@@ -48,17 +62,17 @@ static int walk_items(struct verifier *v, struct img_cur *c, uint32_t base, uint
 		if (it.kind == IK_EXPR)
 			n += it.v;
 		else if (it.kind == IK_VAR)
-			g = 0;
+			img_vars_add(vars, (uint32_t)it.v, (uint32_t)it.v + 1);
 		else if (it.kind == IK_REF && !bit(v->starts, it.v))
 			return img_fail(c,
 					"reference at offset %llu to offset %llu, which is not the "
 					"start of an earlier shared record",
 					(unsigned long long)at, (unsigned long long)it.v);
-		else if (it.kind == IK_REF && !bit(v->ground, it.v))
-			g = 0;
+		else if (it.kind == IK_REF && !bit(v->ground, it.v)) {
+			const struct img_vars *r = &v->vars[record_rank(v, it.v)];
+			img_vars_add(vars, r->need, r->end);
+		}
 	}
-	if (ground)
-		*ground = g;
 	return 0;
 }
 
@@ -114,22 +128,27 @@ static int check_padding(struct verifier *v)
 static int check_terms(struct verifier *v)
 {
 	const struct mt_image *img = v->img;
-	uint64_t size = img->sec[IMG_TERMS].size, records = 0;
+	uint64_t size = img->sec[IMG_TERMS].size, filled = 0;
 	struct img_cur c = img_cursor(img, IMG_TERMS, 0, 0, v->err);
 	while (c.pos < size) {
 		c.rec = c.pos;
+		if (v->records == img->shared)
+			return img_fail(&c, "more shared records than the %llu the header says",
+					(unsigned long long)img->shared);
+		for (; filled <= c.pos >> 6; filled++)
+			v->rank_base[filled] = (uint32_t)v->records;
 		v->starts[c.pos >> 3] |= (uint8_t)(1u << (c.pos & 7));
-		int ground;
-		if (walk_items(v, &c, img_terms_base(img, c.rec), 1, &ground))
+		/* its references point backwards: their summaries are known */
+		struct img_vars *vars = &v->vars[v->records++];
+		if (walk_items(v, &c, img_terms_base(img, c.rec), 1, vars))
 			return -1;
-		if (ground) /* its references point backwards: known already */
+		if (!vars->end)
 			v->ground[c.rec >> 3] |= (uint8_t)(1u << (c.rec & 7));
-		records++;
 	}
-	if (records != img->shared)
+	if (v->records != img->shared)
 		return kb_error_set(
 		    v->err, "%s: header says %llu shared records, section 'terms' holds %llu",
-		    img->file, (unsigned long long)img->shared, (unsigned long long)records);
+		    img->file, (unsigned long long)img->shared, (unsigned long long)v->records);
 	return 0;
 }
 
@@ -179,8 +198,14 @@ static int check_home(struct verifier *v, uint32_t home, const struct img_home *
 		if (img_entry_at(img, h->sec, off, h->base, &e, v->err))
 			return -1;
 		struct img_cur ec = img_cursor(img, h->sec, e.body, e.rec, v->err);
-		if (walk_items(v, &ec, e.base, e.rule ? 2 : 1, NULL))
+		struct img_vars vars;
+		if (walk_items(v, &ec, e.base, e.rule ? 2 : 1, &vars))
 			return -1;
+		if (vars.need)
+			return img_fail(&ec,
+					"entry %u numbers its variables out of order: variable %u "
+					"occurs before variables 0..%u all have",
+					en, vars.need, vars.need - 1);
 		if (v->seen[en] & 4)
 			return img_fail(&ec, "entry %u has two homes", en);
 		v->seen[en] |= 4;
@@ -611,12 +636,15 @@ int mt_image_verify(const struct mt_image *img, struct kb_error *err)
 		return -1;
 	v.starts = calloc(img->sec[IMG_TERMS].size / 8 + 1, 1);
 	v.ground = calloc(img->sec[IMG_TERMS].size / 8 + 1, 1);
+	v.rank_base = calloc(img->sec[IMG_TERMS].size / 64 + 1, sizeof *v.rank_base);
+	v.vars = calloc(img->shared + 1, sizeof *v.vars); /* open: at most the size of 'terms' */
 	v.keys = calloc(img->entries + 1, sizeof *v.keys);
 	v.seen = calloc(img->entries + 1, 1);
 	v.home = calloc(img->entries + 1, sizeof *v.home);
 	v.hpos = calloc(img->entries + 1, sizeof *v.hpos);
 	v.list = calloc(img->entries + 1, sizeof *v.list);
-	if (!v.starts || !v.ground || !v.keys || !v.seen || !v.home || !v.hpos || !v.list) {
+	if (!v.starts || !v.ground || !v.rank_base || !v.vars || !v.keys || !v.seen || !v.home ||
+	    !v.hpos || !v.list) {
 		kb_error_set(err, "%s: out of memory", img->file);
 		goto out;
 	}
@@ -628,6 +656,8 @@ int mt_image_verify(const struct mt_image *img, struct kb_error *err)
 out:
 	free(v.starts);
 	free(v.ground);
+	free(v.rank_base);
+	free(v.vars);
 	free(v.keys);
 	free(v.seen);
 	free(v.home);

@@ -292,7 +292,9 @@ struct writer {
 
 	uint32_t *einfo, *binfo; /* per heap word, per box (see R_*) */
 	size_t heap_len, nboxes;
-	uint32_t *shared_off; /* shared record -> offset in 'terms' */
+	uint32_t *shared_off;         /* shared record -> offset in 'terms' */
+	struct img_vars *shared_vars; /* shared record -> how it numbers variables */
+	struct img_vars vars;         /* of the items encode_item wrote since reset */
 	size_t nshared;
 	int first_overflow;    /* entries beyond R_FIRST_MAX: check them all */
 	uint8_t *needs_shared; /* bitmap: live entries that first reach a shared record */
@@ -316,6 +318,7 @@ static void writer_free(struct writer *w)
 	free(w->einfo);
 	free(w->binfo);
 	free(w->shared_off);
+	free(w->shared_vars);
 	free(w->needs_shared);
 	free(w->names.pool.v);
 	free(w->names.start.v);
@@ -363,6 +366,11 @@ static uint32_t *shared_off(struct writer *w, mt_term t)
 	return &w->shared_off[*info_of(w, t) >> R_SHIFT];
 }
 
+static struct img_vars *shared_vars(struct writer *w, mt_term t)
+{
+	return &w->shared_vars[*info_of(w, t) >> R_SHIFT];
+}
+
 /* After pass 1: a term is a shared record when referenced more than once
  * and a reference is shorter than the term itself. Marks the entries that
  * first reach a shared record: only they write records before their own. */
@@ -397,7 +405,8 @@ static int mark_shared(struct writer *w)
 	for (size_t i = 0; i < w->nboxes; i++)
 		n += (w->binfo[i] & R_MASK) == 2;
 	w->shared_off = malloc((n + 1) * sizeof *w->shared_off);
-	if (!w->shared_off)
+	w->shared_vars = malloc((n + 1) * sizeof *w->shared_vars);
+	if (!w->shared_off || !w->shared_vars)
 		return w_oom(w);
 	for (size_t i = 0; i < w->heap_len; i++)
 		if ((w->einfo[i] & R_MASK) == 2 && mark_one(w, &w->einfo[i], MT_NONE))
@@ -555,6 +564,7 @@ static int encode_item(struct writer *w, struct wbuf *b, uint32_t base, mt_term 
 			put_sym(w, b, base, image_sym(w, mt_payload(t)));
 			break;
 		case MT_VAR:
+			img_vars_add(&w->vars, mt_payload(t), mt_payload(t) + 1);
 			if (mt_payload(t) < 16) {
 				wb_u8(b, (uint8_t)(IMG_C_VAR + mt_payload(t)));
 			} else {
@@ -608,6 +618,8 @@ static int encode_item(struct writer *w, struct wbuf *b, uint32_t base, mt_term 
 							    "image: internal error: shared record "
 							    "not written before its user");
 				put_ref(b, off);
+				img_vars_add(&w->vars, shared_vars(w, t)->need,
+					     shared_vars(w, t)->end);
 				break;
 			}
 			uint32_t n = mt_expr_arity(st, t);
@@ -695,8 +707,10 @@ static int write_shared_for(struct writer *w, mt_term root, int root_is_record)
 			return kb_error_set(w->err, "image: section 'terms' would exceed 4 GiB");
 		uint32_t base = block_base(w, &w->termbase, b->len);
 		*off = (uint32_t)b->len;
+		w->vars = (struct img_vars){0, 0};
 		if (encode_item(w, b, base, s, 1))
 			return -1;
+		*shared_vars(w, s) = w->vars;
 		w->shared++;
 	}
 	return w->work.oom || w->scan.oom ? w_oom(w) : 0;
@@ -919,8 +933,10 @@ static int encode_entry(struct writer *w, struct wbuf *b, uint32_t live, uint32_
 		wb_varint(b, mult - 2);
 	if (names > IMG_NAMES_INLINE)
 		wb_varint(b, names - IMG_NAMES_INLINE - 1);
+	w->vars = (struct img_vars){0, 0};
 	if (shared_root) {
 		put_ref(b, *shared_off(w, atom));
+		w->vars = *shared_vars(w, atom);
 	} else if (rule) {
 		const mt_term *a = mt_expr_args(w->store, atom);
 		mt_term lhs = a[1], rhs = a[2]; /* copy: encoding does not allocate */
@@ -929,6 +945,14 @@ static int encode_entry(struct writer *w, struct wbuf *b, uint32_t live, uint32_
 	} else if (encode_item(w, b, base, atom, 0)) {
 		return -1;
 	}
+	/* readers refuse such an entry; the space's own atoms (parsed, or
+	 * added by add-atom) are always numbered right */
+	if (w->vars.need)
+		return kb_error_set(w->err,
+				    "image: atom %u of the space numbers its variables out of "
+				    "order (variable %u before variables 0..%u): it was added "
+				    "without canonical numbering, so it cannot be written",
+				    e, w->vars.need, w->vars.need - 1);
 	return 0;
 }
 

@@ -929,6 +929,98 @@ Test(image, crafted_reference_past_the_end_names_section_and_offset)
 	loaded_free(&l);
 }
 
+/* Swaps the first two adjacent variable items $0 $1 found in section sec. */
+static void swap_first_vars(uint8_t *p, int sec)
+{
+	uint8_t *ent = section_entry(p, sec);
+	uint64_t off = img_le64(ent + 8), size = img_le64(ent + 16);
+	for (uint64_t i = 0; i + 1 < size; i++)
+		if (p[off + i] == IMG_C_VAR && p[off + i + 1] == IMG_C_VAR + 1) {
+			p[off + i] = IMG_C_VAR + 1;
+			p[off + i + 1] = IMG_C_VAR;
+			return;
+		}
+	cr_assert_fail("no $0 $1 in section %d", sec);
+}
+
+/* Variables must be numbered 0..k-1 in order of first occurrence, through
+ * shared records too: a query on an entry claiming variable n sizes its
+ * bindings by n, so verify and the decoder both refuse the entry. */
+Test(image, entries_numbering_variables_out_of_order_are_refused_by_verify_and_queries)
+{
+	static const struct {
+		const char *text, *query;
+		int sec;
+	} cases[] = {
+	    {"(f $a $b)\n", "(f $x $y)", IMG_SYMTAB},
+	    /* (k $0 $1) is a shared record; made (k $1 $0) */
+	    {"(f (k $a $b) (k $a $b))\n", "(f $x $y)", IMG_TERMS},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct loaded l;
+		load_text(&l, cases[i].text, strlen(cases[i].text));
+		size_t len;
+		uint8_t *p = build(l.space, &len);
+		struct mt_image_kb kb;
+		open_kb(p, len, &kb); /* as written, it verifies */
+		mt_image_kb_close(&kb);
+		swap_first_vars(p, cases[i].sec);
+		reseal(p, len);
+		struct kb_error err;
+		cr_expect_eq(exercise(p, len, &err), -1, "%s", cases[i].text);
+		cr_expect_not_null(strstr(err.msg, "entry 0 numbers its variables out of order: "
+						   "variable 1 occurs before variables 0..0"),
+				   "%s", err.msg);
+
+		struct mt_image *img;
+		cr_assert_eq(mt_image_open_mem(p, len, "bad.kbi", &img, &err), 0, "%s", err.msg);
+		cr_assert_eq(mt_image_kb_attach(img, &kb, &err), 0, "%s", err.msg);
+		struct mt_space_iter it;
+		mt_space_atoms_begin(kb.space, parse_in(kb.store, cases[i].query), &it);
+		uint32_t e;
+		cr_expect_eq(mt_space_next(&it, &e), 0, "the entry is skipped");
+		cr_expect_eq(mt_image_kb_status(&kb, &err), -1);
+		cr_expect_not_null(strstr(err.msg, "section 'symtab' record at offset "), "%s",
+				   err.msg);
+		cr_expect_not_null(strstr(err.msg, "numbers its variables out of order"), "%s",
+				   err.msg);
+		mt_image_kb_close(&kb);
+		free(p);
+		loaded_free(&l);
+	}
+}
+
+/* A shared record need not start at $0: in (f $a (k $b c) (k $b c)) the
+ * record (k $1 c) is right after $0. An atom added through the API with
+ * its variables out of order is refused by the writer, not written. */
+Test(image, variable_numbering_is_checked_per_entry_and_the_writer_refuses_a_bad_atom)
+{
+	static const char text[] = "(f $a (k $b c) (k $b c))\n(g (k $b c) $a (k $b c))\n";
+	struct loaded l;
+	load_text(&l, text, sizeof text - 1);
+	size_t len;
+	uint8_t *p = build(l.space, &len);
+	struct mt_image_kb kb;
+	open_kb(p, len, &kb);
+	static const char *const queries[] = {"(match &self (f $x $y $y) ($x $y))",
+					      "(match &self (g $y $x $y) ($x $y))"};
+	expect_same_for_all(l.space, kb.space, queries, 2);
+	mt_image_kb_close(&kb);
+	free(p);
+
+	struct mt_store *st = mt_space_store(l.space);
+	mt_term args[3] = {mt_sym(mt_sym_intern(st, "h", 1)), mt_var(1), mt_var(0)};
+	struct kb_error err;
+	cr_assert_geq(mt_space_add(l.space, mt_expr(st, args, 3), NULL, &err), 0, "%s", err.msg);
+	uint8_t *bytes = NULL;
+	cr_expect_eq(mt_image_build(l.space, &bytes, &len, NULL, &err), -1);
+	cr_expect_null(bytes);
+	cr_expect_not_null(strstr(err.msg, "numbers its variables out of order (variable 1 "
+					   "before variables 0..0)"),
+			   "%s", err.msg);
+	loaded_free(&l);
+}
+
 Test(image, verify_reports_a_corrupted_section_by_name)
 {
 	size_t len;
