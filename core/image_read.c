@@ -917,13 +917,21 @@ int img_home_find(const struct mt_image *img, uint32_t home, struct img_home *h,
 			h->n = gr.n;
 			c.pos = gr.groups_end;
 		} else {
-			uint64_t g = 0, nruns, n = 0;
+			/* short groups take less than IMG_LONG_GROUPS bytes, so
+			 * finding a short home again is cheap */
+			uint64_t g = 0, nruns, n = 0, start = c.pos;
 			do {
 				uint64_t count = 0;
-				if (group_head(&c, &g, &nruns) || skip_runs(&c, nruns, &count))
+				if (group_head(&c, &g, &nruns))
+					return -1;
+				if (nruns > IMG_LONG_GROUPS / 2)
+					goto too_long;
+				if (skip_runs(&c, nruns, &count))
 					return -1;
 				if (!listing_only(home, g))
 					n += count;
+				if (c.pos - start >= IMG_LONG_GROUPS)
+					goto too_long;
 			} while (g & 1);
 			h->n = n;
 		}
@@ -939,6 +947,11 @@ int img_home_find(const struct mt_image *img, uint32_t home, struct img_home *h,
 				(unsigned long long)h->n);
 	h->first = c.pos + 4 * tab;
 	return 0;
+too_long:
+	return img_fail(&c,
+			"the index groups of symbol %u take %u bytes or more and the record "
+			"is not long",
+			home, IMG_LONG_GROUPS);
 }
 
 int img_home_entry(const struct mt_image *img, const struct img_home *h, uint64_t pos,

@@ -1021,6 +1021,89 @@ Test(image, variable_numbering_is_checked_per_entry_and_the_writer_refuses_a_bad
 	loaded_free(&l);
 }
 
+static uint64_t get_varint(const uint8_t *p, size_t *i)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0;; shift += 7) {
+		uint8_t b = p[(*i)++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+}
+
+/* A symbol record whose index groups take 64 bytes or more must be long
+ * (its groups' length and entry count up front): a short one would make a
+ * reader re-read every group each time it comes back to the symbol's home,
+ * so a full scan would be quadratic. Here f (arities 1..40: 40 groups) is
+ * frequent, so its index part is the last thing in 'symtab', and is
+ * rewritten short in place. */
+Test(image, a_short_symbol_record_with_64_bytes_of_groups_is_refused)
+{
+	struct kb_buf text = {0};
+	for (int a = 1; a <= 40; a++) {
+		kb_buf_puts(&text, "(f");
+		for (int i = 0; i < a; i++)
+			kb_buf_printf(&text, " %d", i);
+		kb_buf_puts(&text, ")\n");
+	}
+	struct loaded l;
+	load_text(&l, text.data, text.len);
+	kb_buf_free(&text);
+	size_t len;
+	uint8_t *p = build(l.space, &len);
+	struct mt_image_kb kb;
+	open_kb(p, len, &kb);
+	mt_image_kb_close(&kb);
+
+	uint8_t *ent = section_entry(p, IMG_SYMTAB);
+	uint64_t off = img_le64(ent + 8), size = img_le64(ent + 16);
+	size_t i = 0;
+	for (uint32_t id = 0; id < MT_S__COUNT; id++) { /* the well-known records */
+		uint64_t v = get_varint(p + off, &i);
+		cr_assert_eq(v & IMG_R_INDEX, 0);
+		i += v >> 2;
+	}
+	size_t rec = i;
+	uint64_t v = get_varint(p + off, &i);
+	cr_assert_eq(v, 1u << 2 | IMG_R_LONG | IMG_R_INDEX, "f is frequent and long");
+	cr_assert_eq(p[off + i], 'f');
+	size_t part = img_le32(p + off + i + 1), j = part;
+	uint64_t ilen = get_varint(p + off, &j);
+	cr_assert_eq(j + ilen, size, "f's index part is the last thing in 'symtab'");
+	uint64_t glen = get_varint(p + off, &j);
+	get_varint(p + off, &j); /* n */
+	cr_assert_geq(glen, IMG_LONG_GROUPS);
+	size_t body = (size_t)(size - j);
+	uint8_t *copy = malloc(body);
+	memcpy(copy, p + off + j, body);
+	p[off + rec] = (uint8_t)(v & ~(uint64_t)IMG_R_LONG);
+	size_t k = part + img_varint_put(p + off + part, body);
+	memcpy(p + off + k, copy, body);
+	free(copy);
+	memset(p + off + k + body, 0, size - (k + body));
+	img_put64(ent + 16, k + body);
+	reseal(p, len);
+
+	struct kb_error err;
+	cr_expect_eq(exercise(p, len, &err), -1);
+	cr_expect_not_null(strstr(err.msg, "the index groups of symbol 42 take 64 bytes or more "
+					   "and the record is not long"),
+			   "%s", err.msg);
+	struct mt_image *img;
+	cr_assert_eq(mt_image_open_mem(p, len, "bad.kbi", &img, &err), 0, "%s", err.msg);
+	cr_assert_eq(mt_image_kb_attach(img, &kb, &err), 0, "%s", err.msg);
+	struct kb_buf out = {0};
+	for (uint32_t e = 0; e < mt_space_entries(kb.space); e++)
+		print_entry(kb.space, e, &out);
+	cr_expect_eq(mt_image_kb_status(&kb, &err), -1);
+	cr_expect_not_null(strstr(err.msg, "take 64 bytes or more"), "%s", err.msg);
+	kb_buf_free(&out);
+	mt_image_kb_close(&kb);
+	free(p);
+	loaded_free(&l);
+}
+
 Test(image, verify_reports_a_corrupted_section_by_name)
 {
 	size_t len;
