@@ -471,7 +471,8 @@ static size_t l_bytes(void *ctx)
  * layer[0]: mode; RUNS: streams A and B in layer[1..2] and layer[3..4]
  * (pos | left << 32, cur | end << 32), layer[5] bit i: stream i reads
  * section 'wild', layer[6 + i]: the home position of stream i's cur
- * (UINT64_MAX when unknown), layer[8]: the homes of A | B << 32. SCAN:
+ * (UINT64_MAX when unknown), layer[8]: the homes of A | B << 32,
+ * layer[9 + i]: the record stream i's runs are in (for messages). SCAN:
  * layer[1] is the next entry. */
 
 enum { M_OVERLAY, M_RUNS, M_SCAN };
@@ -497,6 +498,7 @@ static void stream_init(struct img_space *s, struct mt_space_iter *it, int i, st
 	it->layer[2 + 2 * i] = start | (start + count) << 32;
 	it->layer[6 + i] = hpos;
 	it->layer[8] |= (uint64_t)runs->home << (32 * i);
+	it->layer[9 + i] = runs->rec;
 	if (runs->wild)
 		it->layer[5] |= 1u << i;
 }
@@ -525,7 +527,7 @@ static void stream_advance(struct img_space *s, struct mt_space_iter *it, int i)
 	struct img_runs runs = {
 	    .wild = (int)((it->layer[5] >> i) & 1),
 	    .pos = (uint32_t)pl,
-	    .rec = (uint32_t)pl,
+	    .rec = it->layer[9 + i],
 	    .left = pl >> 32,
 	    .prev_end = end,
 	    .first = 0,

@@ -83,7 +83,7 @@ size_t mt_space_bytes(const struct mt_space *space);
  * (core/space_layer.h: an image queried in place). */
 struct mt_space_iter {
 	const struct mt_space *space;
-	uint64_t layer[9];
+	uint64_t layer[11];
 	uint32_t scan, scan_end; /* full scan: entries scan..scan_end-1 */
 	int full_scan;
 	int nchains;

@@ -1104,6 +1104,52 @@ Test(image, a_short_symbol_record_with_64_bytes_of_groups_is_refused)
 	loaded_free(&l);
 }
 
+/* A damaged run after the first of a group is reported with the record it
+ * is in, like the first: foo's group (foo 2) lists entries 0, 2 and 4 as
+ * three runs; the second is made to claim 128 entries. */
+Test(image, a_damaged_later_index_run_names_its_symbol_record)
+{
+	static const char text[] = "(foo 1)\n(bar 1)\n(foo 2)\n(bar 2)\n(foo 3)\n";
+	struct loaded l;
+	load_text(&l, text, sizeof text - 1);
+	size_t len;
+	uint8_t *p = build(l.space, &len);
+	uint8_t *ent = section_entry(p, IMG_SYMTAB);
+	uint64_t off = img_le64(ent + 8);
+	size_t i = 0;
+	for (uint32_t id = 0; id < MT_S__COUNT; id++)
+		i += get_varint(p + off, &i) >> 2;
+	size_t rec = i;
+	uint64_t v = get_varint(p + off, &i);
+	cr_assert_eq(v, 3u << 2 | IMG_R_INDEX, "foo is frequent and short");
+	cr_assert_eq(memcmp(p + off + i, "foo", 3), 0);
+	size_t j = img_le32(p + off + i + 3);
+	get_varint(p + off, &j);                          /* index_len */
+	cr_assert_eq(p[off + j], 2u << 3 | 1u << 2 | 2u); /* atoms, arity 2, three runs */
+	cr_assert_eq(p[off + j + 1], 1);
+	p[off + j + 2 + 2 * 1 + 1] = 0x7f; /* the second run's count */
+	reseal(p, len);
+	struct kb_error err;
+	struct mt_image *img;
+	struct mt_image_kb kb;
+	cr_assert_eq(mt_image_open_mem(p, len, "bad.kbi", &img, &err), 0, "%s", err.msg);
+	cr_assert_eq(mt_image_kb_attach(img, &kb, &err), 0, "%s", err.msg);
+	struct mt_space_iter it;
+	mt_space_atoms_begin(kb.space, parse_in(kb.store, "(foo $x)"), &it);
+	uint32_t e;
+	while (mt_space_next(&it, &e)) /* foo's home count is damaged too: none */
+		;
+	cr_expect_eq(mt_image_kb_status(&kb, &err), -1);
+	char want[160];
+	snprintf(want, sizeof want,
+		 "section 'symtab' record at offset %zu: index run [2, +128] outside entries 0..4",
+		 rec);
+	cr_expect_not_null(strstr(err.msg, want), "wanted '%s' in: %s", want, err.msg);
+	mt_image_kb_close(&kb);
+	free(p);
+	loaded_free(&l);
+}
+
 Test(image, verify_reports_a_corrupted_section_by_name)
 {
 	size_t len;
