@@ -62,6 +62,13 @@ struct img_space {
 	uint64_t size, distinct, rules;
 	/* decoded name lists, by list number (allocated on first use) */
 	struct mt_varnames **lists;
+	/* for finding an atom in the image (add, remove, count): the index
+	 * groups decoded whole so far (group key + 1), and their atoms
+	 * (persistent atom + 1 -> entry, the first entry holding it) */
+	uint64_t *gkeys;
+	size_t gcount, gmask;
+	uint32_t *akeys, *avals;
+	size_t acount, amask;
 };
 
 static void lazy(struct img_space *s, const struct kb_error *err)
@@ -277,9 +284,107 @@ fail:
 	return -1;
 }
 
-/* The live image entry equal to atom (persistent or scratch), or -1. An
- * image entry whose multiplicity fell to 0 stays dead: adding the atom
- * again appends a new overlay entry, as the in-memory space does. */
+/* ---- finding an atom ----
+ * The first look-up of an atom in an index group decodes the whole group
+ * into the store and notes each atom's entry, so the next look-ups in it
+ * are a hash probe: adding n atoms to one head of m is O(n + m), not
+ * O(n x m). */
+
+static uint64_t mix(uint64_t k)
+{
+	return k * 0x9E3779B97F4A7C15ULL >> 32;
+}
+
+/* Grows an open-addressing table of nonzero keys to hold one more; vals
+ * may be NULL (a set). */
+static int table_reserve(void **keys, uint32_t **vals, size_t ksize, size_t count, size_t *mask)
+{
+	if (*keys && (count + 1) * 2 <= *mask + 1)
+		return 0;
+	size_t cap = *keys ? (*mask + 1) * 2 : 64;
+	void *nk = calloc(cap, ksize);
+	uint32_t *nv = vals ? malloc(cap * sizeof *nv) : NULL;
+	if (!nk || (vals && !nv)) {
+		free(nk);
+		free(nv);
+		return -1;
+	}
+	for (size_t i = 0; *keys && i <= *mask; i++) {
+		uint64_t k = ksize == 8 ? ((uint64_t *)*keys)[i] : ((uint32_t *)*keys)[i];
+		if (!k)
+			continue;
+		size_t j = mix(k) & (cap - 1);
+		while (ksize == 8 ? ((uint64_t *)nk)[j] != 0 : ((uint32_t *)nk)[j] != 0)
+			j = (j + 1) & (cap - 1);
+		if (ksize == 8)
+			((uint64_t *)nk)[j] = k;
+		else
+			((uint32_t *)nk)[j] = (uint32_t)k;
+		if (vals)
+			nv[j] = (*vals)[i];
+	}
+	free(*keys);
+	*keys = nk;
+	if (vals) {
+		free(*vals);
+		*vals = nv;
+	}
+	*mask = cap - 1;
+	return 0;
+}
+
+static size_t group_slot(const struct img_space *s, uint64_t key)
+{
+	size_t i = mix(key + 1) & s->gmask;
+	while (s->gkeys[i] && s->gkeys[i] != key + 1)
+		i = (i + 1) & s->gmask;
+	return i;
+}
+
+static size_t atom_slot(const struct img_space *s, mt_term atom)
+{
+	size_t i = mix((uint64_t)atom + 1) & s->amask;
+	while (s->akeys[i] && s->akeys[i] != atom + 1)
+		i = (i + 1) & s->amask;
+	return i;
+}
+
+/* Decodes every entry the runs list and notes it under its atom. */
+static int index_group(struct img_space *s, struct img_runs *runs)
+{
+	for (;;) {
+		uint64_t start, count, hpos;
+		struct kb_error err;
+		int r = img_runs_next(s->img, runs, &start, &count, &hpos, &err);
+		if (r < 0)
+			lazy(s, &err);
+		if (r <= 0)
+			return 0;
+		for (uint64_t e = start; e < start + count; e++) {
+			const struct cached *c =
+			    load_at(s, (uint32_t)e, runs->home,
+				    hpos == UINT64_MAX ? hpos : hpos + (e - start));
+			if (!c)
+				continue;
+			if (table_reserve((void **)&s->akeys, &s->avals, sizeof *s->akeys,
+					  s->acount, &s->amask))
+				return -1;
+			size_t i = atom_slot(s, c->atom);
+			if (!s->akeys[i]) { /* the first entry holding the atom */
+				s->akeys[i] = c->atom + 1;
+				s->avals[i] = (uint32_t)e;
+				s->acount++;
+			}
+		}
+	}
+}
+
+/* The live image entry equal to atom (persistent or scratch); -1 when
+ * there is none, -2 when memory ran out (recorded as the image's error).
+ * A scratch atom may equal an image atom never decoded yet: its group is
+ * decoded before the store is asked for a persistent twin. An image entry whose
+ * multiplicity fell to 0 stays dead: adding the atom again appends a new
+ * overlay entry, as the in-memory space does. */
 static int64_t image_find(struct img_space *s, mt_term atom)
 {
 	const struct mt_store *st = s->store;
@@ -293,26 +398,39 @@ static int64_t image_find(struct img_space *s, mt_term atom)
 	} else {
 		cls = class_of(s, atom, &sym, &arity);
 	}
-	struct img_runs runs;
-	int none;
-	if (open_runs(s, cls, sym, arity, kind, &runs, &none) || none)
-		return -1;
-	for (;;) {
-		uint64_t start, count, hpos;
-		struct kb_error err;
-		int r = img_runs_next(s->img, &runs, &start, &count, &hpos, &err);
-		if (r < 0)
-			lazy(s, &err);
-		if (r <= 0)
-			return -1;
-		for (uint64_t e = start; e < start + count; e++) {
-			const struct cached *c =
-			    load_at(s, (uint32_t)e, runs.home,
-				    hpos == UINT64_MAX ? hpos : hpos + (e - start));
-			if (c && mt_term_equal(st, c->atom, atom))
-				return eff_mult(s, c, (uint32_t)e) ? (int64_t)e : -1;
-		}
+	if (cls == IC_SYM && sym == UINT32_MAX)
+		return -1; /* a symbol the image does not hold */
+	if (cls != IC_SYM)
+		sym = arity = 0;
+	uint64_t key = (uint64_t)sym << 27 | (uint64_t)arity << 3 | (uint64_t)cls << 1 |
+		       (uint64_t)(kind == IMG_K_RULES);
+	if (table_reserve((void **)&s->gkeys, NULL, sizeof *s->gkeys, s->gcount, &s->gmask))
+		goto oom;
+	size_t g = group_slot(s, key);
+	if (!s->gkeys[g]) {
+		struct img_runs runs;
+		int none;
+		if (!open_runs(s, cls, sym, arity, kind, &runs, &none) && !none &&
+		    index_group(s, &runs))
+			goto oom;
+		s->gkeys[g] = key + 1; /* even if damaged: it is not read again */
+		s->gcount++;
 	}
+	/* every atom of the group is a persistent term of the store now */
+	mt_term p = mt_is_scratch(atom) ? mt_term_find(st, atom) : atom;
+	if (p == MT_NONE || !s->akeys)
+		return -1;
+	size_t i = atom_slot(s, p);
+	if (!s->akeys[i])
+		return -1;
+	uint32_t e = s->avals[i];
+	const struct cached *c = load(s, e);
+	return c && eff_mult(s, c, e) ? (int64_t)e : -1;
+oom:;
+	struct kb_error err;
+	kb_error_set(&err, "%s: out of memory while indexing the image's atoms", s->img->file);
+	lazy(s, &err);
+	return -2;
 }
 
 /* ---- layer functions ---- */
@@ -324,6 +442,9 @@ static void l_free(void *ctx)
 	img_decoder_free(&s->dec);
 	free(s->dkeys);
 	free(s->dvals);
+	free(s->gkeys);
+	free(s->akeys);
+	free(s->avals);
 	if (s->lists)
 		for (uint64_t i = 0; i < s->img->name_lists; i++)
 			free(s->lists[i]);
@@ -337,6 +458,8 @@ static int64_t l_add(void *ctx, mt_term atom, const struct mt_varnames *names, s
 	if (mt_is_scratch(atom) || atom == MT_NONE)
 		return kb_error_set(err, "space: cannot add a scratch atom (persist it first)");
 	int64_t e = image_find(s, atom);
+	if (e == -2)
+		return kb_error_set(err, "space: out of memory");
 	if (e < 0) {
 		int64_t o = mt_space_add(s->overlay, atom, names, err);
 		return o < 0 ? o : o + s->E;
@@ -353,9 +476,9 @@ static int64_t l_add(void *ctx, mt_term atom, const struct mt_varnames *names, s
 static int l_remove(void *ctx, mt_term atom)
 {
 	struct img_space *s = ctx;
-	/* a scratch atom may equal an image atom never decoded yet: look in
-	 * the image by structure, not for a persistent twin */
 	int64_t e = image_find(s, atom);
+	if (e == -2)
+		return 0;
 	if (e < 0)
 		return mt_space_remove(s->overlay, atom);
 	const struct cached *c = load(s, (uint32_t)e);
@@ -450,6 +573,8 @@ static uint32_t l_count(void *ctx, mt_term atom)
 {
 	struct img_space *s = ctx;
 	int64_t e = image_find(s, atom);
+	if (e == -2)
+		return 0;
 	if (e < 0)
 		return mt_space_count(s->overlay, atom);
 	const struct cached *c = load(s, (uint32_t)e);

@@ -493,6 +493,71 @@ Test(image, overlay_adds_and_removes_on_top_of_an_image_and_saves_a_new_one)
 	loaded_free(&l);
 }
 
+/* One atom of each kind of index group (symbol head, ground non-symbol
+ * head, wild head; atoms and rules). */
+static void group_atom(char *buf, size_t size, unsigned form, unsigned a, unsigned b)
+{
+	switch (form % 6) {
+	case 0:
+		snprintf(buf, size, "(edge n%u n%u)", a, b);
+		break;
+	case 1:
+		snprintf(buf, size, "((pair %u) %u)", a, b);
+		break;
+	case 2:
+		snprintf(buf, size, "($x %u %u)", a, b);
+		break;
+	case 3:
+		snprintf(buf, size, "(= (f%u $x) %u)", a, b);
+		break;
+	case 4:
+		snprintf(buf, size, "(= ($g %u) %u)", a, b);
+		break;
+	default:
+		snprintf(buf, size, "(= 7 (%u %u))", a, b);
+	}
+}
+
+/* Adds, removes and counts in every kind of index group, in a random
+ * order, against the same changes in memory: the first look-up in a group
+ * indexes the whole group, and later ones must see the image's
+ * multiplicities, entries brought to 0, and atoms added since. */
+Test(image, overlay_changes_in_every_kind_of_group_match_the_in_memory_space)
+{
+	struct kb_buf text = {0};
+	char atom[64];
+	for (unsigned i = 0; i < 60; i++)
+		for (unsigned f = 0; f < 6; f++) {
+			group_atom(atom, sizeof atom, f, i % 20, i % 7);
+			kb_buf_printf(&text, "%s\n", atom);
+		}
+	struct loaded l;
+	load_text(&l, text.data, text.len);
+	kb_buf_free(&text);
+	size_t len;
+	uint8_t *bytes = build(l.space, &len);
+	struct mt_image_kb kb;
+	open_kb(bytes, len, &kb);
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	for (int step = 0; step < 3000; step++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		group_atom(atom, sizeof atom, (unsigned)(x % 6), (unsigned)(x >> 8) % 25,
+			   (unsigned)(x >> 16) % 8);
+		change_both(l.space, kb.space, atom, (x >> 24) % 3 != 0);
+	}
+	expect_same_atoms(l.space, kb.space);
+	cr_expect_eq(mt_space_size(l.space), mt_space_size(kb.space));
+	cr_expect_eq(mt_space_distinct(l.space), mt_space_distinct(kb.space));
+	cr_expect_eq(mt_space_rules(l.space), mt_space_rules(kb.space));
+	struct kb_error err;
+	cr_expect_eq(mt_image_kb_status(&kb, &err), 0, "%s", err.msg);
+	mt_image_kb_close(&kb);
+	free(bytes);
+	loaded_free(&l);
+}
+
 Test(image, scratch_atoms_are_counted_and_removed_from_an_image_before_any_decoding)
 {
 	struct loaded l;

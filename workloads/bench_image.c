@@ -18,6 +18,10 @@
  *    KB, cold and warm, against the image size;
  *  - RSS with every page of the image touched, against the RSS of a
  *    process that compiled the same KB in memory.
+ * Then changes on top of an image (the overlay): M new atoms, M/10 more
+ * copies and M/10 removals, all under the one head of the image's M
+ * atoms, for M = 10,000 and 100,000, against the same changes in memory
+ * (median of --runs; each run opens or compiles afresh).
  * Process-level figures come from fresh processes: bench-image runs itself
  * with --child (a hidden mode) and reads one line of results back.
  *
@@ -449,6 +453,107 @@ static struct mt_space *compile_file(const char *path, struct mt_store **st)
 	return sp;
 }
 
+/* ---- changes on top of an image ---- */
+
+/* Change k of the overlay benchmark over M image atoms: a new atom, or
+ * (every 10th) one more copy of an image atom, or (every 10th + 5) the
+ * removal of one. Returns 1 to add, 0 to remove. */
+static int overlay_change(uint64_t m, uint64_t k, char *buf, size_t cap)
+{
+	if (k % 10 == 0 || k % 10 == 5) {
+		uint64_t i = (k / 10 * 7919) % m; /* each image atom at most once */
+		snprintf(buf, cap, "(edge n%llu n%llu)", (unsigned long long)i,
+			 (unsigned long long)i + 1);
+		return k % 10 == 0;
+	}
+	snprintf(buf, cap, "(edge m%llu m%llu)", (unsigned long long)k, (unsigned long long)k + 1);
+	return 1;
+}
+
+/* Applies the changes; returns the seconds they took. */
+static double overlay_apply(struct mt_space *sp, uint64_t m, uint64_t changes)
+{
+	struct mt_store *st = mt_space_store(sp);
+	char buf[96];
+	struct kb_error err;
+	double t0 = now();
+	for (uint64_t k = 0; k < changes; k++) {
+		int add = overlay_change(m, k, buf, sizeof buf);
+		mt_term a;
+		if (mt_parse_one(st, buf, strlen(buf), &a, &err))
+			die(buf, err.msg);
+		if (add ? mt_space_add(sp, a, NULL, &err) < 0 : mt_space_remove(sp, a) != 1)
+			die(buf, add ? err.msg : "an image atom was not found to remove");
+	}
+	return now() - t0;
+}
+
+struct overlay_result {
+	uint64_t m, changes;
+	double img_s, mem_s;
+};
+
+static void bench_overlay(const char *dir, uint64_t m, int runs, struct overlay_result *r)
+{
+	char src[4200], kbi[4200];
+	snprintf(src, sizeof src, "%s/overlay-%llu.metta", dir, (unsigned long long)m);
+	snprintf(kbi, sizeof kbi, "%s/overlay-%llu.kbi", dir, (unsigned long long)m);
+	FILE *f = fopen(src, "w");
+	if (!f)
+		die(src, strerror(errno));
+	for (uint64_t i = 0; i < m; i++)
+		fprintf(f, "(edge n%llu n%llu)\n", (unsigned long long)i,
+			(unsigned long long)i + 1);
+	if (fclose(f))
+		die(src, strerror(errno));
+	struct mt_store *st;
+	struct mt_space *sp = compile_file(src, &st);
+	struct kb_error err;
+	if (mt_image_write(sp, kbi, NULL, NULL, &err))
+		die(kbi, err.msg);
+	mt_space_free(sp);
+	mt_store_free(st);
+	r->m = m;
+	r->changes = m + m / 5;
+	double img[64], mem[64];
+	int n = runs < 64 ? runs : 64;
+	for (int i = 0; i < n; i++) {
+		struct mt_image_kb kb;
+		kb_open_or_die(kbi, MT_IMAGE_LAZY, &kb);
+		img[i] = overlay_apply(kb.space, m, r->changes);
+		kb_check(&kb);
+		uint64_t size = mt_space_size(kb.space), distinct = mt_space_distinct(kb.space);
+		mt_image_kb_close(&kb);
+		sp = compile_file(src, &st);
+		mem[i] = overlay_apply(sp, m, r->changes);
+		if (mt_space_size(sp) != size || mt_space_distinct(sp) != distinct)
+			die("overlay",
+			    "the image and the in-memory space disagree after the changes");
+		mt_space_free(sp);
+		mt_store_free(st);
+	}
+	r->img_s = median(img, n);
+	r->mem_s = median(mem, n);
+	unlink(src);
+	unlink(kbi);
+}
+
+static void report_overlay(const struct overlay_result *r, int nr, int runs)
+{
+	printf("\n## Changes on top of an image (median of %d runs)\n\n", runs);
+	printf("| image atoms under one head | changes | on the image | in memory | image / "
+	       "memory | per change |\n|---|---|---|---|---|---|\n");
+	for (int i = 0; i < nr; i++)
+		printf("| %llu | %llu | %.1f ms | %.1f ms | %.2fx | %.2f us |\n",
+		       (unsigned long long)r[i].m, (unsigned long long)r[i].changes,
+		       r[i].img_s * 1e3, r[i].mem_s * 1e3, r[i].img_s / r[i].mem_s,
+		       r[i].img_s / (double)r[i].changes * 1e6);
+	if (nr == 2)
+		printf("\n- per change on the image, %llu atoms / %llu: %.2fx (linear: about 1)\n",
+		       (unsigned long long)r[1].m, (unsigned long long)r[0].m,
+		       (r[1].img_s / (double)r[1].changes) / (r[0].img_s / (double)r[0].changes));
+}
+
 static void bench_size(const char *self, const char *dir, const char *label, uint64_t n, int runs,
 		       int opens, int queries, int cold_runs, int level, struct size_result *r)
 {
@@ -854,6 +959,10 @@ int main(int argc, char **argv)
 			bench_size(self, dir, all[i].label, all[i].n, runs, opens, queries,
 				   cold_runs, level, &res[nr++]);
 	report(res, nr, queries, runs, opens, cold_runs);
+	struct overlay_result ov[2];
+	bench_overlay(dir, 10000, runs, &ov[0]);
+	bench_overlay(dir, 100000, runs, &ov[1]);
+	report_overlay(ov, 2, runs);
 	if (own_dir) {
 		char path[4200];
 		for (int i = 0; i < nr; i++) {
