@@ -410,6 +410,37 @@ Test(image, a_term_exponentially_larger_than_its_image_is_verified_in_linear_tim
 	loaded_free(&l);
 }
 
+/* 32,000 atoms (R i) under one head R, a ground chain of 32,000 shared
+ * records (R0 = (a b), Rk+1 = (Rk Rk)). Each atom's index key asks whether
+ * R is ground: worked out once per record, not walked per atom (a walk
+ * per atom took 22 s for 16,000 and over 60 s for this; now 0.06 s). */
+Test(image, many_atoms_under_one_deep_shared_head_are_verified_in_linear_time, .timeout = 60)
+{
+	struct loaded l;
+	load_text(&l, "", 0);
+	struct mt_store *st = mt_space_store(l.space);
+	mt_term ab[2] = {mt_sym(mt_sym_intern(st, "a", 1)), mt_sym(mt_sym_intern(st, "b", 1))};
+	mt_term r = mt_expr(st, ab, 2);
+	for (int i = 0; i < 32000; i++) {
+		mt_term pair[2] = {r, r};
+		r = mt_expr(st, pair, 2);
+	}
+	struct kb_error err;
+	for (int i = 0; i < 32000; i++) {
+		mt_term args[2] = {r, mt_int(st, i, 0)};
+		cr_assert_geq(mt_space_add(l.space, mt_expr(st, args, 2), NULL, &err), 0, "%s",
+			      err.msg);
+	}
+	size_t len;
+	uint8_t *bytes = build(l.space, &len);
+	struct mt_image_kb kb;
+	open_kb(bytes, len, &kb); /* verifies the whole image */
+	cr_expect_eq(mt_space_entries(kb.space), 32000);
+	mt_image_kb_close(&kb);
+	free(bytes);
+	loaded_free(&l);
+}
+
 Test(image, empty_space_round_trips)
 {
 	struct loaded l;
