@@ -17,6 +17,13 @@
  *    of L) when that is ground, or the key's non-ground group.
  *  - atom -> entry table, for add (multiplicity), remove and count.
  *
+ * A key is a term compared by handle, which is right only when every
+ * ground term that unifies with it is the same term. Numbers break that:
+ * 1 and 1.0 unify (unify.c, as Hyperon's Number equality). So a ground
+ * head or first argument holding a float of integral value (or too big to
+ * look into) is not a key: its atom or rule goes to the wild chain or the
+ * non-ground group, and a query holding one reads the whole key or space.
+ *
  * Owner: struct mt_space owns every array and its arena (variable-name
  * lists); mt_space_free() releases them. The store is only borrowed. */
 #include "core/space.h"
@@ -25,6 +32,7 @@
 #include "core/space_layer.h"
 #include "kbprof/probe.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_INLINE_ALL
@@ -335,6 +343,38 @@ enum keyed { KEY_OK, KEY_WILD, KEY_ABSENT };
  * head, (t, 0) for other ground atoms and `()`. KEY_WILD when the head is
  * not ground; KEY_ABSENT when a scratch key has no persistent equal (so no
  * stored atom can have it). */
+#define KEYABLE_NODES 64
+
+/* Whether a ground term can be an index key by its handle (see the top of
+ * the file): no float of integral value within its first KEYABLE_NODES
+ * nodes, and no more nodes than that. */
+static int keyable(const struct mt_store *st, mt_term t)
+{
+	if (mt_tag(t) == MT_SYM || mt_tag(t) == MT_INT)
+		return 1;
+	mt_term stack[KEYABLE_NODES];
+	size_t n = 0, nodes = 0;
+	stack[n++] = t;
+	while (n) {
+		mt_term x = stack[--n];
+		if (++nodes > KEYABLE_NODES)
+			return 0;
+		double d;
+		if (mt_is_box(x) && mt_box_kind(st, x) == MT_BOX_FLOAT &&
+		    mt_float_value(st, x, &d) && isfinite(d) && trunc(d) == d)
+			return 0;
+		if (mt_is_expr(x)) {
+			uint32_t a = mt_expr_arity(st, x);
+			if (a > KEYABLE_NODES - n)
+				return 0;
+			const mt_term *args = mt_expr_args(st, x);
+			for (uint32_t i = 0; i < a; i++)
+				stack[n++] = args[i];
+		}
+	}
+	return 1;
+}
+
 static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, uint32_t *arity)
 {
 	if (mt_tag(t) == MT_EXPR) {
@@ -354,7 +394,8 @@ static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, ui
 	case MT_TEXPR: {
 		uint32_t n = mt_expr_arity(st, t);
 		mt_term h = n ? mt_expr_args(st, t)[0] : t;
-		if (n && (mt_tag(h) == MT_VAR || (mt_is_expr(h) && !mt_is_ground(st, h))))
+		if (n && (mt_tag(h) == MT_VAR || (mt_is_expr(h) && !mt_is_ground(st, h)) ||
+			  !keyable(st, h)))
 			return KEY_WILD;
 		if (mt_is_scratch(h) && (h = mt_term_find(st, h)) == MT_NONE)
 			return KEY_ABSENT;
@@ -363,10 +404,14 @@ static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, ui
 		return KEY_OK;
 	}
 	case MT_TBOX:
+		if (!keyable(st, t))
+			return KEY_WILD;
 		if ((t = mt_term_find(st, t)) == MT_NONE)
 			return KEY_ABSENT;
 		/* fall through */
 	default:
+		if (!keyable(st, t))
+			return KEY_WILD;
 		*head = t;
 		*arity = 0;
 		return KEY_OK;
@@ -639,7 +684,7 @@ static int fa_join(struct mt_space *sp, uint32_t key, uint32_t e)
 	mt_term lhs = lhs_of(st, sp->e[e].atom), arg = MT_NONE;
 	if (mt_tag(lhs) == MT_EXPR && mt_expr_arity(st, lhs) >= 2) {
 		mt_term a = mt_expr_args(st, lhs)[1];
-		if (mt_is_ground(st, a))
+		if (mt_is_ground(st, a) && keyable(st, a))
 			arg = a;
 	}
 	if (grow((void **)&sp->next_fa, &sp->next_fa_cap, sp->cap ? sp->cap : 1,
@@ -1111,7 +1156,8 @@ void mt_space_rules_begin(const struct mt_space *sp, mt_term call, struct mt_spa
 			break;
 		uint32_t rk = *rkey_at(sp, k);
 		mt_term arg = arity >= 2 ? mt_expr_args(st, call)[1] : MT_NONE;
-		if (!(rk & RK_GROUPED) || arg == MT_NONE || !mt_is_ground(st, arg)) {
+		if (!(rk & RK_GROUPED) || arg == MT_NONE || !mt_is_ground(st, arg) ||
+		    !keyable(st, arg)) {
 			iter_chain(it, LINK_ENTRY, rk_last(rk));
 			break;
 		}

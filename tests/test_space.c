@@ -3,6 +3,7 @@
  * (candidate counts, and no full scan when the head is ground). */
 #include "core/parse.h"
 #include "core/space.h"
+#include "core/unify.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -426,6 +427,73 @@ Test(space, name_lists_past_what_fits_beside_the_multiplicity)
 	cr_assert_not_null(vn);
 	cr_expect(name_is(st, vn->names[0], "v8999"), "first names are kept");
 	cr_expect_eq(mt_space_multiplicity(sp, 8998), 1);
+	mt_space_free(sp);
+	mt_store_free(st);
+}
+
+/* Whether a candidate list holds entry e. */
+static int holds(const uint32_t *got, size_t n, uint32_t e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (got[i] == e)
+			return 1;
+	return 0;
+}
+
+/* 1 and 1.0 unify (as Hyperon's numbers compare), so no index may tell
+ * them apart: for every query, the candidates hold every entry that
+ * unifies with it, found by trying mt_unify on every entry. f has enough
+ * rules for its first-argument index. */
+Test(space, numbers_that_unify_are_never_told_apart_by_an_index)
+{
+	struct mt_store *st = mt_store_new();
+	struct mt_space *sp = mt_space_new(st);
+	struct kb_buf b = {0};
+	for (int i = 0; i < 10; i++)
+		kb_buf_printf(&b, "(= (f a%d) x)\n", i);
+	kb_buf_puts(&b, "(= (f 1) int)\n(= (f 1.0) float)\n(= (f 2.5) half)\n(= (f -0.0) nz)\n"
+			"(= (f 0) zero)\n(= (f (g 1)) gi)\n(= (f (g 1.0)) gf)\n(= 1.0 bare)\n"
+			"(= (1 a) h)\n(= (1.0 a) hf)\n(= ((g 2.0) a) gh)\n((g 2.0) b)\n((g 2) c)\n"
+			"3.0\n3\n(7.0 x)\n(7 y)\n");
+	load(sp, b.data);
+	kb_buf_free(&b);
+	static const char *const calls[] = {"(f 1)",     "(f 1.0)",     "(f 0.0)", "(f 0)",
+					    "(f (g 1))", "(f (g 1.0))", "(f 2.5)", "(f 2.50)",
+					    "1",         "(1 a)",       "(1.0 a)", "((g 2) a)"};
+	static const char *const patterns[] = {"((g 2) $x)", "((g 2.0) $x)", "3",
+					       "3.0",        "(7 $x)",       "(7.0 $x)"};
+	struct mt_bindings bind;
+	mt_bind_init(&bind, st);
+	uint32_t got[64];
+	int full;
+	for (size_t q = 0; q < sizeof calls / sizeof *calls + sizeof patterns / sizeof *patterns;
+	     q++) {
+		int rule = q < sizeof calls / sizeof *calls;
+		const char *text = rule ? calls[q] : patterns[q - sizeof calls / sizeof *calls];
+		mt_term query = atom_of(st, text);
+		size_t n = rule ? rule_candidates(sp, query, got, 64, &full)
+				: atom_candidates(sp, query, got, 64, &full);
+		cr_assert_leq(n, 64);
+		size_t expected = 0;
+		for (uint32_t e = 0; e < mt_space_entries(sp); e++) {
+			mt_term a = mt_space_atom(sp, e);
+			int is_rule = mt_is_expr(a) && mt_expr_arity(st, a) == 3 &&
+				      mt_expr_args(st, a)[0] == mt_sym(MT_S_EQUAL);
+			if (rule && !is_rule)
+				continue;
+			mt_bind_reset(&bind, 200);
+			if (!mt_unify(&bind, query, 0, rule ? mt_expr_args(st, a)[1] : a, 100))
+				continue;
+			expected++;
+			struct kb_buf pa = {0};
+			mt_print(st, a, NULL, &pa);
+			cr_expect(holds(got, n, e), "%s: entry %u %s unifies but is no candidate",
+				  text, e, pa.data);
+			kb_buf_free(&pa);
+		}
+		cr_expect_geq(expected, 1, "%s unifies with something", text);
+	}
+	mt_bind_free(&bind);
 	mt_space_free(sp);
 	mt_store_free(st);
 }
