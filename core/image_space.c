@@ -588,6 +588,8 @@ static size_t l_bytes(void *ctx)
 	b += s->dec.frames_cap * 64 + s->dec.args_cap * sizeof(mt_term) +
 	     (s->dec.memo_keys ? (s->dec.memo_mask + 1) * 12 : 0);
 	b += s->dkeys ? (s->dmask + 1) * 12 : 0;
+	b += s->gkeys ? (s->gmask + 1) * sizeof *s->gkeys : 0;
+	b += s->akeys ? (s->amask + 1) * (sizeof *s->akeys + sizeof *s->avals) : 0;
 	b += s->lists ? s->img->name_lists * sizeof *s->lists : 0;
 	return b;
 }
