@@ -26,16 +26,18 @@ struct mt_parse_opts {
 	 * calling thread, which builds the terms and calls fn. The result is the same: terms,
 	 * symbol ids, store contents, errors. The symbol table belongs to the lexer until the parse
 	 * returns, so fn must not intern, look up or name symbols (no mt_sym_* call, nothing that
-	 * makes one, such as evaluation or printing); adding atoms to a space is fine. Starting the
-	 * thread costs about as much as it saves on a few megabytes (docs/core.md).
-	 * MT_PARSE_THREADS_AUTO: two for an input of MT_PARSE_THREADS_MIN bytes or more when two
-	 * CPUs are online, else one. One thread all the same for a store on an image's symbols, or
-	 * if a thread cannot be started. */
+	 * makes one, such as evaluation or printing); adding atoms to a space is fine. For the
+	 * parse, the calling thread and the lexer are pinned to two different CPUs of the caller's
+	 * allowed set (so that they never take turns on one), and the caller's affinity is put back
+	 * when the parse returns. Below about a megabyte, starting the thread costs about what it
+	 * saves (docs/core.md). MT_PARSE_THREADS_AUTO: two for an input of MT_PARSE_THREADS_MIN
+	 * bytes or more when the calling thread may run on two CPUs, else one. One thread all the
+	 * same for a store on an image's symbols, or if a thread cannot be started. */
 	unsigned threads;
 };
 
 #define MT_PARSE_THREADS_AUTO 0xffffffffu
-#define MT_PARSE_THREADS_MIN ((size_t)4 << 20)
+#define MT_PARSE_THREADS_MIN ((size_t)1 << 20)
 
 /* The thread count MT_PARSE_THREADS_AUTO picks for an input of len bytes. */
 unsigned mt_parse_threads_for(size_t len);

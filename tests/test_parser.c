@@ -4,6 +4,8 @@
 #include "core/parse.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -592,5 +594,40 @@ Test(parser_threads, stop_when_the_callback_says_so)
 			free(s.a);
 			mt_store_free(st);
 		}
+	free(text);
+}
+
+/* The callback runs on the calling thread; it notes the thread's affinity. */
+static int note_affinity(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+			 struct mt_srcpos where)
+{
+	(void)atom, (void)bang, (void)names, (void)where;
+	cpu_set_t *during = ctx;
+	if (CPU_COUNT(during) == 0)
+		pthread_getaffinity_np(pthread_self(), sizeof *during, during);
+	return 0;
+}
+
+/* With two threads, the caller and the lexer are pinned to two CPUs for the
+ * parse (so that they do not take turns on one), and the caller gets its own
+ * affinity back afterwards. */
+Test(parser_threads, pin_the_caller_to_one_cpu_for_the_parse_and_restore_its_affinity)
+{
+	cpu_set_t before, during, after;
+	cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+	if (CPU_COUNT(&before) < 2)
+		cr_skip_test("one CPU allowed: nothing to pin the two threads apart on");
+	size_t len;
+	char *text = mixed_text(200, &len);
+	struct mt_store *st = mt_store_new();
+	struct mt_parse_opts o = {.threads = 2};
+	struct kb_error err;
+	CPU_ZERO(&during);
+	cr_assert_eq(mt_parse_buffer(st, text, len, &o, note_affinity, &during, &err), 0, "%s",
+		     err.msg);
+	cr_expect_eq(CPU_COUNT(&during), 1, "the caller ran on %d CPUs", CPU_COUNT(&during));
+	cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+	cr_expect(CPU_EQUAL(&before, &after), "the caller's affinity is restored");
+	mt_store_free(st);
 	free(text);
 }
