@@ -1488,9 +1488,6 @@ static void builder_free(struct builder *b)
 	free(b->names);
 }
 
-/* Builds with the lexer on a thread of its own. Sets *started to 0, and
- * returns 0, if the thread cannot be started (nothing was lexed): any
- * return value is the parse's, the callback's 1 included. */
 /* The lexer and the builder on two different CPUs of the caller's allowed
  * set, for the length of a parse. Left to the scheduler, the two threads
  * of a short parse often start on one CPU and take turns, each spinning or
@@ -1537,6 +1534,9 @@ static void pin_end(struct pin *p)
 	p->pinned = 0;
 }
 
+/* Builds with the lexer on a thread of its own. Sets *started to 0, and
+ * returns 0, if the thread cannot be started (nothing was lexed): any
+ * return value is the parse's, the callback's 1 included. */
 static int build_threaded(struct parser *ps, struct builder *b, int *started)
 {
 	*started = 0;

@@ -339,10 +339,6 @@ size_t mt_space_bytes(const struct mt_space *sp)
 
 enum keyed { KEY_OK, KEY_WILD, KEY_ABSENT };
 
-/* The index key of a term: (head, arity) for an expression with a ground
- * head, (t, 0) for other ground atoms and `()`. KEY_WILD when the head is
- * not ground; KEY_ABSENT when a scratch key has no persistent equal (so no
- * stored atom can have it). */
 #define KEYABLE_NODES 64
 
 /* Whether a ground term can be an index key by its handle (see the top of
@@ -375,6 +371,10 @@ static int keyable(const struct mt_store *st, mt_term t)
 	return 1;
 }
 
+/* The index key of a term: (head, arity) for an expression with a ground
+ * head, (t, 0) for other ground atoms and `()`. KEY_WILD when the head is
+ * not ground or not keyable; KEY_ABSENT when a scratch key has no
+ * persistent equal (so no stored atom can have it). */
 static enum keyed key_of(const struct mt_store *st, mt_term t, mt_term *head, uint32_t *arity)
 {
 	if (mt_tag(t) == MT_EXPR) {
