@@ -76,51 +76,79 @@ static void lazy(struct img_space *s, const struct kb_error *err)
 	img_lazy_fail(s->img, err);
 }
 
-/* ---- multiplicity deltas ---- */
+/* ---- open-addressing tables (power-of-two slots, nonzero keys) ---- */
 
-static size_t dslot(const struct img_space *s, uint32_t e)
+static uint64_t mix(uint64_t k)
 {
-	size_t i = ((uint64_t)(e + 1) * 0x9E3779B97F4A7C15ULL >> 32) & s->dmask;
-	while (s->dkeys[i] && s->dkeys[i] != e + 1)
-		i = (i + 1) & s->dmask;
+	return k * 0x9E3779B97F4A7C15ULL >> 32;
+}
+
+/* The slot of key k (nonzero) in a table of u32 keys, or the empty slot
+ * where it would go. */
+static size_t slot32(const uint32_t *keys, size_t mask, uint32_t k)
+{
+	size_t i = mix(k) & mask;
+	while (keys[i] && keys[i] != k)
+		i = (i + 1) & mask;
 	return i;
 }
+
+static uint64_t key_at(const void *keys, size_t ksize, size_t i)
+{
+	return ksize == 8 ? ((const uint64_t *)keys)[i] : ((const uint32_t *)keys)[i];
+}
+
+/* Grows a table of `ksize`-byte keys (4 or 8) and `vsize`-byte values
+ * (vals NULL: a set) so that it holds one more than count at half load. */
+static int table_reserve(void **keys, void **vals, size_t ksize, size_t vsize, size_t count,
+			 size_t *mask)
+{
+	if (*keys && (count + 1) * 2 <= *mask + 1)
+		return 0;
+	size_t cap = *keys ? (*mask + 1) * 2 : 64;
+	char *nk = calloc(cap, ksize), *nv = vals ? malloc(cap * vsize) : NULL;
+	if (!nk || (vals && !nv)) {
+		free(nk);
+		free(nv);
+		return -1;
+	}
+	for (size_t i = 0; *keys && i <= *mask; i++) {
+		uint64_t k = key_at(*keys, ksize, i);
+		if (!k)
+			continue;
+		size_t j = mix(k) & (cap - 1);
+		while (key_at(nk, ksize, j))
+			j = (j + 1) & (cap - 1);
+		memcpy(nk + j * ksize, (char *)*keys + i * ksize, ksize);
+		if (vals)
+			memcpy(nv + j * vsize, (char *)*vals + i * vsize, vsize);
+	}
+	free(*keys);
+	*keys = nk;
+	if (vals) {
+		free(*vals);
+		*vals = nv;
+	}
+	*mask = cap - 1;
+	return 0;
+}
+
+/* ---- multiplicity deltas ---- */
 
 static int64_t delta_of(const struct img_space *s, uint32_t e)
 {
 	if (!s->dkeys)
 		return 0;
-	size_t i = dslot(s, e);
+	size_t i = slot32(s->dkeys, s->dmask, e + 1);
 	return s->dkeys[i] ? s->dvals[i] : 0;
 }
 
 static int delta_add(struct img_space *s, uint32_t e, int64_t d)
 {
-	if (!s->dkeys || (s->dcount + 1) * 2 > s->dmask + 1) {
-		size_t cap = s->dkeys ? (s->dmask + 1) * 2 : 64;
-		uint32_t *k = calloc(cap, sizeof *k);
-		int64_t *v = malloc(cap * sizeof *v);
-		if (!k || !v) {
-			free(k);
-			free(v);
-			return -1;
-		}
-		uint32_t *ok = s->dkeys;
-		int64_t *ov = s->dvals;
-		size_t omask = s->dmask;
-		s->dkeys = k;
-		s->dvals = v;
-		s->dmask = cap - 1;
-		for (size_t i = 0; ok && i <= omask; i++)
-			if (ok[i]) {
-				size_t j = dslot(s, ok[i] - 1);
-				s->dkeys[j] = ok[i];
-				s->dvals[j] = ov[i];
-			}
-		free(ok);
-		free(ov);
-	}
-	size_t i = dslot(s, e);
+	if (table_reserve((void **)&s->dkeys, (void **)&s->dvals, sizeof *s->dkeys,
+			  sizeof *s->dvals, s->dcount, &s->dmask))
+		return -1;
+	size_t i = slot32(s->dkeys, s->dmask, e + 1);
 	if (!s->dkeys[i]) {
 		s->dkeys[i] = e + 1;
 		s->dvals[i] = 0;
@@ -290,49 +318,6 @@ fail:
  * are a hash probe: adding n atoms to one head of m is O(n + m), not
  * O(n x m). */
 
-static uint64_t mix(uint64_t k)
-{
-	return k * 0x9E3779B97F4A7C15ULL >> 32;
-}
-
-/* Grows an open-addressing table of nonzero keys to hold one more; vals
- * may be NULL (a set). */
-static int table_reserve(void **keys, uint32_t **vals, size_t ksize, size_t count, size_t *mask)
-{
-	if (*keys && (count + 1) * 2 <= *mask + 1)
-		return 0;
-	size_t cap = *keys ? (*mask + 1) * 2 : 64;
-	void *nk = calloc(cap, ksize);
-	uint32_t *nv = vals ? malloc(cap * sizeof *nv) : NULL;
-	if (!nk || (vals && !nv)) {
-		free(nk);
-		free(nv);
-		return -1;
-	}
-	for (size_t i = 0; *keys && i <= *mask; i++) {
-		uint64_t k = ksize == 8 ? ((uint64_t *)*keys)[i] : ((uint32_t *)*keys)[i];
-		if (!k)
-			continue;
-		size_t j = mix(k) & (cap - 1);
-		while (ksize == 8 ? ((uint64_t *)nk)[j] != 0 : ((uint32_t *)nk)[j] != 0)
-			j = (j + 1) & (cap - 1);
-		if (ksize == 8)
-			((uint64_t *)nk)[j] = k;
-		else
-			((uint32_t *)nk)[j] = (uint32_t)k;
-		if (vals)
-			nv[j] = (*vals)[i];
-	}
-	free(*keys);
-	*keys = nk;
-	if (vals) {
-		free(*vals);
-		*vals = nv;
-	}
-	*mask = cap - 1;
-	return 0;
-}
-
 static size_t group_slot(const struct img_space *s, uint64_t key)
 {
 	size_t i = mix(key + 1) & s->gmask;
@@ -343,10 +328,7 @@ static size_t group_slot(const struct img_space *s, uint64_t key)
 
 static size_t atom_slot(const struct img_space *s, mt_term atom)
 {
-	size_t i = mix((uint64_t)atom + 1) & s->amask;
-	while (s->akeys[i] && s->akeys[i] != atom + 1)
-		i = (i + 1) & s->amask;
-	return i;
+	return slot32(s->akeys, s->amask, atom + 1);
 }
 
 /* Decodes every entry the runs list and notes it under its atom. */
@@ -366,8 +348,8 @@ static int index_group(struct img_space *s, struct img_runs *runs)
 				    hpos == UINT64_MAX ? hpos : hpos + (e - start));
 			if (!c)
 				continue;
-			if (table_reserve((void **)&s->akeys, &s->avals, sizeof *s->akeys,
-					  s->acount, &s->amask))
+			if (table_reserve((void **)&s->akeys, (void **)&s->avals, sizeof *s->akeys,
+					  sizeof *s->avals, s->acount, &s->amask))
 				return -1;
 			size_t i = atom_slot(s, c->atom);
 			if (!s->akeys[i]) { /* the first entry holding the atom */
@@ -404,7 +386,7 @@ static int64_t image_find(struct img_space *s, mt_term atom)
 		sym = arity = 0;
 	uint64_t key = (uint64_t)sym << 27 | (uint64_t)arity << 3 | (uint64_t)cls << 1 |
 		       (uint64_t)(kind == IMG_K_RULES);
-	if (table_reserve((void **)&s->gkeys, NULL, sizeof *s->gkeys, s->gcount, &s->gmask))
+	if (table_reserve((void **)&s->gkeys, NULL, sizeof *s->gkeys, 0, s->gcount, &s->gmask))
 		goto oom;
 	size_t g = group_slot(s, key);
 	if (!s->gkeys[g]) {
