@@ -746,11 +746,18 @@ static uint32_t rkey_append(struct mt_space *sp, mt_term head, uint32_t arity, u
 			size_t old = sp->rk_sym_cap, want = (size_t)sym + 1;
 			if (grow((void **)&sp->rk_sym, &sp->rk_sym_cap, want, sizeof *sp->rk_sym))
 				return NONE;
-			/* a mapped block grows with fresh zero pages: leave them
-			 * untouched (not resident) */
+			/* A mapped block grows with fresh zero pages. Grown
+			 * one doubling (rules keep coming with new symbols,
+			 * as in a parse), they are made resident now, as a
+			 * hash table's: each is read before it is written
+			 * (mt_populate). Grown by a jump (a first rule with a
+			 * symbol of a big image), they stay untouched: only
+			 * the rules' own symbols' pages become resident. */
 			if (!mt_block_of(sp->rk_sym)->mapped)
 				memset(sp->rk_sym + old, 0,
 				       (sp->rk_sym_cap - old) * sizeof *sp->rk_sym);
+			else if (want <= old * 2)
+				mt_populate_range(sp->rk_sym + old, sp->rk_sym + sp->rk_sym_cap);
 		}
 		if (!sp->rk_sym[sym]) {
 			sp->rk_sym[sym] = e + 1;

@@ -401,6 +401,7 @@ Test(store, deep_terms_persist_compare_and_print_without_recursion)
 
 #include "core/mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 /* The mapping of this process that holds address p: its bounds and
@@ -486,6 +487,55 @@ Test(mem, a_fill_block_asks_for_huge_pages_only_when_big)
 	cr_expect(mt_wants_huge(64u << 20, 1));
 	cr_expect(mt_wants_huge(16u << 20, 0));
 	grows_as_one_mapping(1);
+}
+
+/* Kilobytes of anonymous memory resident in the mapping that holds p
+ * (smaps "Anonymous"; the shared zero page does not count), or -1. */
+static long anonymous_kb_of(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	cr_assert_not_null(f);
+	char line[512];
+	int in = 0;
+	long kb = -1;
+	uintptr_t a = (uintptr_t)p;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long s, e;
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
+		    strchr(line, ' ') > strchr(line, '-')) {
+			in = a >= s && a < e;
+		} else if (in && sscanf(line, "Anonymous: %ld kB", &kb) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/* A hash table's slots are read (probed) before they are written: its
+ * pages must be resident and writable from the start, or each read maps
+ * the zero page and each first write faults again, flushing the other
+ * CPUs' TLBs (mt_populate). */
+Test(mem, a_hash_table_is_resident_and_writable_from_the_start)
+{
+	enum { SLOTS = 1 << 18 }; /* 1 MiB: below the huge-page size */
+	uint32_t *t = mt_table_new(SLOTS, sizeof *t);
+	cr_assert_not_null(t);
+	struct mt_block *b = mt_block_of(t);
+	if (!b->mapped) {
+		mt_array_free(t);
+		cr_skip_test("blocks are malloc'd in this build (KBPROF_ARENA_DEBUG)");
+	}
+	if (madvise(b, 4096, MADV_POPULATE_WRITE) != 0) {
+		int e = errno;
+		mt_array_free(t);
+		cr_skip_test("this kernel cannot populate a mapping: %s", strerror(e));
+	}
+	long kb = anonymous_kb_of(t);
+	cr_expect_eq(kb, (long)(b->mapped / 1024), "%ld kB of %zu resident", kb, b->mapped / 1024);
+	for (size_t i = 0; i < SLOTS; i += 997)
+		cr_assert_eq(t[i], 0u, "slot %zu", i);
+	mt_array_free(t);
 }
 
 /* A base that holds the well-known symbols (their names from a store that
