@@ -246,76 +246,97 @@ static void excerpt(const unsigned char *tok, size_t len, char *out, size_t cap)
 	snprintf(out, cap, "%.*s%s", (int)n, (const char *)tok, len > n ? "..." : "");
 }
 
-/* ---- variables ---- */
+/* ---- variables ----
+ *
+ * An atom's variables are numbered in order of first occurrence. Most
+ * atoms have a handful, found by scanning their names (VARS_SCAN); past
+ * that many, an open-addressing map (name symbol -> number) takes over
+ * for the rest of the atom, so an atom with thousands stays linear. */
+#define VARS_SCAN 8u
+
+/* The map's slot for name key k: where it is, or the empty slot that ends
+ * its chain. */
+static uint32_t vmap_slot(const struct parser *ps, uint32_t k)
+{
+	uint32_t j = (k * 0x9e3779b1u) & ps->vmap_mask;
+	while (ps->vmap_keys[j] && ps->vmap_keys[j] != k)
+		j = (j + 1) & ps->vmap_mask;
+	return j;
+}
 
 static void vars_reset(struct parser *ps)
 {
-	for (uint32_t i = 0; i < ps->nvars; i++) {
-		uint32_t k = ps->var_names[i] + 1;
-		uint32_t j = (k * 0x9e3779b1u) & ps->vmap_mask;
-		while (ps->vmap_keys[j] != k)
-			j = (j + 1) & ps->vmap_mask;
-		ps->vmap_keys[j] = 0;
-	}
 	/* the map uses linear probing: clearing single slots could break
-	 * chains of keys that stay, but every key goes, so it is safe */
+	 * chains of keys that stay, but every key goes */
+	if (ps->nvars > VARS_SCAN)
+		for (uint32_t i = 0; i < ps->nvars; i++)
+			ps->vmap_keys[vmap_slot(ps, ps->var_names[i] + 1)] = 0;
 	ps->nvars = 0;
 }
 
-static int vmap_grow(struct parser *ps)
+/* Called as a name is added after the first `n` (n >= VARS_SCAN): makes
+ * the map hold those n, with room for one more at most half full. The map
+ * is empty while an atom has VARS_SCAN names or fewer (vars_reset). */
+static int vmap_fill(struct parser *ps, uint32_t n)
 {
-	uint32_t mask = ps->vmap_mask ? ps->vmap_mask * 2 + 1 : 15;
-	uint32_t *keys = calloc((size_t)mask + 1, sizeof *keys);
-	uint32_t *vals = malloc(((size_t)mask + 1) * sizeof *vals);
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return -1;
+	int fresh = n == VARS_SCAN;
+	if ((n + 1) * 2 > ps->vmap_mask) {
+		uint32_t mask = ps->vmap_mask ? ps->vmap_mask : 31;
+		while ((n + 1) * 2 > mask)
+			mask = mask * 2 + 1;
+		uint32_t *keys = calloc((size_t)mask + 1, sizeof *keys);
+		uint32_t *vals = malloc(((size_t)mask + 1) * sizeof *vals);
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return -1;
+		}
+		free(ps->vmap_keys);
+		free(ps->vmap_vals);
+		ps->vmap_keys = keys;
+		ps->vmap_vals = vals;
+		ps->vmap_mask = mask;
+		fresh = 1;
 	}
-	for (uint32_t i = 0; i < ps->nvars; i++) {
-		uint32_t k = ps->var_names[i] + 1;
-		uint32_t j = (k * 0x9e3779b1u) & mask;
-		while (keys[j])
-			j = (j + 1) & mask;
-		keys[j] = k;
-		vals[j] = i;
+	for (uint32_t i = 0; fresh && i < n; i++) {
+		uint32_t j = vmap_slot(ps, ps->var_names[i] + 1);
+		ps->vmap_keys[j] = ps->var_names[i] + 1;
+		ps->vmap_vals[j] = i;
 	}
-	free(ps->vmap_keys);
-	free(ps->vmap_vals);
-	ps->vmap_keys = keys;
-	ps->vmap_vals = vals;
-	ps->vmap_mask = mask;
 	return 0;
 }
 
 /* Number of the variable named by symbol `name` in the current atom. */
 static uint32_t var_number(struct parser *ps, uint32_t name)
 {
-	uint32_t k = name + 1;
-	uint32_t j = (k * 0x9e3779b1u) & ps->vmap_mask;
-	for (;; j = (j + 1) & ps->vmap_mask) {
-		if (ps->vmap_keys[j] == k)
+	uint32_t n = ps->nvars;
+	if (n <= VARS_SCAN) {
+		for (uint32_t i = 0; i < n; i++)
+			if (ps->var_names[i] == name)
+				return i;
+	} else {
+		uint32_t j = vmap_slot(ps, name + 1);
+		if (ps->vmap_keys[j])
 			return ps->vmap_vals[j];
-		if (!ps->vmap_keys[j])
-			break;
 	}
-	if (ps->nvars >= MT_VAR_MAX)
+	if (n >= MT_VAR_MAX)
 		return UINT32_MAX;
-	if ((ps->nvars + 1) * 2 > ps->vmap_mask) {
-		if (vmap_grow(ps))
-			return UINT32_MAX;
-		j = (k * 0x9e3779b1u) & ps->vmap_mask;
-		while (ps->vmap_keys[j])
-			j = (j + 1) & ps->vmap_mask;
-	}
 	size_t cap = ps->var_names_cap;
-	if (grow_array((void **)&ps->var_names, &cap, (size_t)ps->nvars + 1, sizeof *ps->var_names))
+	if (grow_array((void **)&ps->var_names, &cap, (size_t)n + 1, sizeof *ps->var_names))
 		return UINT32_MAX;
 	ps->var_names_cap = (uint32_t)cap;
-	uint32_t n = ps->nvars++;
 	ps->var_names[n] = name;
-	ps->vmap_keys[j] = k;
-	ps->vmap_vals[j] = n;
+	ps->nvars = n + 1;
+	if (n >= VARS_SCAN) {
+		/* the map holds every name once there are more than VARS_SCAN */
+		if (vmap_fill(ps, n)) {
+			ps->nvars = n;
+			return UINT32_MAX;
+		}
+		uint32_t j = vmap_slot(ps, name + 1);
+		ps->vmap_keys[j] = name + 1;
+		ps->vmap_vals[j] = n;
+	}
 	return n;
 }
 
@@ -1594,7 +1615,7 @@ static int parse_with(struct mt_store *st, const char *text, size_t len, const c
 			    .file = ps.file,
 			    .atom = MT_NONE};
 	int rc, started = 0;
-	if (vmap_grow(&ps) || grow_array((void **)&b.vals, &b.vals_cap, 256, sizeof *b.vals))
+	if (grow_array((void **)&b.vals, &b.vals_cap, 256, sizeof *b.vals))
 		rc = kb_error_set(err, "%s: out of memory", ps.file);
 	else if (threads < 2 || mode != MODE_ALL || st->syms.base.count ||
 		 (rc = build_threaded(&ps, &b, &started), !started))

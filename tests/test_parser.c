@@ -212,6 +212,70 @@ Test(parser, numbers_variables_per_atom_in_first_occurrence_order)
 	mt_store_free(st);
 }
 
+/* Each atom's names, as text joined by ' ', checked against what the
+ * atom should hold. */
+struct names_check {
+	struct mt_store *st;
+	const uint32_t *sizes;
+	int n, bad;
+};
+
+static int check_names(void *ctx, mt_term atom, int bang, const struct mt_varnames *names,
+		       struct mt_srcpos where)
+{
+	(void)bang;
+	(void)where;
+	struct names_check *c = ctx;
+	uint32_t k = c->sizes[c->n];
+	cr_expect_eq(names->count, k, "atom %d: %u names", c->n, names->count);
+	cr_expect_eq(mt_expr_arity(c->st, atom), 1 + 2 * k);
+	const mt_term *args = mt_expr_args(c->st, atom);
+	for (uint32_t i = 0; i < k && i < names->count; i++) {
+		/* $v{(i * 7) % k} first, in that order; then again, backwards */
+		char want[32];
+		snprintf(want, sizeof want, "v%u", (i * 7 + (uint32_t)c->n) % k);
+		size_t len;
+		const char *got = mt_sym_name(c->st, names->names[i], &len);
+		if (len != strlen(want) || memcmp(got, want, len) != 0 ||
+		    args[1 + i] != mt_var(i) || args[1 + 2 * k - 1 - i] != mt_var(i))
+			c->bad++;
+	}
+	c->n++;
+	return 0;
+}
+
+/* Few variables are found by a scan, many through a map that takes over
+ * mid-atom, grows, and must be empty again for the next atom. */
+Test(parser, numbers_many_variables_per_atom_like_few)
+{
+	static const uint32_t sizes[] = {1, 8, 9, 3, 16, 17, 40, 2, 300, 9, 8, 1000, 1, 10};
+	enum { N = sizeof sizes / sizeof *sizes };
+	struct kb_buf b = {0};
+	for (int a = 0; a < N; a++) {
+		uint32_t k = sizes[a];
+		kb_buf_puts(&b, "(f");
+		/* i * 7 + a is a permutation of 0..k-1 when k is not a multiple of 7 */
+		for (uint32_t i = 0; i < k; i++)
+			kb_buf_printf(&b, " $v%u", (i * 7 + (uint32_t)a) % k);
+		for (uint32_t i = k; i-- > 0;)
+			kb_buf_printf(&b, " $v%u", (i * 7 + (uint32_t)a) % k);
+		kb_buf_puts(&b, ")\n");
+	}
+	cr_assert(!b.oom);
+	for (unsigned threads = 1; threads <= 2; threads++) {
+		struct mt_store *st = mt_store_new();
+		struct names_check c = {st, sizes, 0, 0};
+		struct mt_parse_opts o = {.filename = "vars.metta", .threads = threads};
+		struct kb_error err;
+		cr_assert_eq(mt_parse_buffer(st, b.data, b.len, &o, check_names, &c, &err), 0, "%s",
+			     err.msg);
+		cr_expect_eq(c.n, N);
+		cr_expect_eq(c.bad, 0, "%d atoms numbered wrong (%u threads)", c.bad, threads);
+		mt_store_free(st);
+	}
+	kb_buf_free(&b);
+}
+
 Test(parser, callback_value_stops_the_parse)
 {
 	struct mt_store *st = mt_store_new();
