@@ -98,9 +98,10 @@ static uint32_t hc_grown(const struct mt_store *st, uint64_t count)
 
 void mt_store_reserve(struct mt_store *st, size_t exprs, size_t syms)
 {
-	/* A hash table's pages are all touched, so an estimate too high costs
-	 * its excess for good; too low costs a growth (old and new table
-	 * live at once) once the count passes 85% of the slots. */
+	/* A hash table's pages are all resident from the start (mt_populate),
+	 * so an estimate too high costs its excess for good; too low costs a
+	 * growth (old and new table live at once) once the count passes 85%
+	 * of the slots. */
 	uint64_t want = (uint64_t)st->hc_count + exprs;
 	if (mt_slots_for(want) > st->hc_slots)
 		hc_rehash(st, hc_grown(st, want));
