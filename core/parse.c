@@ -938,8 +938,9 @@ static ALWAYS_INLINE int b_close(struct builder *b)
 	size_t base = f->base;
 	unsigned fl = f->flags;
 	uint32_t hdr = (uint32_t)(b->nvals - base) | ((fl & V_NONGROUND) ? 0 : MT_HDR_GROUND);
-	int created;
-	mt_term v = mt_store_expr(b->st, hdr, b->vals + base, (fl & V_FRESH) != 0, &created);
+	int created = 1;
+	mt_term v = (fl & V_FRESH) ? mt_store_expr_new(b->st, hdr, b->vals + base)
+				   : mt_store_expr(b->st, hdr, b->vals + base, 0, &created);
 	if (v == MT_NONE)
 		return b_oom(b);
 	b->nvals = base;

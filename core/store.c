@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HC_TAG(h) ((uint32_t)((h) >> 61))
+#define HC_TAG(h) MT_HC_TAG(h)
 #define HC_MAX_SLOTS ((uint32_t)1 << 31)
 
 static const char *const wellknown_names[] = {
@@ -163,14 +163,6 @@ uint32_t mt_sym_count(const struct mt_store *st)
 
 /* ---- expressions ---- */
 
-static void hc_insert(uint32_t *hc, uint32_t nslots, uint64_t h, uint32_t p)
-{
-	uint32_t i = mt_slot_home(h, nslots);
-	while (hc[i])
-		i = i + 1 == nslots ? 0 : i + 1;
-	hc[i] = (p << MT_TAG_BITS) | HC_TAG(h);
-}
-
 static int hc_rehash(struct mt_store *st, uint32_t nslots)
 {
 	uint32_t *slots = mt_table_new(nslots, sizeof *slots);
@@ -184,12 +176,12 @@ static int hc_rehash(struct mt_store *st, uint32_t nslots)
 		if (!s)
 			continue;
 		uint32_t p = s >> MT_TAG_BITS, hdr = mt_store_hdr_of(st, p);
-		hc_insert(slots, nslots,
-			  mt_expr_hash(hdr, mt_store_args_of(st, p), mt_hdr_arity(hdr)), p);
+		mt_hc_insert(slots, nslots,
+			     mt_expr_hash(hdr, mt_store_args_of(st, p), mt_hdr_arity(hdr)), p);
 	}
 	for (uint32_t j = 0; j < MT_HC_PENDING; j++)
 		if (st->pend_pos[j])
-			hc_insert(slots, nslots, st->pend_hash[j], st->pend_pos[j]);
+			mt_hc_insert(slots, nslots, st->pend_hash[j], st->pend_pos[j]);
 	mt_array_free(st->hc);
 	st->hc = slots;
 	st->hc_slots = nslots;
@@ -306,8 +298,6 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 			return found;
 		}
 	}
-	if (known_new)
-		__builtin_prefetch(&st->hc[mt_slot_home(h, st->hc_slots)], 1);
 	if (st->hc_count + 3 >= st->hc_slots)
 		return MT_NONE; /* the table is full and could not grow */
 	int compact = (arity == 3 || arity == 2) && st->heap_len + 3 <= (size_t)MT_XC_OFF + 1;
@@ -357,21 +347,14 @@ mt_term mt_store_expr(struct mt_store *st, uint32_t hdr, const mt_term *args, in
 		memcpy(dst + 1, args, (size_t)arity * sizeof *args);
 	}
 	st->heap_len = need;
-	st->recent[st->recent_head % MT_RECENT] = payload;
-	st->recent_head++;
 	if (known_new) {
-		/* the ring is a circle of MT_HC_PENDING slots; the one at
-		 * pend_head is the oldest and is the one reused */
-		uint32_t j = st->pend_head;
-		if (st->pend_pos[j])
-			hc_insert(st->hc, st->hc_slots, st->pend_hash[j], st->pend_pos[j]);
-		st->pend_hash[j] = h;
-		st->pend_pos[j] = payload;
-		st->pend_head = (j + 1) % MT_HC_PENDING;
+		mt_store_record_new(st, payload, h);
 	} else {
+		st->recent[st->recent_head % MT_RECENT] = payload;
+		st->recent_head++;
 		st->hc[i] = payload << MT_TAG_BITS | HC_TAG(h);
+		st->hc_count++;
 	}
-	st->hc_count++;
 	/* a failed growth is not fatal: the table only gets fuller, and the
 	 * check above refuses new expressions before it is full */
 	if (st->hc_count > mt_slots_limit(st->hc_slots) && st->hc_slots < HC_MAX_SLOTS)

@@ -183,4 +183,66 @@ static inline const struct mt_box *mt_store_box(const struct mt_store *st, mt_te
 	return mt_tag(t) == MT_BOX ? &st->boxes[mt_payload(t)] : &st->sboxes[mt_payload(t)];
 }
 
+/* ---- inserting a new expression (store.c, and the parser's fast path) ---- */
+
+#define MT_HC_TAG(h) ((uint32_t)((h) >> 61))
+
+/* Puts payload p (hash h) in the first free slot from its home. */
+static inline void mt_hc_insert(uint32_t *hc, uint32_t nslots, uint64_t h, uint32_t p)
+{
+	uint32_t i = mt_slot_home(h, nslots);
+	while (hc[i])
+		i = i + 1 == nslots ? 0 : i + 1;
+	hc[i] = (p << MT_TAG_BITS) | MT_HC_TAG(h);
+}
+
+/* Records an expression just written at the end of the heap, known to be
+ * new, with hash h: it joins the newest expressions, and waits in the
+ * pending ring, its slot prefetched, until MT_HC_PENDING more have come;
+ * the oldest one there goes into the table. The caller grows the table
+ * when the count passes its limit. */
+static inline __attribute__((always_inline)) void mt_store_record_new(struct mt_store *st,
+								      uint32_t payload, uint64_t h)
+{
+	__builtin_prefetch(&st->hc[mt_slot_home(h, st->hc_slots)], 1);
+	st->recent[st->recent_head % MT_RECENT] = payload;
+	st->recent_head++;
+	/* the ring is a circle of MT_HC_PENDING slots; the one at pend_head
+	 * is the oldest and is the one reused */
+	uint32_t j = st->pend_head;
+	if (st->pend_pos[j])
+		mt_hc_insert(st->hc, st->hc_slots, st->pend_hash[j], st->pend_pos[j]);
+	st->pend_hash[j] = h;
+	st->pend_pos[j] = payload;
+	st->pend_head = (j + 1) % MT_HC_PENDING;
+	st->hc_count++;
+}
+
+/* mt_store_expr(st, hdr, args, 1, ...) for the parser's commonest case,
+ * inlined where the parser closes an expression: arity 2 or 3, known to
+ * be new (a child was just created), with room in the heap and in the
+ * table. Any other case goes to mt_store_expr. */
+static inline __attribute__((always_inline)) mt_term
+mt_store_expr_new(struct mt_store *st, uint32_t hdr, const mt_term *args)
+{
+	uint32_t arity = mt_hdr_arity(hdr);
+	size_t p = st->heap_len;
+	if ((arity != 2 && arity != 3) || p + 3 > st->heap_cap || p + 3 > (size_t)MT_XC_OFF + 1 ||
+	    st->hc_count + 1 > mt_slots_limit(st->hc_slots)) {
+		int created;
+		return mt_store_expr(st, hdr, args, 1, &created);
+	}
+	uint64_t h = mt_expr_hash(hdr, args, arity);
+	uint32_t *dst = st->heap + p;
+	dst[0] = args[0];
+	dst[1] = args[1];
+	if (arity == 3)
+		dst[2] = args[2];
+	st->heap_len = p + arity;
+	uint32_t payload =
+	    MT_XC_BIT | (hdr & MT_HDR_GROUND) << 3 | (uint32_t)p | (arity == 2 ? MT_XC_TWO : 0);
+	mt_store_record_new(st, payload, h);
+	return mt_make(MT_EXPR, payload);
+}
+
 #endif
