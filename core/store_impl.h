@@ -96,29 +96,39 @@ struct mt_store {
 
 #define MT_HEAP_MAX_WORDS ((size_t)1 << 28)
 
-/* Hash of an expression's words. The key is a short run of 32-bit words,
- * so a word-wise mix (xxh64's round and avalanche) does the job of a byte
- * hash at a fraction of the instructions; byte strings use XXH3. */
+/* 64 x 64 -> 128-bit multiply, folded: both halves of the product. */
+static inline uint64_t mt_mum(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Hash of an expression's words. The key is a short run of 32-bit words:
+ * header and first child, second and third child, each pair a 64-bit lane,
+ * and one folded 128-bit multiply of the two lanes (wyhash's mix) hashes
+ * the common arities 2 and 3. A long chain of 64-bit multiplies (xxh64's
+ * rounds and avalanche, used before) took about 30 cycles of latency,
+ * which the builder waited for at each expression's insertion; this is
+ * about 7. Longer expressions fold each further pair in the same way.
+ * The header's bits never match s0's high half (arity < 2^24), so the
+ * first lane is never zero after the xor. Not persisted: images hash
+ * their own way. */
 static inline uint64_t mt_expr_hash(uint32_t hdr, const mt_term *args, uint32_t arity)
 {
-	const uint64_t p1 = 0x9e3779b185ebca87ULL, p2 = 0xc2b2ae3d27d4eb4fULL;
-	uint64_t h = 0x27d4eb2f165667c5ULL ^ ((uint64_t)hdr * p1);
-	uint32_t i = 0;
-	for (; i + 2 <= arity; i += 2) {
-		uint64_t w = (uint64_t)args[i] | (uint64_t)args[i + 1] << 32;
-		h ^= ((w * p2) << 31 | (w * p2) >> 33) * p1;
-		h = (h << 27 | h >> 37) * p1 + 0x85ebca77c2b2ae63ULL;
+	const uint64_t s0 = 0xa0761d6478bd642fULL, s1 = 0xe7037ed1a0b428dbULL,
+		       s2 = 0x8ebc6af09c88c6e3ULL, s3 = 0x589965cc75374cc3ULL;
+	uint64_t a = (uint64_t)hdr << 32 | (arity ? args[0] : 0);
+	uint64_t b = arity > 1 ? args[1] | (arity > 2 ? (uint64_t)args[2] << 32 : 0) : 0;
+	uint64_t h = mt_mum(a ^ s0, b ^ s1);
+	for (uint32_t i = 3; i < arity; i += 2) {
+		uint64_t c = args[i] | (i + 1 < arity ? (uint64_t)args[i + 1] << 32 : 0);
+		h ^= mt_mum(h ^ s2, c ^ s3);
 	}
-	if (i < arity) {
-		h ^= (uint64_t)args[i] * p1;
-		h = (h << 23 | h >> 41) * p2 + 0x165667b19e3779f9ULL;
-	}
-	h ^= h >> 33;
-	h *= p2;
-	h ^= h >> 29;
-	h *= 0x165667b19e3779f9ULL;
-	h ^= h >> 32;
-	return h;
+	/* the home slot takes the low 32 bits: fold the high ones in (keys
+	 * that differ by a small step in one child, like a run of heap
+	 * offsets, otherwise crowd some slots: up to 16 of 65,536 keys in one
+	 * of 65,536 slots, against at most 9 with the fold) */
+	return h ^ h >> 29 ^ h >> 47;
 }
 
 /* Builds a persistent expression whose header `hdr` (arity and ground flag)

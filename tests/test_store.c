@@ -538,6 +538,58 @@ Test(mem, a_hash_table_is_resident_and_writable_from_the_start)
 	mt_array_free(t);
 }
 
+/* ---- the expression hash (core/store_impl.h) ---- */
+
+#include "core/store_impl.h"
+
+/* The most keys of `n` that share a home slot of a table of n slots. */
+static unsigned worst_home(const uint64_t *h, uint32_t n)
+{
+	unsigned *load = calloc(n, sizeof *load), worst = 0;
+	cr_assert_not_null(load);
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned l = ++load[mt_slot_home(h[i], n)];
+		worst = l > worst ? l : worst;
+	}
+	free(load);
+	return worst;
+}
+
+/* The table's home slot takes the hash's low 32 bits and its 3-bit tag the
+ * top 3: keys that differ in any one child only, by a small step (a run of
+ * symbol ids, a run of heap offsets), must spread over both. With n keys in
+ * n slots a random hash puts at most about 9 in one slot. */
+Test(store, expression_hashes_spread_keys_that_differ_in_one_child)
+{
+	enum { N = 1 << 16 };
+	uint64_t *h = malloc(N * sizeof *h);
+	cr_assert_not_null(h);
+	for (uint32_t arity = 1; arity <= 7; arity++) {
+		for (uint32_t pos = 0; pos < arity; pos++) {
+			unsigned tags[8] = {0};
+			for (uint32_t i = 0; i < N; i++) {
+				mt_term args[7];
+				for (uint32_t k = 0; k < arity; k++)
+					args[k] = mt_sym(100 + k);
+				args[pos] = mt_make(MT_EXPR, 4000 + i * 3);
+				h[i] = mt_expr_hash(arity | MT_HDR_GROUND, args, arity);
+				tags[h[i] >> 61]++;
+			}
+			unsigned w = worst_home(h, N);
+			cr_expect_leq(w, 12u, "arity %u, child %u varies: %u keys in one slot",
+				      arity, pos, w);
+			for (int t = 0; t < 8; t++)
+				cr_expect(tags[t] > N / 8 * 9 / 10 && tags[t] < N / 8 * 11 / 10,
+					  "arity %u, child %u: tag %d on %u of %u keys", arity, pos,
+					  t, tags[t], N);
+		}
+	}
+	/* the header counts: the same children, ground or not, differ */
+	mt_term two[2] = {mt_sym(7), mt_sym(8)};
+	cr_expect_neq(mt_expr_hash(2 | MT_HDR_GROUND, two, 2), mt_expr_hash(2, two, 2));
+	free(h);
+}
+
 /* A base that holds the well-known symbols (their names from a store that
  * has only those) and claims `count` ids in all, finding none of the
  * others: the symbols interned above it get ids count, count + 1, ... */
