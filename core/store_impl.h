@@ -110,8 +110,8 @@ static inline uint64_t mt_mum(uint64_t a, uint64_t b)
  * rounds and avalanche, used before) took about 30 cycles of latency,
  * which the builder waited for at each expression's insertion; this is
  * about 7. Longer expressions fold each further pair in the same way.
- * The header's bits never match s0's high half (arity < 2^24), so the
- * first lane is never zero after the xor. Not persisted: images hash
+ * A header is below 2^25 (arity, ground bit) and s0's high half is not,
+ * so the first lane is never zero after the xor. Not persisted: images hash
  * their own way. */
 static inline uint64_t mt_expr_hash(uint32_t hdr, const mt_term *args, uint32_t arity)
 {
