@@ -404,9 +404,18 @@ Test(store, deep_terms_persist_compare_and_print_without_recursion)
 #include <errno.h>
 #include <stdio.h>
 
-/* The mapping of this process that holds address p: its bounds and
- * whether it asks for huge pages (VmFlags "hg"). 0 if found. */
-static int mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi, int *huge)
+/* The mapping of this process that holds an address (smaps): its bounds,
+ * whether it asks for huge pages (VmFlags "hg"), and the kilobytes of
+ * anonymous memory resident in it ("Anonymous"; the shared zero page does
+ * not count). */
+struct mapping {
+	uintptr_t lo, hi;
+	int huge;
+	long anon_kb;
+};
+
+/* 0 if the mapping holding p was found. */
+static int mapping_of(const void *p, struct mapping *m)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	cr_assert_not_null(f);
@@ -418,12 +427,12 @@ static int mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi, int *huge)
 		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
 		    strchr(line, ' ') > strchr(line, '-')) {
 			in = a >= s && a < e;
-			if (in) {
-				*lo = s;
-				*hi = e;
-			}
+			if (in)
+				*m = (struct mapping){s, e, 0, -1};
+		} else if (in && sscanf(line, "Anonymous: %ld kB", &m->anon_kb) == 1) {
+			continue;
 		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			*huge = strstr(line, " hg") != NULL;
+			m->huge = strstr(line, " hg") != NULL;
 			found = 0;
 			break;
 		}
@@ -464,14 +473,13 @@ static void grows_as_one_mapping(int fill)
 		fill_words(a, n, steps[k]);
 		n = steps[k];
 		check_words(a, n);
-		uintptr_t lo, hi;
-		int huge;
-		cr_assert_eq(mapping_of(a, &lo, &hi, &huge), 0);
+		struct mapping m;
+		cr_assert_eq(mapping_of(a, &m), 0);
 		struct mt_block *b = mt_block_of(a);
-		cr_expect(lo <= (uintptr_t)b && (uintptr_t)b + b->mapped <= hi,
+		cr_expect(m.lo <= (uintptr_t)b && (uintptr_t)b + b->mapped <= m.hi,
 			  "a block of %zu bytes is one mapping", b->mapped);
-		cr_expect_eq(huge, mt_wants_huge(b->mapped, fill), "%zu bytes, fill %d: huge %d",
-			     b->mapped, fill, huge);
+		cr_expect_eq(m.huge, mt_wants_huge(b->mapped, fill), "%zu bytes, fill %d: huge %d",
+			     b->mapped, fill, m.huge);
 	}
 	mt_array_free(a);
 }
@@ -487,29 +495,6 @@ Test(mem, a_fill_block_asks_for_huge_pages_only_when_big)
 	cr_expect(mt_wants_huge(64u << 20, 1));
 	cr_expect(mt_wants_huge(16u << 20, 0));
 	grows_as_one_mapping(1);
-}
-
-/* Kilobytes of anonymous memory resident in the mapping that holds p
- * (smaps "Anonymous"; the shared zero page does not count), or -1. */
-static long anonymous_kb_of(const void *p)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	cr_assert_not_null(f);
-	char line[512];
-	int in = 0;
-	long kb = -1;
-	uintptr_t a = (uintptr_t)p;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long s, e;
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
-		    strchr(line, ' ') > strchr(line, '-')) {
-			in = a >= s && a < e;
-		} else if (in && sscanf(line, "Anonymous: %ld kB", &kb) == 1) {
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
 }
 
 /* A hash table's slots are read (probed) before they are written: its
@@ -531,8 +516,10 @@ Test(mem, a_hash_table_is_resident_and_writable_from_the_start)
 		mt_array_free(t);
 		cr_skip_test("this kernel cannot populate a mapping: %s", strerror(e));
 	}
-	long kb = anonymous_kb_of(t);
-	cr_expect_eq(kb, (long)(b->mapped / 1024), "%ld kB of %zu resident", kb, b->mapped / 1024);
+	struct mapping m;
+	cr_assert_eq(mapping_of(t, &m), 0);
+	cr_expect_eq(m.anon_kb, (long)(b->mapped / 1024), "%ld kB of %zu resident", m.anon_kb,
+		     b->mapped / 1024);
 	for (size_t i = 0; i < SLOTS; i += 997)
 		cr_assert_eq(t[i], 0u, "slot %zu", i);
 	mt_array_free(t);
