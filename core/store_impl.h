@@ -197,10 +197,23 @@ static inline const struct mt_box *mt_store_box(const struct mt_store *st, mt_te
 
 #define MT_HC_TAG(h) ((uint32_t)((h) >> 61))
 
-/* Puts payload p (hash h) in the first free slot from its home. */
+/* Puts payload p (hash h) in the first free slot from its home (the first
+ * four at once: mt_empty4). */
 static inline void mt_hc_insert(uint32_t *hc, uint32_t nslots, uint64_t h, uint32_t p)
 {
 	uint32_t i = mt_slot_home(h, nslots);
+#if defined(__SSE2__)
+	if (i + 4 <= nslots) {
+		unsigned free4 = mt_empty4(hc + i);
+		if (free4) {
+			hc[i + (uint32_t)__builtin_ctz(free4)] = (p << MT_TAG_BITS) | MT_HC_TAG(h);
+			return;
+		}
+		i += 4;
+		if (i == nslots)
+			i = 0;
+	}
+#endif
 	while (hc[i])
 		i = i + 1 == nslots ? 0 : i + 1;
 	hc[i] = (p << MT_TAG_BITS) | MT_HC_TAG(h);

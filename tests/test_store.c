@@ -577,6 +577,48 @@ Test(store, expression_hashes_spread_keys_that_differ_in_one_child)
 	free(h);
 }
 
+/* The insertion looks at four slots at once where it can (mt_empty4):
+ * it must still take the first free slot from the home, in order and
+ * wrapping at the end, as a one-by-one probe does. Every home of small
+ * tables, with random occupancy, against that probe. */
+Test(store, a_table_insertion_takes_the_first_free_slot_from_its_home)
+{
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	static const uint32_t sizes[] = {1, 3, 4, 5, 7, 8, 9, 64, 67};
+	for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+		uint32_t n = sizes[z];
+		for (int round = 0; round < 200; round++) {
+			uint32_t hc[80], want[80];
+			uint32_t used = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+				/* from empty to all but one slot full, as rounds go */
+				hc[i] = (rng >> 33) % 200 < (uint64_t)round ? 8u << MT_TAG_BITS : 0;
+				used += hc[i] != 0;
+			}
+			if (used == n)
+				hc[(uint32_t)(rng >> 40) % n] = 0;
+			/* a hash for each home in turn */
+			for (uint32_t home = 0; home < n; home++) {
+				uint64_t h = ((uint64_t)home << 32) / n + 1;
+				while (mt_slot_home(h, n) != home)
+					h++;
+				h |= (uint64_t)(round & 7) << 61;
+				memcpy(want, hc, n * sizeof *hc);
+				uint32_t i = home;
+				while (want[i])
+					i = i + 1 == n ? 0 : i + 1;
+				want[i] = (77u << MT_TAG_BITS) | MT_HC_TAG(h);
+				uint32_t got[80];
+				memcpy(got, hc, n * sizeof *hc);
+				mt_hc_insert(got, n, h, 77);
+				cr_assert_arr_eq(got, want, n * sizeof *got,
+						 "%u slots, home %u, round %d", n, home, round);
+			}
+		}
+	}
+}
+
 /* A base that holds the well-known symbols (their names from a store that
  * has only those) and claims `count` ids in all, finding none of the
  * others: the symbols interned above it get ids count, count + 1, ... */
